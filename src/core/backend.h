@@ -1,0 +1,61 @@
+/*
+ * backend.h - what a backend implements. Internal to the library.
+ *
+ * The core (tensor.c, ops.c) checks arguments, shapes and devices and reduces every op
+ * to calls on buffers of one device. A backend sees no tensors: only buffers
+ * (handle + element offset) and plain sizes, and every buffer it is handed is already
+ * contiguous except in copy_strided. A backend function returns MTFL_OK or an error
+ * recorded with MTFL_FAIL_HERE; it never prints or exits.
+ */
+#ifndef MTFL_BACKEND_H
+#define MTFL_BACKEND_H
+
+#include "mtfl.h"
+
+typedef struct {
+    void *handle;   /* float* (CPU) or cl_mem (OpenCL) */
+    size_t offset;  /* in elements */
+} mtfl_buf;
+
+struct mtfl_backend {
+    const char *name;
+
+    mtfl_status (*alloc)(mtfl_device *dev, size_t numel, void **handle);
+    void (*release)(mtfl_device *dev, void *handle);
+    /* host <-> device, n elements; read waits for queued work */
+    mtfl_status (*write)(mtfl_device *dev, mtfl_buf dst, const float *src, size_t n);
+    mtfl_status (*read)(mtfl_device *dev, float *dst, mtfl_buf src, size_t n);
+    mtfl_status (*synchronize)(mtfl_device *dev);
+
+    /* dst[i...] <- src[i...] over an ndim index space with element strides */
+    mtfl_status (*copy_strided)(mtfl_device *dev, mtfl_buf dst, mtfl_buf src, int ndim,
+                                const int64_t *shape, const int64_t *dst_stride,
+                                const int64_t *src_stride);
+    mtfl_status (*fill)(mtfl_device *dev, mtfl_buf dst, size_t n, float value);
+    mtfl_status (*arange)(mtfl_device *dev, mtfl_buf dst, size_t n, float start, float step);
+    /* element i: normal ? mean/stddev normal : uniform in [a, b); see rng.h */
+    mtfl_status (*random)(mtfl_device *dev, mtfl_buf dst, size_t n, bool normal,
+                          uint64_t seed, uint64_t counter, float a, float b);
+    mtfl_status (*unary)(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtfl_buf x,
+                         size_t n, float a, float b);
+    mtfl_status (*binary)(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, mtfl_buf x,
+                          mtfl_buf y, size_t n);
+    mtfl_status (*axpy)(mtfl_device *dev, mtfl_buf y, float alpha, mtfl_buf x, size_t n);
+    /* x viewed as [outer, len, inner]; dst is [outer, inner] */
+    mtfl_status (*reduce)(mtfl_device *dev, mtfl_reduce_op op, mtfl_buf dst, mtfl_buf x,
+                          size_t outer, size_t len, size_t inner);
+    /* Row-major C[b] <- alpha op(A[b]) op(B[b]) + beta C[b] for b < batch, where
+     * X[b] starts at X.offset + b * stride_x (a stride of 0 shares one matrix). */
+    mtfl_status (*gemm)(mtfl_device *dev, bool trans_a, bool trans_b, size_t m, size_t n,
+                        size_t k, float alpha, mtfl_buf a, size_t lda, size_t stride_a,
+                        mtfl_buf b, size_t ldb, size_t stride_b, float beta, mtfl_buf c,
+                        size_t ldc, size_t stride_c, size_t batch);
+};
+
+extern const mtfl_backend mtfl_cpu_backend;
+
+/* Probes OpenCL and appends its devices to list (at most max). Returns how many were
+ * added; on none, *notice says why (no platform, no ICD, ...). */
+int mtfl_opencl_probe(mtfl_device *list, int max, const char **notice);
+
+#endif

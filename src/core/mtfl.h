@@ -1,0 +1,212 @@
+/*
+ * mtfl.h - the C core of mtfl-lua: float32 tensors on a CPU or an OpenCL device.
+ *
+ * A short tour.
+ *
+ *   mtfl_device *dev = mtfl_device_default();      // first OpenCL GPU, else the CPU
+ *   int64_t shape[2] = {2, 3};
+ *   mtfl_tensor *a = mtfl_tensor_new(dev, 2, shape);
+ *   if (!a) fprintf(stderr, "%s\n", mtfl_last_error());
+ *   mtfl_fill(a, 1.0f);
+ *   mtfl_tensor *at = mtfl_tensor_transpose(a, 0, 1);   // a view: shares storage
+ *   mtfl_tensor_release(at);
+ *   mtfl_tensor_release(a);
+ *
+ * Conventions
+ *   - Every function that can fail returns an mtfl_status (MTFL_OK is 0) or NULL, and
+ *     leaves a message in mtfl_last_error(). The message starts with the name of the
+ *     op and carries the shapes involved. That is the only error mechanism: nothing in
+ *     the library prints, exits or aborts. The Lua bindings turn it into a Lua error.
+ *   - Dimensions and indices are 0-based here; the Lua bindings are 1-based.
+ *   - Tensors are views (shape, strides, offset) on a refcounted storage that lives on
+ *     one device. Ops accept any strides; they gather non-contiguous inputs first.
+ *     Outputs written in place must be contiguous.
+ *   - Ops on tensors of different devices fail: copy explicitly with mtfl_copy.
+ *   - OpenCL work is queued; mtfl_tensor_read and mtfl_synchronize wait for it.
+ */
+#ifndef MTFL_H
+#define MTFL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MTFL_VERSION "0.1.0"
+#define MTFL_MAX_DIMS 8
+
+/* ---- errors ------------------------------------------------------------------- */
+
+typedef enum {
+    MTFL_OK = 0,
+    MTFL_ERR_ARG,      /* bad argument: wrong shape, dim out of range, ... */
+    MTFL_ERR_DEVICE,   /* mixed devices, unknown device, no OpenCL */
+    MTFL_ERR_OOM,      /* the device (or host) is out of memory: worth a GC and a retry */
+    MTFL_ERR_BACKEND,  /* a backend call failed (OpenCL error, kernel build failure) */
+    MTFL_ERR_IO        /* file could not be read or written */
+} mtfl_status;
+
+const char *mtfl_last_error(void);
+mtfl_status mtfl_last_status(void);
+mtfl_status mtfl_fail(mtfl_status code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Failures inside a backend also record where in the C sources they happened. */
+mtfl_status mtfl_fail_at(mtfl_status code, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define MTFL_FAIL_HERE(code, ...) mtfl_fail_at(code, __FILE__, __LINE__, __VA_ARGS__)
+void mtfl_clear_error(void);
+
+/* ---- devices ------------------------------------------------------------------ */
+
+typedef struct mtfl_backend mtfl_backend;
+
+typedef struct mtfl_device {
+    const mtfl_backend *backend;
+    char id[32];              /* "cpu", "opencl:0", ... the name users select with */
+    char name[128];           /* what the hardware calls itself */
+    char platform[128];       /* OpenCL platform name, or "host" */
+    bool is_gpu;
+    int compute_units;
+    size_t memory;            /* bytes of global memory */
+    size_t max_alloc;         /* largest single buffer, bytes */
+    size_t memory_limit;      /* budget for mtfl's tensors on this device; 0 = memory */
+    size_t bytes_in_use;      /* bytes of live storages */
+    void *impl;               /* backend-private state */
+} mtfl_device;
+
+/* The devices, CPU first. OpenCL is probed on the first call; with no OpenCL platform
+ * the list is just the CPU and mtfl_opencl_notice() says why. */
+int mtfl_device_count(void);
+mtfl_device *mtfl_device_at(int index);
+/* "cpu", "opencl", "opencl:N", "gpu" (first OpenCL GPU). NULL + error when not found. */
+mtfl_device *mtfl_device_find(const char *spec);
+/* The device new tensors go to: set by mtfl_device_set_default, else $MTFL_DEVICE,
+ * else the first OpenCL GPU, else the CPU. */
+mtfl_device *mtfl_device_default(void);
+void mtfl_device_set_default(mtfl_device *dev);
+mtfl_device *mtfl_device_cpu(void);
+/* Why no OpenCL device is listed, or NULL if OpenCL was found. */
+const char *mtfl_opencl_notice(void);
+mtfl_status mtfl_synchronize(mtfl_device *dev);
+
+/* ---- tensors ------------------------------------------------------------------ */
+
+typedef struct mtfl_storage {
+    mtfl_device *device;
+    void *handle;             /* float* on the CPU, cl_mem on OpenCL */
+    size_t numel;
+    int refcount;
+} mtfl_storage;
+
+typedef struct mtfl_tensor {
+    mtfl_storage *storage;    /* NULL once released */
+    size_t offset;            /* in elements */
+    int ndim;
+    int64_t shape[MTFL_MAX_DIMS];
+    int64_t stride[MTFL_MAX_DIMS];
+} mtfl_tensor;
+
+/* A new contiguous tensor; contents undefined. ndim may be 0 (a scalar). */
+mtfl_tensor *mtfl_tensor_new(mtfl_device *dev, int ndim, const int64_t *shape);
+/* Drops this view; the storage goes when its last view does. NULL is fine. */
+void mtfl_tensor_release(mtfl_tensor *t);
+
+size_t mtfl_numel(const mtfl_tensor *t);
+bool mtfl_is_contiguous(const mtfl_tensor *t);
+mtfl_device *mtfl_tensor_device(const mtfl_tensor *t);
+/* "[2x3x4]" into buf; returns buf. */
+const char *mtfl_shape_str(const mtfl_tensor *t, char *buf, size_t size);
+bool mtfl_same_shape(const mtfl_tensor *a, const mtfl_tensor *b);
+
+/* Views share storage with t. reshape needs a contiguous t; a -1 entry is inferred. */
+mtfl_tensor *mtfl_tensor_reshape(const mtfl_tensor *t, int ndim, const int64_t *shape);
+mtfl_tensor *mtfl_tensor_narrow(const mtfl_tensor *t, int dim, int64_t start, int64_t length);
+mtfl_tensor *mtfl_tensor_select(const mtfl_tensor *t, int dim, int64_t index);
+mtfl_tensor *mtfl_tensor_transpose(const mtfl_tensor *t, int dim0, int dim1);
+mtfl_tensor *mtfl_tensor_view(const mtfl_tensor *t);
+/* t itself (a new reference) when contiguous, else a contiguous copy. */
+mtfl_tensor *mtfl_tensor_contiguous(const mtfl_tensor *t);
+mtfl_tensor *mtfl_tensor_clone(const mtfl_tensor *t);
+/* A copy of t on dev (t itself, a new reference, when already there). */
+mtfl_tensor *mtfl_tensor_to(const mtfl_tensor *t, mtfl_device *dev);
+
+/* Host <-> tensor. n must equal numel; host data is row-major. */
+mtfl_status mtfl_tensor_write(mtfl_tensor *t, const float *src, size_t n);
+mtfl_status mtfl_tensor_read(const mtfl_tensor *t, float *dst, size_t n);
+
+/* ---- ops ---------------------------------------------------------------------- */
+
+/* dst <- src, any strides, any devices; shapes must match (numel equal when
+ * shapes differ but both are contiguous). */
+mtfl_status mtfl_copy(mtfl_tensor *dst, const mtfl_tensor *src);
+mtfl_status mtfl_fill(mtfl_tensor *t, float value);
+mtfl_status mtfl_arange(mtfl_tensor *t, float start, float step);
+
+/* Counter-based RNG: element i of a draw is a pure function of (seed, counter + i), so
+ * every backend produces the same numbers for the same seed. */
+void mtfl_manual_seed(uint64_t seed);
+uint64_t mtfl_rng_seed(void);
+uint64_t mtfl_rng_counter(void);
+void mtfl_rng_set_state(uint64_t seed, uint64_t counter);
+mtfl_status mtfl_uniform(mtfl_tensor *t, float low, float high);
+mtfl_status mtfl_normal(mtfl_tensor *t, float mean, float stddev);
+
+typedef enum {
+    MTFL_UNARY_NEG, MTFL_UNARY_ABS, MTFL_UNARY_EXP, MTFL_UNARY_LOG, MTFL_UNARY_SQRT,
+    MTFL_UNARY_RELU, MTFL_UNARY_TANH, MTFL_UNARY_SIGMOID,
+    MTFL_UNARY_ADD_SCALAR,   /* x + a */
+    MTFL_UNARY_MUL_SCALAR,   /* x * a */
+    MTFL_UNARY_RSUB_SCALAR,  /* a - x */
+    MTFL_UNARY_RDIV_SCALAR,  /* a / x */
+    MTFL_UNARY_POW_SCALAR,   /* x ^ a */
+    MTFL_UNARY_RPOW_SCALAR,  /* a ^ x */
+    MTFL_UNARY_CLAMP,        /* min(max(x, a), b) */
+    MTFL_UNARY_COUNT
+} mtfl_unary_op;
+
+typedef enum {
+    MTFL_BINARY_ADD, MTFL_BINARY_SUB, MTFL_BINARY_MUL, MTFL_BINARY_DIV,
+    MTFL_BINARY_POW, MTFL_BINARY_MAX, MTFL_BINARY_MIN,
+    MTFL_BINARY_COUNT
+} mtfl_binary_op;
+
+typedef enum {
+    MTFL_REDUCE_SUM, MTFL_REDUCE_MEAN, MTFL_REDUCE_MAX, MTFL_REDUCE_MIN,
+    MTFL_REDUCE_ARGMAX, MTFL_REDUCE_ARGMIN,
+    MTFL_REDUCE_COUNT
+} mtfl_reduce_op;
+
+const char *mtfl_unary_name(mtfl_unary_op op);
+const char *mtfl_binary_name(mtfl_binary_op op);
+const char *mtfl_reduce_name(mtfl_reduce_op op);
+
+/* dst may alias x (in place). dst and x have the same shape; dst is contiguous. */
+mtfl_status mtfl_unary(mtfl_unary_op op, mtfl_tensor *dst, const mtfl_tensor *x, float a, float b);
+mtfl_status mtfl_binary(mtfl_binary_op op, mtfl_tensor *dst, const mtfl_tensor *x, const mtfl_tensor *y);
+/* y <- y + alpha * x */
+mtfl_status mtfl_axpy(mtfl_tensor *y, float alpha, const mtfl_tensor *x);
+
+/* Reduce over dim (dst has that dim removed, or kept with size 1: only numel
+ * matters), or over all elements with dim = -1 (dst has one element). Arg-reductions
+ * write the index as a float (exact below 2^24), the first one on ties. */
+mtfl_status mtfl_reduce(mtfl_reduce_op op, mtfl_tensor *dst, const mtfl_tensor *x, int dim);
+/* The output shape of a reduction over dim (or all, dim = -1). Returns ndim. */
+int mtfl_reduce_shape(const mtfl_tensor *x, int dim, bool keepdim, int64_t *shape);
+
+/* C <- alpha * op(A) op(B) + beta * C, 2-D ([M,K] x [K,N]) or batched 3-D
+ * ([B,M,K] x [B,K,N]; a 2-D operand is shared by the whole batch). op transposes
+ * the last two dims when the flag is set. C must be contiguous. */
+mtfl_status mtfl_matmul(mtfl_tensor *c, const mtfl_tensor *a, const mtfl_tensor *b,
+                        bool trans_a, bool trans_b, float alpha, float beta);
+/* The shape of matmul's result; returns ndim, or -1 with an error. */
+int mtfl_matmul_shape(const mtfl_tensor *a, const mtfl_tensor *b, bool trans_a,
+                      bool trans_b, int64_t *shape);
+
+/* uint8 images <-> float tensors. Pixels are height x width x channels (HWC, as
+ * decoders give them); the tensor is [C,H,W] (chw) or [H,W,C]; value = pixel * scale.
+ * to_bytes clamps value / scale to [0, 255] and rounds. */
+mtfl_status mtfl_from_bytes(mtfl_tensor *t, const uint8_t *pixels, int height, int width,
+                            int channels, bool chw, float scale);
+mtfl_status mtfl_to_bytes(const mtfl_tensor *t, uint8_t *pixels, int height, int width,
+                          int channels, bool chw, float scale);
+
+#endif
