@@ -1,7 +1,8 @@
 # Writes OUTPUT, a C file defining `const char SYMBOL[]` with the text of INPUTS
 # concatenated. Used so that the installed library carries its OpenCL kernels and
 # Lua sources and never reads the source tree.
-#   cmake -DSYMBOL=name -DOUTPUT=file.c "-DINPUTS=a;b" -P embed.cmake
+#   cmake -DSYMBOL=name -DOUTPUT=file.c "-DINPUTS=a|b" -P embed.cmake
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
 set(text "")
 foreach(input IN LISTS INPUTS)
   file(READ "${input}" chunk HEX)

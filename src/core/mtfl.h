@@ -84,6 +84,7 @@ mtfl_device *mtfl_device_find(const char *spec);
 mtfl_device *mtfl_device_default(void);
 void mtfl_device_set_default(mtfl_device *dev);
 mtfl_device *mtfl_device_cpu(void);
+const char *mtfl_device_backend(const mtfl_device *dev); /* "cpu" or "opencl" */
 /* Why no OpenCL device is listed, or NULL if OpenCL was found. */
 const char *mtfl_opencl_notice(void);
 mtfl_status mtfl_synchronize(mtfl_device *dev);

@@ -1,0 +1,111 @@
+/*
+ * cpu_reduce.c - sum, mean, max, min, argmax, argmin over [outer, len, inner].
+ *
+ * Sums accumulate in double so that the CPU result is the accurate reference the
+ * OpenCL reductions are compared with. Work is split over outputs when there are
+ * many, and over the reduced dimension when there is just one output (a full sum).
+ */
+#include <math.h>
+
+#include "cpu_internal.h"
+
+#define BLOCK 256
+
+static bool is_arg(mtfl_reduce_op op) { return op == MTFL_REDUCE_ARGMAX || op == MTFL_REDUCE_ARGMIN; }
+
+/* One block of up to BLOCK adjacent outputs: x points at their first input, stepping
+ * by inner along the reduced dimension. Reads rows in order, so memory is streamed. */
+static void reduce_block(mtfl_reduce_op op, const float *x, float *d, size_t len, size_t inner,
+                         size_t count)
+{
+    double acc[BLOCK];
+    float best[BLOCK];
+    size_t arg[BLOCK];
+    for (size_t j = 0; j < count; j++) {
+        acc[j] = best[j] = x[j];
+        arg[j] = 0;
+    }
+    for (size_t l = 1; l < len; l++) {
+        const float *row = x + l * inner;
+        switch (op) {
+        case MTFL_REDUCE_SUM:
+        case MTFL_REDUCE_MEAN:
+            for (size_t j = 0; j < count; j++) acc[j] += row[j];
+            break;
+        case MTFL_REDUCE_MAX:
+            for (size_t j = 0; j < count; j++) best[j] = fmaxf(best[j], row[j]);
+            break;
+        case MTFL_REDUCE_MIN:
+            for (size_t j = 0; j < count; j++) best[j] = fminf(best[j], row[j]);
+            break;
+        case MTFL_REDUCE_ARGMAX:
+            /* strict comparison: the first index wins ties */
+            for (size_t j = 0; j < count; j++)
+                if (row[j] > best[j]) { best[j] = row[j]; arg[j] = l; }
+            break;
+        case MTFL_REDUCE_ARGMIN:
+            for (size_t j = 0; j < count; j++)
+                if (row[j] < best[j]) { best[j] = row[j]; arg[j] = l; }
+            break;
+        default: break;
+        }
+    }
+    for (size_t j = 0; j < count; j++) {
+        switch (op) {
+        case MTFL_REDUCE_SUM: d[j] = (float)acc[j]; break;
+        case MTFL_REDUCE_MEAN: d[j] = (float)(acc[j] / (double)len); break;
+        case MTFL_REDUCE_MAX:
+        case MTFL_REDUCE_MIN: d[j] = best[j]; break;
+        default: d[j] = (float)arg[j]; break;
+        }
+    }
+}
+
+/* A single output over a long contiguous run: split the run across threads. */
+static float reduce_run(mtfl_reduce_op op, const float *x, size_t len)
+{
+    if (op == MTFL_REDUCE_SUM || op == MTFL_REDUCE_MEAN) {
+        double sum = 0.0;
+#pragma omp parallel for reduction(+ : sum) if (len >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+        for (size_t l = 0; l < len; l++) sum += x[l];
+        return (float)(op == MTFL_REDUCE_MEAN ? sum / (double)len : sum);
+    }
+    if (op == MTFL_REDUCE_MAX || op == MTFL_REDUCE_MIN) {
+        float best = x[0];
+        if (op == MTFL_REDUCE_MAX) {
+#pragma omp parallel for reduction(max : best) if (len >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+            for (size_t l = 0; l < len; l++) best = fmaxf(best, x[l]);
+        } else {
+#pragma omp parallel for reduction(min : best) if (len >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+            for (size_t l = 0; l < len; l++) best = fminf(best, x[l]);
+        }
+        return best;
+    }
+    float out;
+    reduce_block(op, x, &out, len, 1, 1);
+    return out;
+}
+
+mtfl_status mtfl_cpu_reduce(mtfl_device *dev, mtfl_reduce_op op, mtfl_buf dst, mtfl_buf xb,
+                            size_t outer, size_t len, size_t inner)
+{
+    float *d = cpu_ptr(dst);
+    const float *x = cpu_ptr(xb);
+    if (inner == 1 && !is_arg(op) && outer < 4) {
+        for (size_t o = 0; o < outer; o++) d[o] = reduce_run(op, x + o * len, len);
+        return MTFL_OK;
+    }
+    size_t blocks_per_outer = (inner + BLOCK - 1) / BLOCK;
+    size_t tasks = outer * blocks_per_outer;
+#pragma omp parallel for if (outer * len * inner >= MTFL_CPU_PARALLEL_MIN && tasks > 1) schedule(dynamic, 4)
+    for (size_t t = 0; t < tasks; t++) {
+        size_t o = t / blocks_per_outer, i0 = (t % blocks_per_outer) * BLOCK;
+        size_t count = inner - i0 < BLOCK ? inner - i0 : BLOCK;
+        if (inner == 1) {
+            d[o] = reduce_run(op, x + o * len, len);
+        } else {
+            reduce_block(op, x + o * len * inner + i0, d + o * inner + i0, len, inner, count);
+        }
+    }
+    return MTFL_OK;
+}

@@ -1,0 +1,16 @@
+/*
+ * tensor_internal.h - helpers the core's own files share. Not part of the API.
+ */
+#ifndef MTFL_TENSOR_INTERNAL_H
+#define MTFL_TENSOR_INTERNAL_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "backend.h"
+
+const char *mtfl_dims_str(int ndim, const int64_t *shape, char *buf, size_t size);
+mtfl_buf mtfl_tensor_buf(const mtfl_tensor *t);
+mtfl_tensor *mtfl_tensor_new_like(const mtfl_tensor *t);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * lbind.h - what the binding files share: the tensor userdata and the one way errors
+ * leave C (lmtfl_raise, a Lua error carrying the core's message).
+ */
+#ifndef MTFL_LBIND_H
+#define MTFL_LBIND_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "mtfl.h"
+
+#define LMTFL_TENSOR "mtfl.Tensor"
+
+typedef struct {
+    mtfl_tensor *t; /* NULL after t:free() */
+} lmtfl_tensor_box;
+
+/* Raises the core's last error as a Lua error at the calling script's line. */
+int lmtfl_raise(lua_State *L);
+
+/* Runs a core call; on out-of-memory it runs a full garbage collection (device memory
+ * is held by tensors Lua may no longer reach) and tries once more. */
+#define LMTFL_CALL(L, expr)                                                        \
+    do {                                                                           \
+        mtfl_status lmtfl_st_ = (expr);                                            \
+        if (lmtfl_st_ == MTFL_ERR_OOM) {                                           \
+            lua_gc((L), LUA_GCCOLLECT);                                            \
+            lmtfl_st_ = (expr);                                                    \
+        }                                                                          \
+        if (lmtfl_st_ != MTFL_OK) lmtfl_raise(L);                                  \
+    } while (0)
+
+mtfl_tensor *lmtfl_check_tensor(lua_State *L, int idx);
+mtfl_tensor *lmtfl_test_tensor(lua_State *L, int idx); /* NULL if not a tensor */
+/* Pushes a userdata owning t (the reference passes to Lua). t NULL raises. */
+mtfl_tensor *lmtfl_push_tensor(lua_State *L, mtfl_tensor *t);
+/* A new tensor on dev, with the GC-and-retry on out of memory; pushed on the stack. */
+mtfl_tensor *lmtfl_new_tensor(lua_State *L, mtfl_device *dev, int ndim, const int64_t *shape);
+mtfl_tensor *lmtfl_new_like(lua_State *L, const mtfl_tensor *t);
+
+/* The device named by the string at idx, or the default device when idx is none/nil. */
+mtfl_device *lmtfl_opt_device(lua_State *L, int idx);
+mtfl_device *lmtfl_default_device(lua_State *L);
+/* A 1-based dimension argument, negative counting from the end, returned 0-based. */
+int lmtfl_check_dim(lua_State *L, int idx, const mtfl_tensor *t);
+
+/* Shape from integers at idx.. or a table at idx; returns ndim. *next is the first
+ * argument after the shape. */
+int lmtfl_check_shape(lua_State *L, int idx, int64_t *shape, int *next);
+
+void lmtfl_open_tensor(lua_State *L);  /* metatable and tensor methods */
+void lmtfl_open_ops(lua_State *L);     /* adds op methods to the metatable's __index */
+void lmtfl_print_tensor(lua_State *L, const mtfl_tensor *t); /* pushes its text */
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * lmtfl.c - the `mtfl` module: devices, the random seed, and the Lua library that is
+ * embedded in the binary (lua/), reachable with require from any Lua state that
+ * loaded this module.
+ */
+#include <string.h>
+
+#include "embedded_lua.h"
+#include "lbind.h"
+#include "lmtfl.h"
+
+/* ---- devices ------------------------------------------------------------------- */
+
+static void push_device(lua_State *L, const mtfl_device *dev, const mtfl_device *def)
+{
+    lua_createtable(L, 0, 9);
+    lua_pushstring(L, dev->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, mtfl_device_backend(dev));
+    lua_setfield(L, -2, "backend");
+    lua_pushstring(L, dev->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, dev->platform);
+    lua_setfield(L, -2, "platform");
+    lua_pushinteger(L, (lua_Integer)dev->memory);
+    lua_setfield(L, -2, "memory");
+    lua_pushinteger(L, dev->compute_units);
+    lua_setfield(L, -2, "compute_units");
+    lua_pushboolean(L, dev->is_gpu);
+    lua_setfield(L, -2, "is_gpu");
+    lua_pushboolean(L, dev == def);
+    lua_setfield(L, -2, "default");
+}
+
+/* devices() -> { {id=, backend=, name=, platform=, memory=, compute_units=, is_gpu=,
+ * default=}, ... } */
+static int l_devices(lua_State *L)
+{
+    mtfl_device *def = lmtfl_default_device(L);
+    int n = mtfl_device_count();
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        push_device(L, mtfl_device_at(i), def);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* device() -> id of the default device */
+static int l_device(lua_State *L)
+{
+    lua_pushstring(L, lmtfl_default_device(L)->id);
+    return 1;
+}
+
+/* set_device("cpu" | "opencl:N" | "opencl" | "gpu") -> id */
+static int l_set_device(lua_State *L)
+{
+    mtfl_device *dev = mtfl_device_find(luaL_checkstring(L, 1));
+    if (!dev) lmtfl_raise(L);
+    mtfl_device_set_default(dev);
+    lua_pushstring(L, dev->id);
+    return 1;
+}
+
+static int l_synchronize(lua_State *L)
+{
+    LMTFL_CALL(L, mtfl_synchronize(lmtfl_opt_device(L, 1)));
+    return 0;
+}
+
+/* memory([device]) -> {in_use=, budget=, total=} in bytes */
+static int l_memory(lua_State *L)
+{
+    mtfl_device *dev = lmtfl_opt_device(L, 1);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)dev->bytes_in_use);
+    lua_setfield(L, -2, "in_use");
+    lua_pushinteger(L, (lua_Integer)(dev->memory_limit ? dev->memory_limit : dev->memory));
+    lua_setfield(L, -2, "budget");
+    lua_pushinteger(L, (lua_Integer)dev->memory);
+    lua_setfield(L, -2, "total");
+    return 1;
+}
+
+/* set_memory_limit(bytes [, device]): a budget for tensors on a device (0 = all of
+ * it), e.g. to run as if on a 2 GiB GPU */
+static int l_set_memory_limit(lua_State *L)
+{
+    lua_Integer bytes = luaL_checkinteger(L, 1);
+    mtfl_device *dev = lmtfl_opt_device(L, 2);
+    if (bytes < 0) luaL_argerror(L, 1, "negative memory limit");
+    dev->memory_limit = (size_t)bytes;
+    return 0;
+}
+
+/* ---- random state ---------------------------------------------------------------- */
+
+static int l_manual_seed(lua_State *L)
+{
+    mtfl_manual_seed((uint64_t)luaL_checkinteger(L, 1));
+    return 0;
+}
+
+/* rng_state() -> seed, counter: enough to resume a run's random stream exactly */
+static int l_rng_state(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)mtfl_rng_seed());
+    lua_pushinteger(L, (lua_Integer)mtfl_rng_counter());
+    return 2;
+}
+
+static int l_set_rng_state(lua_State *L)
+{
+    mtfl_rng_set_state((uint64_t)luaL_checkinteger(L, 1), (uint64_t)luaL_checkinteger(L, 2));
+    return 0;
+}
+
+static int l_is_tensor(lua_State *L)
+{
+    lua_pushboolean(L, luaL_testudata(L, 1, LMTFL_TENSOR) != NULL);
+    return 1;
+}
+
+/* ---- the embedded Lua library ------------------------------------------------------ */
+
+static const mtfl_lua_module *find_embedded(const char *name)
+{
+    for (const mtfl_lua_module *m = mtfl_lua_modules; m->name; m++)
+        if (strcmp(m->name, name) == 0) return m;
+    return NULL;
+}
+
+static int load_embedded(lua_State *L, const mtfl_lua_module *m)
+{
+    if (luaL_loadbufferx(L, m->source, m->size, m->chunkname, "t") != LUA_OK)
+        return lua_error(L);
+    return 1;
+}
+
+/* A package.searchers entry: finds "mtfl.nn" and friends inside the binary. */
+static int search_embedded(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const mtfl_lua_module *m = find_embedded(name);
+    if (!m) {
+        lua_pushfstring(L, "no embedded module '%s'", name);
+        return 1;
+    }
+    load_embedded(L, m);
+    lua_pushstring(L, m->chunkname + 1);
+    return 2;
+}
+
+static void install_searcher(lua_State *L)
+{
+    lua_getglobal(L, "package");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_getfield(L, -1, "searchers");
+    if (lua_istable(L, -1)) {
+        lua_pushcfunction(L, search_embedded);
+        lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+    }
+    lua_pop(L, 2);
+}
+
+static const luaL_Reg module_functions[] = {
+    {"devices", l_devices}, {"device", l_device}, {"set_device", l_set_device},
+    {"synchronize", l_synchronize}, {"memory", l_memory},
+    {"set_memory_limit", l_set_memory_limit}, {"manual_seed", l_manual_seed},
+    {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
+    {"is_tensor", l_is_tensor}, {NULL, NULL}};
+
+int luaopen_mtfl(lua_State *L)
+{
+    lua_newtable(L);
+    luaL_setfuncs(L, module_functions, 0);
+    lua_pushstring(L, MTFL_VERSION);
+    lua_setfield(L, -2, "version");
+    lmtfl_open_tensor(L);
+    lmtfl_open_ops(L);
+    luaL_getmetatable(L, LMTFL_TENSOR);
+    lua_setfield(L, -2, "Tensor");
+    install_searcher(L);
+    /* lua/mtfl.lua completes the module in Lua: it receives the table and extends it */
+    const mtfl_lua_module *rest = find_embedded("mtfl");
+    if (rest) {
+        load_embedded(L, rest);
+        lua_pushvalue(L, -2);
+        lua_call(L, 1, 0);
+    }
+    return 1;
+}
