@@ -18,6 +18,8 @@ typedef struct {
 
 /* Raises the core's last error as a Lua error at the calling script's line. */
 int lmtfl_raise(lua_State *L);
+/* Raises a Lua error formatted with printf's rules (luaL_error knows only a few). */
+int lmtfl_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Runs a core call; on out-of-memory it runs a full garbage collection (device memory
  * is held by tensors Lua may no longer reach) and tries once more. */

@@ -64,7 +64,7 @@ static void apply_arith(lua_State *L, int which, mtfl_tensor *dst, int x_idx, in
 static int arith_new(lua_State *L, int which)
 {
     mtfl_tensor *x = lmtfl_test_tensor(L, 1), *y = lmtfl_test_tensor(L, 2);
-    if (!x && !y) luaL_error(L, "%s: expects a tensor", arith[which].name);
+    if (!x && !y) lmtfl_error(L, "%s: expects a tensor", arith[which].name);
     mtfl_tensor *dst = lmtfl_new_like(L, x ? x : y);
     apply_arith(L, which, dst, 1, 2);
     return 1;
@@ -96,7 +96,7 @@ static int unary_apply(lua_State *L, mtfl_unary_op op, bool inplace)
     if (op == MTFL_UNARY_CLAMP) {
         a = (float)luaL_optnumber(L, 2, -INFINITY);
         b = (float)luaL_optnumber(L, 3, INFINITY);
-        if (a > b) luaL_error(L, "clamp: lower bound %g above upper bound %g", a, b);
+        if (a > b) lmtfl_error(L, "clamp: lower bound %g above upper bound %g", a, b);
     }
     mtfl_tensor *dst = inplace ? x : lmtfl_new_like(L, x);
     LMTFL_CALL(L, mtfl_unary(op, dst, x, a, b));

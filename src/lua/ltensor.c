@@ -6,6 +6,8 @@
  * here and in lops.c, nowhere else.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +17,21 @@
 
 int lmtfl_raise(lua_State *L) { return luaL_error(L, "%s", mtfl_last_error()); }
 
+int lmtfl_error(lua_State *L, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return luaL_error(L, "%s", msg);
+}
+
 mtfl_tensor *lmtfl_test_tensor(lua_State *L, int idx)
 {
     lmtfl_tensor_box *box = luaL_testudata(L, idx, LMTFL_TENSOR);
     if (!box) return NULL;
-    if (!box->t) luaL_error(L, "tensor used after free()");
+    if (!box->t) lmtfl_error(L, "tensor used after free()");
     return box->t;
 }
 
@@ -27,7 +39,7 @@ mtfl_tensor *lmtfl_check_tensor(lua_State *L, int idx)
 {
     lmtfl_tensor_box *box = luaL_testudata(L, idx, LMTFL_TENSOR);
     if (!box) luaL_typeerror(L, idx, "mtfl.Tensor");
-    if (!box->t) luaL_error(L, "tensor used after free()");
+    if (!box->t) lmtfl_error(L, "tensor used after free()");
     return box->t;
 }
 
@@ -99,7 +111,7 @@ int lmtfl_check_dim(lua_State *L, int idx, const mtfl_tensor *t)
     lua_Integer resolved = d < 0 ? t->ndim + d + 1 : d;
     if (resolved < 1 || resolved > t->ndim) {
         char s[128];
-        luaL_error(L, "dimension %d out of range for a tensor of shape %s (1..%d)", (int)d,
+        lmtfl_error(L, "dimension %d out of range for a tensor of shape %s (1..%d)", (int)d,
                    mtfl_shape_str(t, s, sizeof s), t->ndim);
     }
     return (int)resolved - 1;
@@ -108,19 +120,19 @@ int lmtfl_check_dim(lua_State *L, int idx, const mtfl_tensor *t)
 static int64_t check_size(lua_State *L, int idx, lua_Integer v, bool allow_infer)
 {
     if (v < 0 && !(allow_infer && v == -1))
-        luaL_error(L, "bad shape: size %d at position %d is negative", (int)v, idx);
+        lmtfl_error(L, "bad shape: size %d at position %d is negative", (int)v, idx);
     return (int64_t)v;
 }
 
 static int shape_from_table(lua_State *L, int idx, int64_t *shape, bool allow_infer)
 {
     int n = (int)luaL_len(L, idx);
-    if (n > MTFL_MAX_DIMS) luaL_error(L, "bad shape: %d dimensions (at most %d)", n, MTFL_MAX_DIMS);
+    if (n > MTFL_MAX_DIMS) lmtfl_error(L, "bad shape: %d dimensions (at most %d)", n, MTFL_MAX_DIMS);
     for (int i = 0; i < n; i++) {
         lua_geti(L, idx, i + 1);
         int ok;
         lua_Integer v = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "bad shape: entry %d is %s, not an integer", i + 1, luaL_typename(L, -1));
+        if (!ok) lmtfl_error(L, "bad shape: entry %d is %s, not an integer", i + 1, luaL_typename(L, -1));
         shape[i] = check_size(L, i + 1, v, allow_infer);
         lua_pop(L, 1);
     }
@@ -135,7 +147,7 @@ static int shape_at(lua_State *L, int idx, int64_t *shape, int *next, bool allow
     }
     int n = 0;
     while (lua_type(L, idx + n) == LUA_TNUMBER) {
-        if (n == MTFL_MAX_DIMS) luaL_error(L, "bad shape: more than %d dimensions", MTFL_MAX_DIMS);
+        if (n == MTFL_MAX_DIMS) lmtfl_error(L, "bad shape: more than %d dimensions", MTFL_MAX_DIMS);
         int ok;
         lua_Integer v = lua_tointegerx(L, idx + n, &ok);
         if (!ok) luaL_argerror(L, idx + n, "size must be an integer");
@@ -216,7 +228,7 @@ static int l_arange(lua_State *L)
     double stop = nums >= 2 ? lua_tonumber(L, 2) : lua_tonumber(L, 1);
     double step = nums == 3 ? lua_tonumber(L, 3) : 1.0;
     if (step == 0.0 || !isfinite(step) || !isfinite(start) || !isfinite(stop))
-        luaL_error(L, "arange: bad range %g to %g step %g", start, stop, step);
+        lmtfl_error(L, "arange: bad range %g to %g step %g", start, stop, step);
     double count = ceil((stop - start) / step);
     int64_t n = count > 0 ? (int64_t)count : 0;
     mtfl_tensor *t = lmtfl_new_tensor(L, options_device(L, nums + 1), 1, &n);
@@ -240,7 +252,7 @@ static int l_randn(lua_State *L) { return random_tensor(L, true); }
 static void nested_shape(lua_State *L, int idx, int depth, int *ndim, int64_t *shape)
 {
     if (!lua_istable(L, idx)) return;
-    if (depth >= MTFL_MAX_DIMS) luaL_error(L, "tensor: table nested deeper than %d", MTFL_MAX_DIMS);
+    if (depth >= MTFL_MAX_DIMS) lmtfl_error(L, "tensor: table nested deeper than %d", MTFL_MAX_DIMS);
     shape[depth] = (int64_t)luaL_len(L, idx);
     *ndim = depth + 1;
     if (shape[depth] > 0) {
@@ -256,12 +268,12 @@ static void flatten_table(lua_State *L, int idx, int depth, int ndim, const int6
     if (depth == ndim) {
         int ok;
         lua_Number v = lua_tonumberx(L, idx, &ok);
-        if (!ok) luaL_error(L, "tensor: element %s is %s, not a number", path, luaL_typename(L, idx));
+        if (!ok) lmtfl_error(L, "tensor: element %s is %s, not a number", path, luaL_typename(L, idx));
         out[(*at)++] = (float)v;
         return;
     }
     if (!lua_istable(L, idx) || (int64_t)luaL_len(L, idx) != shape[depth])
-        luaL_error(L, "tensor: ragged table: %s should be a table of %lld elements",
+        lmtfl_error(L, "tensor: ragged table: %s should be a table of %lld elements",
                    pathlen ? path : "the argument", (long long)shape[depth]);
     for (int64_t i = 1; i <= shape[depth]; i++) {
         size_t len = pathlen + (size_t)snprintf(path + pathlen, 256 - pathlen, "[%lld]", (long long)i);
@@ -284,6 +296,8 @@ static int l_tensor(lua_State *L)
         return 1;
     }
     luaL_checktype(L, 1, LUA_TTABLE);
+    mtfl_device *dev = options_device(L, 2);
+    lua_settop(L, 1);
     nested_shape(L, 1, 0, &ndim, shape);
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
@@ -291,7 +305,7 @@ static int l_tensor(lua_State *L)
     char path[256] = "";
     size_t at = 0;
     flatten_table(L, 1, 0, ndim, shape, host, &at, path, 0);
-    mtfl_tensor *t = lmtfl_new_tensor(L, options_device(L, 2), ndim, shape);
+    mtfl_tensor *t = lmtfl_new_tensor(L, dev, ndim, shape);
     LMTFL_CALL(L, mtfl_tensor_write(t, host, n));
     return 1;
 }
@@ -310,14 +324,14 @@ static int l_from_bytes(lua_State *L)
         lua_getfield(L, 5, "layout");
         const char *layout = luaL_optstring(L, -1, "chw");
         if (strcmp(layout, "chw") && strcmp(layout, "hwc"))
-            luaL_error(L, "from_bytes: layout '%s' (use \"chw\" or \"hwc\")", layout);
+            lmtfl_error(L, "from_bytes: layout '%s' (use \"chw\" or \"hwc\")", layout);
         chw = strcmp(layout, "chw") == 0;
         lua_getfield(L, 5, "scale");
         scale = (float)luaL_optnumber(L, -1, scale);
         lua_pop(L, 2);
     }
     if (h <= 0 || w <= 0 || c <= 0 || (size_t)h * (size_t)w * (size_t)c != len)
-        luaL_error(L, "from_bytes: %d x %d x %d pixels need %zu bytes, got %zu", h, w, c,
+        lmtfl_error(L, "from_bytes: %d x %d x %d pixels need %zu bytes, got %zu", h, w, c,
                    (size_t)(h > 0 ? h : 0) * (size_t)(w > 0 ? w : 0) * (size_t)(c > 0 ? c : 0), len);
     int64_t shape[3] = {chw ? c : h, chw ? h : w, chw ? w : c};
     mtfl_tensor *t = lmtfl_new_tensor(L, options_device(L, 5), 3, shape);
@@ -341,7 +355,7 @@ static int m_to_bytes(lua_State *L)
     }
     char s[128];
     if (t->ndim != 3)
-        luaL_error(L, "to_bytes: expects a 3-D image tensor, got %s", mtfl_shape_str(t, s, sizeof s));
+        lmtfl_error(L, "to_bytes: expects a 3-D image tensor, got %s", mtfl_shape_str(t, s, sizeof s));
     int h = (int)t->shape[chw ? 1 : 0], w = (int)t->shape[chw ? 2 : 1];
     int c = (int)t->shape[chw ? 0 : 2];
     luaL_Buffer b;
@@ -541,7 +555,7 @@ static int m_item(lua_State *L)
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     char s[128];
     if (mtfl_numel(t) != 1)
-        luaL_error(L, "item: tensor of shape %s has %zu elements, not 1",
+        lmtfl_error(L, "item: tensor of shape %s has %zu elements, not 1",
                    mtfl_shape_str(t, s, sizeof s), mtfl_numel(t));
     float v;
     LMTFL_CALL(L, mtfl_tensor_read(t, &v, 1));
@@ -579,7 +593,7 @@ static int mm_index(lua_State *L)
 {
     if (lua_type(L, 2) == LUA_TNUMBER) {
         mtfl_tensor *t = lmtfl_check_tensor(L, 1);
-        if (t->ndim == 0) luaL_error(L, "cannot index a 0-dimensional tensor (use item())");
+        if (t->ndim == 0) lmtfl_error(L, "cannot index a 0-dimensional tensor (use item())");
         mtfl_tensor *row = lmtfl_push_tensor(L, mtfl_tensor_select(t, 0, luaL_checkinteger(L, 2) - 1));
         if (row->ndim == 0) {
             float v;
@@ -597,8 +611,8 @@ static int mm_index(lua_State *L)
 static int mm_newindex(lua_State *L)
 {
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
-    if (lua_type(L, 2) != LUA_TNUMBER) luaL_error(L, "tensors take only integer keys");
-    if (t->ndim == 0) luaL_error(L, "cannot index a 0-dimensional tensor");
+    if (lua_type(L, 2) != LUA_TNUMBER) lmtfl_error(L, "tensors take only integer keys");
+    if (t->ndim == 0) lmtfl_error(L, "cannot index a 0-dimensional tensor");
     mtfl_tensor *row = lmtfl_push_tensor(L, mtfl_tensor_select(t, 0, luaL_checkinteger(L, 2) - 1));
     mtfl_tensor *src = lmtfl_test_tensor(L, 3);
     if (src) LMTFL_CALL(L, mtfl_copy(row, src));
