@@ -4,6 +4,7 @@
  * loaded this module.
  */
 #include <string.h>
+#include <time.h>
 
 #include "embedded_lua.h"
 #include "lbind.h"
@@ -116,6 +117,16 @@ static int l_set_rng_state(lua_State *L)
     return 0;
 }
 
+/* clock() -> seconds on a monotonic wall clock (os.clock counts CPU time of all
+ * threads, which says nothing about how long multi-threaded work took) */
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 static int l_is_tensor(lua_State *L)
 {
     lua_pushboolean(L, luaL_testudata(L, 1, LMTFL_TENSOR) != NULL);
@@ -172,7 +183,7 @@ static const luaL_Reg module_functions[] = {
     {"synchronize", l_synchronize}, {"memory", l_memory},
     {"set_memory_limit", l_set_memory_limit}, {"manual_seed", l_manual_seed},
     {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
-    {"is_tensor", l_is_tensor}, {NULL, NULL}};
+    {"is_tensor", l_is_tensor}, {"clock", l_clock}, {NULL, NULL}};
 
 int luaopen_mtfl(lua_State *L)
 {
