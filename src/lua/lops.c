@@ -295,17 +295,24 @@ static void print_rows(luaL_Buffer *b, const mtfl_tensor *t, const float *v, int
     }
 }
 
-/* Integers print as integers; otherwise 4 significant digits in a common width. */
-static const char *choose_format(const float *v, size_t n)
+/* Integers print as integers, as wide as the widest; otherwise 4 decimals in a common
+ * width, or exponents when magnitudes call for them. */
+static const char *choose_format(const float *v, size_t n, char *fmt, size_t size)
 {
-    bool integral = true;
+    bool integral = true, negative = false;
     float big = 0.0f;
     for (size_t i = 0; i < n; i++) {
         if (isfinite(v[i]) && fabsf(v[i]) > big) big = fabsf(v[i]);
+        if (v[i] < 0) negative = true;
         if (v[i] != floorf(v[i]) || !isfinite(v[i])) integral = false;
     }
-    if (integral && big < 1e7f) return " %8.0f";
-    return (big >= 1e5f || (big < 1e-3f && big > 0.0f)) ? " %11.4e" : " %10.4f";
+    if (integral && big < 1e7f) {
+        int digits = big >= 1.0f ? (int)log10f(big) + 1 : 1;
+        snprintf(fmt, size, " %%%d.0f", digits + (negative ? 2 : 1));
+    } else {
+        snprintf(fmt, size, "%s", (big >= 1e5f || (big < 1e-3f && big > 0.0f)) ? " %11.4e" : " %10.4f");
+    }
+    return fmt;
 }
 
 void lmtfl_print_tensor(lua_State *L, const mtfl_tensor *t)
@@ -325,7 +332,8 @@ void lmtfl_print_tensor(lua_State *L, const mtfl_tensor *t)
         luaL_addstring(&b, s);
     } else if (v) {
         int64_t index[MTFL_MAX_DIMS] = {0};
-        print_rows(&b, t, v, 0, 0, index, choose_format(v, n));
+        char fmt[32];
+        print_rows(&b, t, v, 0, 0, index, choose_format(v, n, fmt, sizeof fmt));
     } else if (n > 0) {
         luaL_addstring(&b, "(values not shown: use narrow() to look at a part)\n");
     }
