@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Tests of the mtfl-lua host program (options, scripts, errors, the piped REPL).
+# usage: tests/host/test_host.sh path/to/mtfl-lua
+#
+# Works with any mtfl module that provides mtfl.devices/set_device/device, and does not
+# depend on which devices exist beyond the CPU.
+set -u
+
+BIN=${1:?usage: $0 path/to/mtfl-lua}
+if [ ! -x "$BIN" ]; then
+    echo "not an executable: $BIN" >&2
+    exit 2
+fi
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+# Nothing here may read or write the real home (history file) or pick up a device
+# choice from the caller's environment.
+export HOME="$WORK/home"
+export MTFL_LUA_HISTORY="$WORK/history"
+unset MTFL_DEVICE
+mkdir -p "$HOME"
+cd "$WORK" || exit 2
+
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); echo "ok    $1"; }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL  $1"
+    shift
+    for line in "$@"; do echo "      $line"; done
+}
+
+# run NAME [args...] < input: captures $out, $err and $rc. stdin is /dev/null unless
+# the caller redirects it, so nothing waits for a terminal.
+run() {
+    out=$("$BIN" "$@" 2>"$WORK/stderr")
+    rc=$?
+    err=$(cat "$WORK/stderr")
+}
+
+check() { # check NAME TEST-COMMAND...
+    local name=$1
+    shift
+    if "$@"; then pass "$name"; else fail "$name" "rc=$rc" "stdout: $out" "stderr: $err"; fi
+}
+contains() { [[ "$1" == *"$2"* ]]; }
+
+# --- version and help ----------------------------------------------------------------
+run --version </dev/null
+check "--version prints the version" \
+    eval '[[ $rc -eq 0 && "$out" =~ ^mtfl-lua\ [0-9]+\.[0-9]+\.[0-9]+\ \(Lua\ 5\.4(\.[0-9]+)?\)$ ]]'
+run -v </dev/null
+check "-v prints the version and exits" eval '[[ $rc -eq 0 && "$out" == mtfl-lua\ * ]]'
+
+run --help </dev/null
+help_ok=1
+for opt in "-e" "-l" "-i" "-v" "--version" "-h" "--help" "--device" "--devices" "--" \
+    "MTFL_DEVICE" "MTFL_LUA_HISTORY" "mtfl_lua_history"; do
+    contains "$out" "$opt" || { help_ok=0; echo "      help lacks $opt"; }
+done
+contains "$out" "  -  " || { help_ok=0; echo "      help lacks '-' (stdin)"; }
+check "--help mentions every option and variable" eval '[[ $rc -eq 0 && $help_ok -eq 1 ]]'
+run -h </dev/null
+check "-h prints the usage" eval '[[ $rc -eq 0 && "$out" == usage:* ]]'
+
+run -z </dev/null
+check "an unknown option fails with the usage" \
+    eval '[[ $rc -ne 0 ]] && contains "$err" "unrecognized option" && contains "$err" "usage:"'
+run -e </dev/null
+check "-e without an argument fails" eval '[[ $rc -ne 0 ]] && contains "$err" "-e"'
+
+# --- -e and -l -----------------------------------------------------------------------
+run -e 'print(1 + 2)' </dev/null
+check "-e runs a statement" eval '[[ $rc -eq 0 && "$out" == 3 ]]'
+run -e 'x = 5' -e 'print(x * 2)' </dev/null
+check "several -e run in order" eval '[[ $rc -eq 0 && "$out" == 10 ]]'
+run -e 'print(type(mtfl), mtfl == require("mtfl"))' </dev/null
+check "mtfl is a preloaded global" eval '[[ $rc -eq 0 && "$out" == "table	true" ]]'
+run -e 'error("oops")' </dev/null
+check "an error in -e exits 1" eval '[[ $rc -eq 1 ]] && contains "$err" "mtfl-lua:" && contains "$err" "oops"'
+
+cat >"$WORK/mylib.lua" <<'EOF'
+return { answer = 42 }
+EOF
+export LUA_PATH="$WORK/?.lua;;"
+run -l mylib -e 'print(mylib.answer)' </dev/null
+check "-l name requires into a global" eval '[[ $rc -eq 0 && "$out" == 42 ]]'
+run -l lib=mylib -e 'print(lib.answer, mylib)' </dev/null
+check "-l g=name requires into global g" eval '[[ $rc -eq 0 && "$out" == "42	nil" ]]'
+run -l no_such_module_xyz </dev/null
+check "-l of a missing module fails" \
+    eval '[[ $rc -eq 1 ]] && contains "$err" "no_such_module_xyz"'
+unset LUA_PATH
+
+# --- scripts -------------------------------------------------------------------------
+cat >"$WORK/args.lua" <<'EOF'
+local m = require "mtfl"
+assert(m == mtfl)
+print(select("#", ...), ...)
+print(#arg, arg[0], arg[1], arg[2], arg[-1] ~= nil)
+EOF
+run "$WORK/args.lua" one "two words"
+check "a script gets its arguments as ..." \
+    eval '[[ $rc -eq 0 && "$(sed -n 1p <<<"$out")" == "2	one	two words" ]]'
+check "a script gets the arg table" \
+    eval '[[ "$(sed -n 2p <<<"$out")" == "2	$WORK/args.lua	one	two words	true" ]]'
+run -e 'y = 1' "$WORK/args.lua" x </dev/null
+check "options get negative arg indices" \
+    eval '[[ $rc -eq 0 ]] && contains "$out" "1	x"'
+cat >"$WORK/neg.lua" <<'EOF'
+print(arg[-2], arg[-1], arg[0])
+EOF
+run -e 'y = 1' "$WORK/neg.lua" </dev/null
+check "arg[-2], arg[-1] are the options" \
+    eval '[[ $rc -eq 0 && "$out" == "-e	y = 1	$WORK/neg.lua" ]]'
+
+cat >"$WORK/fails.lua" <<'EOF'
+local function inner()
+  error("script went wrong")
+end
+inner()
+EOF
+run "$WORK/fails.lua" </dev/null
+check "a failing script exits 1 with mtfl-lua: and file:line" \
+    eval '[[ $rc -eq 1 ]] && contains "$err" "mtfl-lua: " && contains "$err" "fails.lua:2: script went wrong"'
+check "a failing script prints a traceback" eval 'contains "$err" "stack traceback:"'
+
+cat >"$WORK/syntax.lua" <<'EOF'
+print("fine")
+local x = = 3
+EOF
+run "$WORK/syntax.lua" </dev/null
+check "a syntax error exits 1 and names file:line" \
+    eval '[[ $rc -eq 1 && -z "$out" ]] && contains "$err" "mtfl-lua: " && contains "$err" "syntax.lua:2:"'
+
+run "$WORK/does_not_exist.lua" </dev/null
+check "a missing script exits 1" eval '[[ $rc -eq 1 ]] && contains "$err" "does_not_exist.lua"'
+
+run -e 'os.exit(7)' </dev/null
+check "os.exit sets the exit status" eval '[[ $rc -eq 7 ]]'
+run -e 'error({})' </dev/null
+check "a non-string error is reported" eval '[[ $rc -eq 1 ]] && contains "$err" "table value"'
+
+run - a b <<<'print("stdin says", ...)'
+check "- runs stdin with arguments" eval '[[ $rc -eq 0 && "$out" == "stdin says	a	b" ]]'
+run <<<'print("piped script")'
+check "piped stdin without a script runs as a script" \
+    eval '[[ $rc -eq 0 && "$out" == "piped script" ]]'
+run -l string <<<'print("after -l")'
+check "piped stdin still runs after -l" eval '[[ $rc -eq 0 && "$out" == "after -l" ]]'
+run -e 'print("only -e")' <<<'print("not run")'
+check "piped stdin is not run after -e" eval '[[ $rc -eq 0 && "$out" == "only -e" ]]'
+run - <<<'error("from stdin")'
+check "an error in stdin names stdin" eval '[[ $rc -eq 1 ]] && contains "$err" "stdin:1: from stdin"'
+
+cat >"$WORK/-dash.lua" <<'EOF'
+print("dash file")
+EOF
+run -- -dash.lua </dev/null
+check "-- stops option handling" eval '[[ $rc -eq 0 && "$out" == "dash file" ]]'
+
+# --- the piped REPL ------------------------------------------------------------------
+run -i < <(printf '1+1\nx=\n3\nprint(x)\nerror("boom")\nprint("alive")\n')
+check "REPL prints a banner with the device" eval 'contains "$out" "mtfl-lua " && contains "$out" "device:"'
+check "REPL prints expression values" eval 'grep -q "^> 2$" <<<"$out"'
+check "REPL continues incomplete statements" eval 'grep -q ">> > 3$" <<<"$out"'
+check "REPL reports errors and continues" \
+    eval 'contains "$err" "boom" && grep -q "alive$" <<<"$out" && [[ $rc -eq 0 ]]'
+
+run -i < <(printf 'return 1, nil, "s"\nfor i = 1, 2 do\nprint("i" .. i)\nend\nt = setmetatable({}, {__tostring = function() error("bad tostring") end})\nt\nprint("after")\n')
+check "REPL prints several values separated by tabs" eval 'grep -q "^> 1	nil	s$" <<<"$out"'
+check "REPL runs multi-line blocks" eval 'grep -q "i1$" <<<"$out" && grep -q "^i2$" <<<"$out"'
+check "REPL survives a failing __tostring" \
+    eval 'contains "$err" "bad tostring" && grep -q "after$" <<<"$out"'
+
+run -i < <(printf 'if true then\n')
+check "REPL reports input ending inside a statement" \
+    eval '[[ $rc -eq 0 ]] && contains "$err" "<eof>"'
+
+run -e 'greeting = "hi"' -i < <(printf 'greeting\n')
+check "-i after -e keeps the state" eval 'grep -q "^> hi$" <<<"$out"'
+run "$WORK/args.lua" -i </dev/null
+check "-i after a script is an argument of the script" eval '[[ $rc -eq 0 ]] && contains "$out" "-i"'
+run -i "$WORK/neg.lua" < <(printf 'arg[0]\n')
+check "-i enters the REPL after the script" eval 'contains "$out" "> $WORK/neg.lua"'
+
+# --- devices -------------------------------------------------------------------------
+run --devices </dev/null
+check "--devices lists the cpu" eval '[[ $rc -eq 0 ]] && grep -q "cpu" <<<"$out"'
+check "--devices marks the default device" eval 'grep -q "^\*" <<<"$out"'
+run --device cpu --devices </dev/null
+check "--device cpu becomes the default" eval '[[ $rc -eq 0 ]] && grep -q "^\* *cpu " <<<"$out"'
+run --device cpu -e 'print(mtfl.device())' </dev/null
+check "--device sets mtfl.device()" eval '[[ $rc -eq 0 ]] && contains "$out" "cpu"'
+run --device no_such_device_xyz -e 'print("should not run")' </dev/null
+check "--device with an unknown device fails with a message" \
+    eval '[[ $rc -eq 1 && -z "$out" ]] && contains "$err" "mtfl-lua: " && contains "$err" "no_such_device_xyz"'
+run --device </dev/null
+check "--device without an argument fails" eval '[[ $rc -ne 0 ]] && contains "$err" "--device"'
+
+# --- history stays where it was told ---------------------------------------------------
+check "the tests did not write into HOME" eval '[[ ! -e "$HOME/.mtfl_lua_history" ]]'
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
