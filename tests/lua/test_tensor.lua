@@ -143,7 +143,7 @@ T.test("every op agrees between OpenCL and the CPU", function()
       (a - 1):relu(), a:clamp(0.7, 1.2), a:t():contiguous(), a:narrow(2, 3, 50) * 2,
       a:sum(1), a:mean(2), a:max(1), a:min(2), a:argmax(2), a:argmin(1),
       mtfl.matmul(a, m), mtfl.matmul(a, a, {tb = true}), a:clone():axpy(-2, b),
-      mtfl.tensor(a:sum()), mtfl.tensor(a:argmax()),
+      mtfl.tensor(a:sum(), {device = a:device()}), mtfl.tensor(a:argmax(), {device = a:device()}),
     }
   end
   local want = ops(x, y, w)
