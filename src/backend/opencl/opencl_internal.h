@@ -1,0 +1,112 @@
+/*
+ * opencl_internal.h - what the files of the OpenCL backend share: the per-device state
+ * behind mtfl_device.impl, the kernel table, error reporting and kernel launches.
+ */
+#ifndef MTFL_OPENCL_INTERNAL_H
+#define MTFL_OPENCL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <CL/cl.h>
+
+#include "opencl_backend.h"
+
+/* One entry per kernel in cl/; their names are listed in opencl_launch.c. */
+typedef enum {
+    MTFL_CL_FILL,
+    MTFL_CL_ARANGE,
+    MTFL_CL_RANDOM,
+    MTFL_CL_UNARY,
+    MTFL_CL_BINARY,
+    MTFL_CL_AXPY,
+    MTFL_CL_COPY_STRIDED,
+    MTFL_CL_REDUCE_GROUPS,
+    MTFL_CL_REDUCE_SERIAL,
+    MTFL_CL_KERNEL_COUNT
+} mtfl_cl_kernel;
+
+/* The reduction kernels keep one value and one index per work-item in local memory
+ * sized for this many work-items (cl/reduce.cl uses the same number). */
+#define MTFL_CL_MAX_GROUP 256
+
+typedef struct {
+    cl_platform_id platform;
+    cl_device_id device;
+    pthread_mutex_t lock;            /* guards everything below and kernel arguments */
+
+    bool ready;                      /* context, queue, program and kernels exist */
+    bool build_failed;               /* the kernels do not compile here: do not retry */
+    mtfl_status build_status;
+    char *build_message;             /* the error reported for the failed build */
+
+    cl_context context;
+    cl_command_queue queue;          /* in order: each op sees the results of the last */
+    cl_program program;
+    cl_kernel kernels[MTFL_CL_KERNEL_COUNT];
+    size_t group_size[MTFL_CL_KERNEL_COUNT]; /* work-items per group, a power of two */
+    size_t max_groups;               /* cap for grid-stride launches */
+
+    cl_mem scratch_values;           /* partial results of two-pass reductions */
+    cl_mem scratch_indices;
+    size_t scratch_count;
+} mtfl_opencl_device;
+
+/* ---- errors (opencl_errors.c) ---- */
+const char *mtfl_opencl_error_name(cl_int err);
+const char *mtfl_opencl_clblast_name(int status);
+/* Out-of-memory codes become MTFL_ERR_OOM (worth a GC and a retry), others BACKEND. */
+mtfl_status mtfl_opencl_status_of(cl_int err);
+
+#define MTFL_CL_FAIL(err, call, what)                                                  \
+    MTFL_FAIL_HERE(mtfl_opencl_status_of(err), "opencl: %s(%s) failed: %s (%d)", call,  \
+                   what, mtfl_opencl_error_name(err), (int)(err))
+
+/* ---- device state (opencl_backend.c) ---- */
+/* Initialises the device on first use and takes its lock; on failure the lock is not
+ * held. Every success must be paired with mtfl_opencl_unlock. */
+mtfl_status mtfl_opencl_lock(mtfl_device *dev, mtfl_opencl_device **out);
+void mtfl_opencl_unlock(mtfl_opencl_device *cl);
+
+/* ---- kernel launches (opencl_launch.c) ---- */
+typedef struct {
+    size_t size;
+    const void *value;
+} mtfl_cl_arg;
+
+#define MTFL_CL_ARG(x) ((mtfl_cl_arg){sizeof(x), &(x)})
+
+/* Sets the arguments and enqueues at least enough work-items for `items` (kernels
+ * loop over the rest: the global size is capped and rounded to whole groups). The
+ * caller holds the device lock. */
+mtfl_status mtfl_opencl_launch(mtfl_opencl_device *cl, mtfl_cl_kernel kernel, size_t items,
+                               const mtfl_cl_arg *args, int nargs);
+
+#define MTFL_CL_LAUNCH(cl, kernel, items, ...)                                          \
+    mtfl_opencl_launch(cl, kernel, items, (const mtfl_cl_arg[]){__VA_ARGS__},           \
+                       (int)(sizeof((const mtfl_cl_arg[]){__VA_ARGS__}) / sizeof(mtfl_cl_arg)))
+
+const char *mtfl_opencl_kernel_name(mtfl_cl_kernel kernel);
+
+/* ---- ops (opencl_ops.c, opencl_reduce.c, opencl_gemm.c) ---- */
+mtfl_status mtfl_opencl_copy_strided(mtfl_device *dev, mtfl_buf dst, mtfl_buf src, int ndim,
+                                     const int64_t *shape, const int64_t *dst_stride,
+                                     const int64_t *src_stride);
+mtfl_status mtfl_opencl_fill(mtfl_device *dev, mtfl_buf dst, size_t n, float value);
+mtfl_status mtfl_opencl_arange(mtfl_device *dev, mtfl_buf dst, size_t n, float start,
+                               float step);
+mtfl_status mtfl_opencl_random(mtfl_device *dev, mtfl_buf dst, size_t n, bool normal,
+                               uint64_t seed, uint64_t counter, float a, float b);
+mtfl_status mtfl_opencl_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtfl_buf x,
+                              size_t n, float a, float b);
+mtfl_status mtfl_opencl_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, mtfl_buf x,
+                               mtfl_buf y, size_t n);
+mtfl_status mtfl_opencl_axpy(mtfl_device *dev, mtfl_buf y, float alpha, mtfl_buf x, size_t n);
+mtfl_status mtfl_opencl_reduce(mtfl_device *dev, mtfl_reduce_op op, mtfl_buf dst, mtfl_buf x,
+                               size_t outer, size_t len, size_t inner);
+mtfl_status mtfl_opencl_gemm(mtfl_device *dev, bool trans_a, bool trans_b, size_t m, size_t n,
+                             size_t k, float alpha, mtfl_buf a, size_t lda, size_t stride_a,
+                             mtfl_buf b, size_t ldb, size_t stride_b, float beta, mtfl_buf c,
+                             size_t ldc, size_t stride_c, size_t batch);
+
+#endif
