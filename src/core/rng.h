@@ -11,7 +11,7 @@
 
 #ifdef __OPENCL_VERSION__
 typedef ulong mtfl_u64;
-#define MTFL_RNG_FN inline
+#define MTFL_RNG_FN static inline
 #else
 #include <math.h>
 #include <stdint.h>
