@@ -29,6 +29,7 @@
 #define MTFL_UNARY_POW_SCALAR 12
 #define MTFL_UNARY_RPOW_SCALAR 13
 #define MTFL_UNARY_CLAMP 14
+#define MTFL_UNARY_STEP 15
 
 #define MTFL_BINARY_ADD 0
 #define MTFL_BINARY_SUB 1
@@ -37,6 +38,9 @@
 #define MTFL_BINARY_POW 4
 #define MTFL_BINARY_MAX 5
 #define MTFL_BINARY_MIN 6
+#define MTFL_BINARY_RELU_GRAD 7
+#define MTFL_BINARY_TANH_GRAD 8
+#define MTFL_BINARY_SIGMOID_GRAD 9
 
 __kernel void mtfl_fill(__global float *dst, ulong dst_off, ulong n, float value)
 {
@@ -76,6 +80,7 @@ float mtfl_unary_apply(int op, float x, float a, float b)
     case MTFL_UNARY_POW_SCALAR: return pow(x, a);
     case MTFL_UNARY_RPOW_SCALAR: return pow(a, x);
     case MTFL_UNARY_CLAMP: return fmin(fmax(x, a), b);
+    case MTFL_UNARY_STEP: return x >= a ? b : 0.0f;
     default: return x;
     }
 }
@@ -97,6 +102,10 @@ float mtfl_binary_apply(int op, float x, float y)
     case MTFL_BINARY_POW: return pow(x, y);
     case MTFL_BINARY_MAX: return fmax(x, y);
     case MTFL_BINARY_MIN: return fmin(x, y);
+    /* activation gradients: x is dL/dy, y the activation's output */
+    case MTFL_BINARY_RELU_GRAD: return y > 0.0f ? x : 0.0f;
+    case MTFL_BINARY_TANH_GRAD: return x * (1.0f - y * y);
+    case MTFL_BINARY_SIGMOID_GRAD: return x * y * (1.0f - y);
     default: return x;
     }
 }

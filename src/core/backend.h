@@ -21,7 +21,7 @@ struct mtfl_backend {
     const char *name;
 
     mtfl_status (*alloc)(mtfl_device *dev, size_t numel, void **handle);
-    void (*release)(mtfl_device *dev, void *handle);
+    void (*release)(mtfl_device *dev, void *handle, size_t numel); /* numel as allocated */
     /* host <-> device, n elements; read waits for queued work */
     mtfl_status (*write)(mtfl_device *dev, mtfl_buf dst, const float *src, size_t n);
     mtfl_status (*read)(mtfl_device *dev, float *dst, mtfl_buf src, size_t n);
@@ -50,6 +50,46 @@ struct mtfl_backend {
                         size_t k, float alpha, mtfl_buf a, size_t lda, size_t stride_a,
                         mtfl_buf b, size_t ldb, size_t stride_b, float beta, mtfl_buf c,
                         size_t ldc, size_t stride_c, size_t batch);
+
+    /* ---- neural-network ops; sizes as in mtfl.h, all buffers contiguous ---- */
+    /* x [batch, C, H, W] -> cols [C*KH*KW, batch*OH*OW]: row (c, ki, kj), column
+     * (n, oh, ow) holds x[n, c, oh*sh - ph + ki, ow*sw - pw + kj], or 0 outside x. */
+    mtfl_status (*im2col)(mtfl_device *dev, mtfl_buf cols, mtfl_buf x, size_t batch,
+                          size_t channels, size_t height, size_t width, const mtfl_window *g,
+                          size_t out_h, size_t out_w);
+    /* The adjoint: dx [batch, C, H, W] is overwritten with the sum of the cols entries
+     * that im2col would have read from each position. */
+    mtfl_status (*col2im)(mtfl_device *dev, mtfl_buf dx, mtfl_buf cols, size_t batch,
+                          size_t channels, size_t height, size_t width, const mtfl_window *g,
+                          size_t out_h, size_t out_w);
+    /* planes = N*C planes of height x width; padding counts as -infinity; indices get
+     * the flat position (row * width + col) of each maximum, the first on ties. */
+    mtfl_status (*maxpool_forward)(mtfl_device *dev, mtfl_buf y, mtfl_buf indices, mtfl_buf x,
+                                   size_t planes, size_t height, size_t width,
+                                   const mtfl_window *g, size_t out_h, size_t out_w);
+    /* dx overwritten: each position gets the sum of dy over the windows whose maximum
+     * it was (windows may overlap). */
+    mtfl_status (*maxpool_backward)(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, mtfl_buf indices,
+                                    size_t planes, size_t height, size_t width,
+                                    const mtfl_window *g, size_t out_h, size_t out_w);
+    /* x [outer, channels, inner] += bias[c] */
+    mtfl_status (*channel_bias)(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, size_t outer,
+                                size_t channels, size_t inner);
+    mtfl_status (*softmax)(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,
+                           size_t classes);
+    /* labels hold valid class numbers (the core checked them); grad.handle NULL: none */
+    mtfl_status (*softmax_xent)(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad, mtfl_buf logits,
+                                mtfl_buf labels, size_t rows, size_t classes, float grad_scale);
+    /* Adam with the bias corrections folded in by the core:
+     *   g = grad + wd * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+     *   p -= lr_t * m / (sqrt(v) + eps_t)
+     * where lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) and eps_t = eps * sqrt(1 - b2^t). */
+    mtfl_status (*adam)(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf m, mtfl_buf v,
+                        size_t n, float lr_t, float beta1, float beta2, float eps_t,
+                        float weight_decay);
+    /* velocity.handle NULL: plain SGD (momentum is 0) */
+    mtfl_status (*sgd)(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf velocity,
+                       size_t n, float lr, float momentum, float weight_decay);
 };
 
 extern const mtfl_backend mtfl_cpu_backend;

@@ -161,12 +161,17 @@ typedef enum {
     MTFL_UNARY_POW_SCALAR,   /* x ^ a */
     MTFL_UNARY_RPOW_SCALAR,  /* a ^ x */
     MTFL_UNARY_CLAMP,        /* min(max(x, a), b) */
+    MTFL_UNARY_STEP,         /* x >= a ? b : 0 (dropout masks) */
     MTFL_UNARY_COUNT
 } mtfl_unary_op;
 
 typedef enum {
     MTFL_BINARY_ADD, MTFL_BINARY_SUB, MTFL_BINARY_MUL, MTFL_BINARY_DIV,
     MTFL_BINARY_POW, MTFL_BINARY_MAX, MTFL_BINARY_MIN,
+    /* activation gradients from the output: x = dL/dy, y = the activation's output */
+    MTFL_BINARY_RELU_GRAD,    /* y > 0 ? x : 0 */
+    MTFL_BINARY_TANH_GRAD,    /* x * (1 - y^2) */
+    MTFL_BINARY_SIGMOID_GRAD, /* x * y * (1 - y) */
     MTFL_BINARY_COUNT
 } mtfl_binary_op;
 
@@ -180,9 +185,15 @@ const char *mtfl_unary_name(mtfl_unary_op op);
 const char *mtfl_binary_name(mtfl_binary_op op);
 const char *mtfl_reduce_name(mtfl_reduce_op op);
 
-/* dst may alias x (in place). dst and x have the same shape; dst is contiguous. */
+/* dst may alias x (in place). dst and x have the same shape. */
 mtfl_status mtfl_unary(mtfl_unary_op op, mtfl_tensor *dst, const mtfl_tensor *x, float a, float b);
+/* x and y broadcast as in NumPy (sizes equal or 1, aligned from the last dimension);
+ * dst has the broadcast shape. */
 mtfl_status mtfl_binary(mtfl_binary_op op, mtfl_tensor *dst, const mtfl_tensor *x, const mtfl_tensor *y);
+/* The broadcast shape of a and b. Returns ndim, or -1 with an error naming op. */
+int mtfl_broadcast_shape(const char *op, const mtfl_tensor *a, const mtfl_tensor *b, int64_t *shape);
+/* A view of t with size-1 dimensions repeated (stride 0) to shape. */
+mtfl_tensor *mtfl_tensor_expand(const mtfl_tensor *t, int ndim, const int64_t *shape);
 /* y <- y + alpha * x */
 mtfl_status mtfl_axpy(mtfl_tensor *y, float alpha, const mtfl_tensor *x);
 
@@ -209,5 +220,70 @@ mtfl_status mtfl_from_bytes(mtfl_tensor *t, const uint8_t *pixels, int height, i
                             int channels, bool chw, float scale);
 mtfl_status mtfl_to_bytes(const mtfl_tensor *t, uint8_t *pixels, int height, int width,
                           int channels, bool chw, float scale);
+
+/* ---- neural-network ops (nn.c) -------------------------------------------------- */
+
+/* A sliding window over the last two dimensions of [N, C, H, W]. */
+typedef struct {
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int pad_h, pad_w;      /* zeros for convolution, -inf for pooling */
+    bool ceil_mode;        /* pooling: round the output size up (the seed's 75 -> 38) */
+} mtfl_window;
+
+/* Output size along one dimension; -1 when the window does not fit. In ceil mode the
+ * last window must still start inside the input or its left padding. */
+int64_t mtfl_window_output(int64_t in, int kernel, int stride, int pad, bool ceil_mode);
+
+/* Convolution of x [N, C, H, W] with w [F, C, KH, KW] plus bias [F] (may be NULL) into
+ * y [N, F, OH, OW]: im2col over as many samples at once as the workspace limit allows,
+ * then one GEMM per group of samples. */
+mtfl_status mtfl_conv2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl_tensor *w,
+                                const mtfl_tensor *bias, const mtfl_window *g);
+/* Gradients from dy: dx is overwritten; dw and dbias are accumulated into (+=), as
+ * Torch's accGradParameters does. Any of the three may be NULL to skip it. */
+mtfl_status mtfl_conv2d_backward(mtfl_tensor *dx, mtfl_tensor *dw, mtfl_tensor *dbias,
+                                 const mtfl_tensor *dy, const mtfl_tensor *x,
+                                 const mtfl_tensor *w, const mtfl_window *g);
+/* Bytes of device memory a convolution may use for its im2col buffers (default 256 MiB:
+ * sized for a 2 GiB GPU). */
+void mtfl_set_workspace_limit(size_t bytes);
+size_t mtfl_workspace_limit(void);
+
+/* Max pooling of x [N, C, H, W] into y [N, C, OH, OW]; indices (same shape as y) get the
+ * position of each maximum within its H x W plane, for the backward pass. */
+mtfl_status mtfl_maxpool2d_forward(mtfl_tensor *y, mtfl_tensor *indices, const mtfl_tensor *x,
+                                   const mtfl_window *g);
+/* dx [N, C, H, W] is overwritten with dy routed back through indices. */
+mtfl_status mtfl_maxpool2d_backward(mtfl_tensor *dx, const mtfl_tensor *dy,
+                                    const mtfl_tensor *indices, const mtfl_window *g);
+
+/* x += bias broadcast along dimension dim of x (x viewed as [outer, C, inner]). */
+mtfl_status mtfl_add_channel_bias(mtfl_tensor *x, const mtfl_tensor *bias, int dim);
+
+/* Row-wise softmax of [N, K]. */
+mtfl_status mtfl_softmax(mtfl_tensor *probs, const mtfl_tensor *logits);
+/* Softmax cross-entropy of logits [N, K] against labels [N] (class numbers 0..K-1 as
+ * floats; others are an error naming the sample): loss [N] gets -log p(label) per
+ * sample, computed stably, and grad [N, K] (may be NULL) gets
+ * grad_scale * (softmax - onehot). */
+mtfl_status mtfl_softmax_cross_entropy(mtfl_tensor *loss, mtfl_tensor *grad,
+                                       const mtfl_tensor *logits, const mtfl_tensor *labels,
+                                       float grad_scale);
+
+typedef struct {
+    float lr, beta1, beta2, eps;
+    float weight_decay;    /* L2: adds weight_decay * param to the gradient */
+} mtfl_adam_config;
+
+/* One Adam step (Kingma & Ba, with bias correction for step >= 1) over all elements
+ * at once: param, grad, m and v have the same shape and device (typically one flat
+ * buffer holding every parameter of a network). */
+mtfl_status mtfl_adam_step(mtfl_tensor *param, const mtfl_tensor *grad, mtfl_tensor *m,
+                           mtfl_tensor *v, const mtfl_adam_config *c, int64_t step);
+/* SGD with momentum (velocity may be NULL when momentum is 0) and L2 weight decay:
+ * v <- momentum v + (grad + wd param); param <- param - lr v. */
+mtfl_status mtfl_sgd_step(mtfl_tensor *param, const mtfl_tensor *grad, mtfl_tensor *velocity,
+                          float lr, float momentum, float weight_decay);
 
 #endif

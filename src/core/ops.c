@@ -14,9 +14,10 @@
 
 static const char *unary_names[MTFL_UNARY_COUNT] = {
     "neg", "abs", "exp", "log", "sqrt", "relu", "tanh", "sigmoid", "add", "mul",
-    "sub", "div", "pow", "pow", "clamp"};
+    "sub", "div", "pow", "pow", "clamp", "step"};
 static const char *binary_names[MTFL_BINARY_COUNT] = {
-    "add", "sub", "mul", "div", "pow", "max", "min"};
+    "add", "sub", "mul", "div", "pow", "max", "min", "relu_backward", "tanh_backward",
+    "sigmoid_backward"};
 static const char *reduce_names[MTFL_REDUCE_COUNT] = {
     "sum", "mean", "max", "min", "argmax", "argmin"};
 
@@ -144,17 +145,50 @@ mtfl_status mtfl_unary(mtfl_unary_op op, mtfl_tensor *dst, const mtfl_tensor *x,
     return finish_output(dst, out, st);
 }
 
+int mtfl_broadcast_shape(const char *op, const mtfl_tensor *a, const mtfl_tensor *b, int64_t *shape)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+        int64_t sa = ia >= 0 ? a->shape[ia] : 1, sb = ib >= 0 ? b->shape[ib] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            char s1[128], s2[128];
+            mtfl_fail(MTFL_ERR_ARG, "%s: shapes %s and %s differ", op,
+                      mtfl_shape_str(a, s1, sizeof s1), mtfl_shape_str(b, s2, sizeof s2));
+            return -1;
+        }
+        shape[i] = sa == 1 ? sb : sa;
+    }
+    return nd;
+}
+
+/* x broadcast to dst's shape, gathered contiguous (a stride-0 view materialises). */
+static mtfl_tensor *broadcast_input(const mtfl_tensor *x, const mtfl_tensor *dst)
+{
+    if (mtfl_same_shape(x, dst)) return mtfl_tensor_contiguous(x);
+    mtfl_tensor *e = mtfl_tensor_expand(x, dst->ndim, dst->shape);
+    mtfl_tensor *c = e ? mtfl_tensor_contiguous(e) : NULL;
+    mtfl_tensor_release(e);
+    return c;
+}
+
 mtfl_status mtfl_binary(mtfl_binary_op op, mtfl_tensor *dst, const mtfl_tensor *x, const mtfl_tensor *y)
 {
     const char *name = mtfl_binary_name(op);
+    int64_t shape[MTFL_MAX_DIMS];
     mtfl_status st;
-    if ((st = check_same_device(name, x, y)) || (st = check_same_device(name, dst, x)) ||
-        (st = check_same_shape(name, x, y)) || (st = check_same_shape(name, dst, x)))
-        return st;
-    size_t n = mtfl_numel(x);
+    if ((st = check_same_device(name, x, y)) || (st = check_same_device(name, dst, x))) return st;
+    int nd = mtfl_broadcast_shape(name, x, y, shape);
+    if (nd < 0) return mtfl_last_status();
+    if (dst->ndim != nd || memcmp(dst->shape, shape, (size_t)nd * sizeof *shape) != 0) {
+        char sd[128], sw[128];
+        return mtfl_fail(MTFL_ERR_ARG, "%s: output %s should be %s", name,
+                         mtfl_shape_str(dst, sd, sizeof sd), mtfl_dims_str(nd, shape, sw, sizeof sw));
+    }
+    size_t n = mtfl_numel(dst);
     if (n == 0) return MTFL_OK;
-    mtfl_tensor *in_x = mtfl_tensor_contiguous(x);
-    mtfl_tensor *in_y = in_x ? mtfl_tensor_contiguous(y) : NULL;
+    mtfl_tensor *in_x = broadcast_input(x, dst);
+    mtfl_tensor *in_y = in_x ? broadcast_input(y, dst) : NULL;
     mtfl_tensor *out = in_y ? begin_output(dst, false) : NULL;
     if (!out) {
         mtfl_tensor_release(in_x);

@@ -95,7 +95,7 @@ static void storage_release(mtfl_storage *s)
 {
     if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     mtfl_device *dev = s->device;
-    if (s->handle) dev->backend->release(dev, s->handle);
+    if (s->handle) dev->backend->release(dev, s->handle, s->numel);
     __atomic_sub_fetch(&dev->bytes_in_use, s->numel * sizeof(float), __ATOMIC_RELAXED);
     free(s);
 }
@@ -282,6 +282,34 @@ mtfl_tensor *mtfl_tensor_transpose(const mtfl_tensor *t, int dim0, int dim1)
     v->shape[dim1] = t->shape[dim0];
     v->stride[dim0] = t->stride[dim1];
     v->stride[dim1] = t->stride[dim0];
+    return v;
+}
+
+mtfl_tensor *mtfl_tensor_expand(const mtfl_tensor *t, int ndim, const int64_t *shape)
+{
+    char from[128], to[128];
+    if (ndim < t->ndim || ndim > MTFL_MAX_DIMS) {
+        mtfl_fail(MTFL_ERR_ARG, "expand: cannot expand %s to %s", mtfl_shape_str(t, from, sizeof from),
+                  mtfl_dims_str(ndim, shape, to, sizeof to));
+        return NULL;
+    }
+    mtfl_tensor *v = mtfl_tensor_view(t);
+    if (!v) return NULL;
+    int lead = ndim - t->ndim;
+    for (int i = ndim - 1; i >= 0; i--) {
+        int64_t size = i >= lead ? t->shape[i - lead] : 1;
+        int64_t stride = i >= lead ? t->stride[i - lead] : 0;
+        if (size != shape[i] && size != 1) {
+            mtfl_tensor_release(v);
+            mtfl_fail(MTFL_ERR_ARG, "expand: cannot expand %s to %s (dimension %d is %lld)",
+                      mtfl_shape_str(t, from, sizeof from), mtfl_dims_str(ndim, shape, to, sizeof to),
+                      i + 1, (long long)size);
+            return NULL;
+        }
+        v->shape[i] = shape[i];
+        v->stride[i] = size == shape[i] ? stride : 0;
+    }
+    v->ndim = ndim;
     return v;
 }
 

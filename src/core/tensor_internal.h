@@ -13,4 +13,12 @@ const char *mtfl_dims_str(int ndim, const int64_t *shape, char *buf, size_t size
 mtfl_buf mtfl_tensor_buf(const mtfl_tensor *t);
 mtfl_tensor *mtfl_tensor_new_like(const mtfl_tensor *t);
 
+/* A backend may lack an op (ggml's supports_op): that is an error, not a NULL call. */
+#define MTFL_REQUIRE_OP(dev, member, op)                                                \
+    do {                                                                                \
+        if (!(dev)->backend->member)                                                    \
+            return mtfl_fail(MTFL_ERR_DEVICE, "%s: not supported by the %s backend (%s)", \
+                             op, (dev)->backend->name, (dev)->id);                      \
+    } while (0)
+
 #endif

@@ -193,6 +193,7 @@ int luaopen_mtfl(lua_State *L)
     lua_setfield(L, -2, "version");
     lmtfl_open_tensor(L);
     lmtfl_open_ops(L);
+    lmtfl_open_nn(L);
     luaL_getmetatable(L, LMTFL_TENSOR);
     lua_setfield(L, -2, "Tensor");
     install_searcher(L);

@@ -65,7 +65,15 @@ static int arith_new(lua_State *L, int which)
 {
     mtfl_tensor *x = lmtfl_test_tensor(L, 1), *y = lmtfl_test_tensor(L, 2);
     if (!x && !y) lmtfl_error(L, "%s: expects a tensor", arith[which].name);
-    mtfl_tensor *dst = lmtfl_new_like(L, x ? x : y);
+    mtfl_tensor *dst;
+    if (x && y) {
+        int64_t shape[MTFL_MAX_DIMS];
+        int nd = mtfl_broadcast_shape(arith[which].name, x, y, shape);
+        if (nd < 0) lmtfl_raise(L);
+        dst = lmtfl_new_tensor(L, mtfl_tensor_device(x), nd, shape);
+    } else {
+        dst = lmtfl_new_like(L, x ? x : y);
+    }
     apply_arith(L, which, dst, 1, 2);
     return 1;
 }
@@ -97,6 +105,10 @@ static int unary_apply(lua_State *L, mtfl_unary_op op, bool inplace)
         a = (float)luaL_optnumber(L, 2, -INFINITY);
         b = (float)luaL_optnumber(L, 3, INFINITY);
         if (a > b) lmtfl_error(L, "clamp: lower bound %g above upper bound %g", a, b);
+    } else if (op == MTFL_UNARY_STEP) {
+        /* t:step(threshold [, value = 1]): x >= threshold ? value : 0 */
+        a = (float)luaL_checknumber(L, 2);
+        b = (float)luaL_optnumber(L, 3, 1.0);
     }
     mtfl_tensor *dst = inplace ? x : lmtfl_new_like(L, x);
     LMTFL_CALL(L, mtfl_unary(op, dst, x, a, b));
@@ -116,6 +128,7 @@ UNARY(relu, MTFL_UNARY_RELU)
 UNARY(tanh, MTFL_UNARY_TANH)
 UNARY(sigmoid, MTFL_UNARY_SIGMOID)
 UNARY(clamp, MTFL_UNARY_CLAMP)
+UNARY(step, MTFL_UNARY_STEP)
 
 /* y:axpy(alpha, x): y <- y + alpha * x, in place; returns y */
 static int m_axpy(lua_State *L)
@@ -363,7 +376,8 @@ static const luaL_Reg op_methods[] = {
     {"exp", m_exp}, {"exp_", m_exp_}, {"log", m_log}, {"log_", m_log_},
     {"sqrt", m_sqrt}, {"sqrt_", m_sqrt_}, {"relu", m_relu}, {"relu_", m_relu_},
     {"tanh", m_tanh}, {"tanh_", m_tanh_}, {"sigmoid", m_sigmoid}, {"sigmoid_", m_sigmoid_},
-    {"clamp", m_clamp}, {"clamp_", m_clamp_}, {"axpy", m_axpy},
+    {"clamp", m_clamp}, {"clamp_", m_clamp_}, {"step", m_step}, {"step_", m_step_},
+    {"axpy", m_axpy},
     {"fill", m_fill}, {"zero", m_zero}, {"uniform", m_uniform}, {"normal", m_normal},
     {"sum", m_sum}, {"mean", m_mean}, {"max", m_max}, {"min", m_min},
     {"argmax", m_argmax}, {"argmin", m_argmin}, {"matmul", l_matmul}, {NULL, NULL}};

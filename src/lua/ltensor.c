@@ -73,7 +73,13 @@ static mtfl_tensor *new_from_args(const void *p)
 mtfl_tensor *lmtfl_new_tensor(lua_State *L, mtfl_device *dev, int ndim, const int64_t *shape)
 {
     new_args a = {dev, ndim, shape};
-    return lmtfl_push_tensor(L, retry_on_oom(L, new_from_args(&a), new_from_args, &a));
+    mtfl_tensor *t = lmtfl_push_tensor(L, retry_on_oom(L, new_from_args(&a), new_from_args, &a));
+    /* Lua sees a small userdata, not the megabytes behind it: advance the collector by
+     * the tensor's size so garbage tensors are freed (and their memory reused) at the
+     * pace they are made, not when the Lua heap happens to grow. */
+    size_t kib = mtfl_numel(t) * sizeof(float) / 1024;
+    if (kib > 0) lua_gc(L, LUA_GCSTEP, (int)(kib < 1000000 ? kib : 1000000));
+    return t;
 }
 
 mtfl_tensor *lmtfl_new_like(lua_State *L, const mtfl_tensor *t)
@@ -448,6 +454,51 @@ static int m_select(lua_State *L)
     return 1;
 }
 
+/* t:expand(sizes...): size-1 dimensions repeated without copying (stride 0) */
+static int m_expand(lua_State *L)
+{
+    mtfl_tensor *t = lmtfl_check_tensor(L, 1);
+    int64_t shape[MTFL_MAX_DIMS];
+    int next;
+    int ndim = lmtfl_check_shape(L, 2, shape, &next);
+    lmtfl_push_tensor(L, mtfl_tensor_expand(t, ndim, shape));
+    return 1;
+}
+
+/* t:to_string(): the raw float32 values, little-endian, row-major (for file formats) */
+static int m_to_string(lua_State *L)
+{
+    mtfl_tensor *t = lmtfl_check_tensor(L, 1);
+    size_t n = mtfl_numel(t);
+    luaL_Buffer b;
+    float *host = (float *)luaL_buffinitsize(L, &b, n * sizeof(float));
+    LMTFL_CALL(L, mtfl_tensor_read(t, host, n));
+    luaL_pushresultsize(&b, n * sizeof(float));
+    return 1;
+}
+
+/* from_string(bytes, shape [, options]): the inverse of t:to_string() */
+static int l_from_string(lua_State *L)
+{
+    size_t len;
+    const char *bytes = luaL_checklstring(L, 1, &len);
+    int64_t shape[MTFL_MAX_DIMS];
+    int next;
+    int ndim = lmtfl_check_shape(L, 2, shape, &next);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    if (n * sizeof(float) != len)
+        lmtfl_error(L, "from_string: %zu bytes for %zu float32 values (%zu bytes expected)", len, n,
+                    n * sizeof(float));
+    mtfl_tensor *t = lmtfl_new_tensor(L, options_device(L, next), ndim, shape);
+    /* the string's bytes need not be aligned for float: copy through an aligned buffer */
+    float *host = lua_newuserdatauv(L, n * sizeof(float) + 1, 0);
+    memcpy(host, bytes, len);
+    LMTFL_CALL(L, mtfl_tensor_write(t, host, n));
+    lua_pop(L, 1);
+    return 1;
+}
+
 static int m_transpose(lua_State *L)
 {
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
@@ -626,12 +677,13 @@ static const luaL_Reg tensor_methods[] = {
     {"reshape", m_reshape}, {"view", m_reshape}, {"narrow", m_narrow}, {"select", m_select},
     {"transpose", m_transpose}, {"t", m_t}, {"contiguous", m_contiguous}, {"clone", m_clone},
     {"to", m_to}, {"copy", m_copy}, {"free", m_free}, {"totable", m_totable},
-    {"item", m_item}, {"to_bytes", m_to_bytes}, {NULL, NULL}};
+    {"item", m_item}, {"to_bytes", m_to_bytes}, {"expand", m_expand},
+    {"to_string", m_to_string}, {NULL, NULL}};
 
 static const luaL_Reg module_functions[] = {
     {"tensor", l_tensor}, {"empty", l_empty}, {"zeros", l_zeros}, {"ones", l_ones},
     {"full", l_full}, {"arange", l_arange}, {"rand", l_rand}, {"randn", l_randn},
-    {"from_bytes", l_from_bytes}, {NULL, NULL}};
+    {"from_bytes", l_from_bytes}, {"from_string", l_from_string}, {NULL, NULL}};
 
 /* Expects the module table on top of the stack. Leaves the stack as it was. */
 void lmtfl_open_tensor(lua_State *L)

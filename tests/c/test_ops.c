@@ -170,6 +170,7 @@ static double unary_reference(int op, double v, double a, double b)
     case MTFL_UNARY_RDIV_SCALAR: return a / v;
     case MTFL_UNARY_POW_SCALAR: return pow(v, a);
     case MTFL_UNARY_RPOW_SCALAR: return pow(a, v);
+    case MTFL_UNARY_STEP: return v >= a ? b : 0;
     default: return fmin(fmax(v, a), b);
     }
 }
@@ -233,14 +234,18 @@ Test(ops, binary_ops_and_axpy)
             case MTFL_BINARY_DIV: want[i] = (float)(u / v); break;
             case MTFL_BINARY_POW: want[i] = (float)pow(u, v); break;
             case MTFL_BINARY_MAX: want[i] = (float)fmax(u, v); break;
-            default: want[i] = (float)fmin(u, v); break;
+            case MTFL_BINARY_MIN: want[i] = (float)fmin(u, v); break;
+            case MTFL_BINARY_RELU_GRAD: want[i] = (float)(v > 0 ? u : 0); break;
+            case MTFL_BINARY_TANH_GRAD: want[i] = (float)(u * (1 - v * v)); break;
+            default: want[i] = (float)(u * v * (1 - v)); break;
             }
         }
         char what[64];
         snprintf(what, sizeof what, "binary %s", op < 0 ? "axpy" : mtfl_binary_name(op));
         /* sums of O(1) operands can cancel to near zero, where a relative error means
          * nothing: those are measured relative to the operands' scale (floor 1) */
-        bool cancels = op < 0 || op == MTFL_BINARY_ADD || op == MTFL_BINARY_SUB;
+        bool cancels = op < 0 || op == MTFL_BINARY_ADD || op == MTFL_BINARY_SUB ||
+                       op == MTFL_BINARY_TANH_GRAD || op == MTFL_BINARY_SIGMOID_GRAD;
         check_everywhere_floor(what, run_binary, &c, want, 2e-6, TOL_ELEMENTWISE, cancels ? 1.0 : 1e-6);
     }
     free(x), free(y), free(want);

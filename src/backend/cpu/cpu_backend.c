@@ -2,7 +2,7 @@
  * cpu_backend.c - the CPU backend: memory, copies, fills and random numbers.
  *
  * Plain C with OpenMP over both cores for anything large; OpenBLAS for GEMM
- * (cpu_gemm.c). This backend is also the reference every OpenCL kernel is tested
+ * (cpu_gemm.c); a cache of large blocks for memory (cpu_memory.c). This backend is also the reference every OpenCL kernel is tested
  * against, so clarity wins over cleverness wherever speed does not matter.
  */
 #include <stdlib.h>
@@ -10,19 +10,6 @@
 
 #include "cpu_internal.h"
 #include "rng.h"
-
-static mtfl_status cpu_alloc(mtfl_device *dev, size_t numel, void **handle)
-{
-    /* 64-byte alignment: whole cache lines, and what AVX-512 loads like */
-    size_t bytes = (numel * sizeof(float) + 63) & ~(size_t)63;
-    *handle = aligned_alloc(64, bytes);
-    if (!*handle)
-        return mtfl_fail(MTFL_ERR_OOM, "out of memory on cpu: %.1f MiB requested",
-                         bytes / 1048576.0);
-    return MTFL_OK;
-}
-
-static void cpu_release(mtfl_device *dev, void *handle) { free(handle); }
 
 static mtfl_status cpu_write(mtfl_device *dev, mtfl_buf dst, const float *src, size_t n)
 {
@@ -101,8 +88,8 @@ static mtfl_status cpu_random(mtfl_device *dev, mtfl_buf dst, size_t n, bool nor
 
 const mtfl_backend mtfl_cpu_backend = {
     .name = "cpu",
-    .alloc = cpu_alloc,
-    .release = cpu_release,
+    .alloc = mtfl_cpu_alloc,
+    .release = mtfl_cpu_free,
     .write = cpu_write,
     .read = cpu_read,
     .synchronize = cpu_synchronize,
@@ -115,4 +102,13 @@ const mtfl_backend mtfl_cpu_backend = {
     .axpy = mtfl_cpu_axpy,
     .reduce = mtfl_cpu_reduce,
     .gemm = mtfl_cpu_gemm,
+    .im2col = mtfl_cpu_im2col,
+    .col2im = mtfl_cpu_col2im,
+    .maxpool_forward = mtfl_cpu_maxpool_forward,
+    .maxpool_backward = mtfl_cpu_maxpool_backward,
+    .channel_bias = mtfl_cpu_channel_bias,
+    .softmax = mtfl_cpu_softmax,
+    .softmax_xent = mtfl_cpu_softmax_xent,
+    .adam = mtfl_cpu_adam,
+    .sgd = mtfl_cpu_sgd,
 };

@@ -32,6 +32,7 @@ mtfl_status mtfl_cpu_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtf
     case MTFL_UNARY_POW_SCALAR: MAP(powf(v, a)); break;
     case MTFL_UNARY_RPOW_SCALAR: MAP(powf(a, v)); break;
     case MTFL_UNARY_CLAMP: MAP(fminf(fmaxf(v, a), b)); break;
+    case MTFL_UNARY_STEP: MAP(v >= a ? b : 0.0f); break;
     default: return MTFL_FAIL_HERE(MTFL_ERR_ARG, "cpu: unknown unary op %d", (int)op);
     }
     return MTFL_OK;
@@ -52,6 +53,9 @@ mtfl_status mtfl_cpu_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, m
     case MTFL_BINARY_POW: ZIP(powf(u, v)); break;
     case MTFL_BINARY_MAX: ZIP(fmaxf(u, v)); break;
     case MTFL_BINARY_MIN: ZIP(fminf(u, v)); break;
+    case MTFL_BINARY_RELU_GRAD: ZIP(v > 0.0f ? u : 0.0f); break;
+    case MTFL_BINARY_TANH_GRAD: ZIP(u * (1.0f - v * v)); break;
+    case MTFL_BINARY_SIGMOID_GRAD: ZIP(u * v * (1.0f - v)); break;
     default: return MTFL_FAIL_HERE(MTFL_ERR_ARG, "cpu: unknown binary op %d", (int)op);
     }
     return MTFL_OK;

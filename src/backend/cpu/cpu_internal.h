@@ -11,6 +11,11 @@
 
 static inline float *cpu_ptr(mtfl_buf b) { return (float *)b.handle + b.offset; }
 
+/* cpu_memory.c */
+mtfl_status mtfl_cpu_alloc(mtfl_device *dev, size_t numel, void **handle);
+void mtfl_cpu_free(mtfl_device *dev, void *handle, size_t numel);
+void mtfl_cpu_release_cache(void);
+
 mtfl_status mtfl_cpu_reduce(mtfl_device *dev, mtfl_reduce_op op, mtfl_buf dst, mtfl_buf x,
                             size_t outer, size_t len, size_t inner);
 mtfl_status mtfl_cpu_gemm(mtfl_device *dev, bool trans_a, bool trans_b, size_t m, size_t n,
@@ -22,5 +27,30 @@ mtfl_status mtfl_cpu_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtf
 mtfl_status mtfl_cpu_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, mtfl_buf x,
                             mtfl_buf y, size_t n);
 mtfl_status mtfl_cpu_axpy(mtfl_device *dev, mtfl_buf y, float alpha, mtfl_buf x, size_t n);
+
+/* cpu_nn.c: see backend.h for what each computes */
+mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols, mtfl_buf x, size_t batch,
+                            size_t channels, size_t height, size_t width, const mtfl_window *g,
+                            size_t out_h, size_t out_w);
+mtfl_status mtfl_cpu_col2im(mtfl_device *dev, mtfl_buf dx, mtfl_buf cols, size_t batch,
+                            size_t channels, size_t height, size_t width, const mtfl_window *g,
+                            size_t out_h, size_t out_w);
+mtfl_status mtfl_cpu_maxpool_forward(mtfl_device *dev, mtfl_buf y, mtfl_buf indices, mtfl_buf x,
+                                     size_t planes, size_t height, size_t width,
+                                     const mtfl_window *g, size_t out_h, size_t out_w);
+mtfl_status mtfl_cpu_maxpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, mtfl_buf indices,
+                                      size_t planes, size_t height, size_t width,
+                                      const mtfl_window *g, size_t out_h, size_t out_w);
+mtfl_status mtfl_cpu_channel_bias(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, size_t outer,
+                                  size_t channels, size_t inner);
+mtfl_status mtfl_cpu_softmax(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,
+                             size_t classes);
+mtfl_status mtfl_cpu_softmax_xent(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad, mtfl_buf logits,
+                                  mtfl_buf labels, size_t rows, size_t classes, float grad_scale);
+mtfl_status mtfl_cpu_adam(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf m, mtfl_buf v,
+                          size_t n, float lr_t, float beta1, float beta2, float eps_t,
+                          float weight_decay);
+mtfl_status mtfl_cpu_sgd(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf velocity,
+                         size_t n, float lr, float momentum, float weight_decay);
 
 #endif

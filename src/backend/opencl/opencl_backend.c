@@ -328,7 +328,7 @@ static mtfl_status opencl_alloc(mtfl_device *dev, size_t numel, void **handle)
     return MTFL_OK;
 }
 
-static void opencl_release(mtfl_device *dev, void *handle)
+static void opencl_release(mtfl_device *dev, void *handle, size_t numel)
 {
     (void)dev;
     if (handle)
@@ -395,4 +395,13 @@ const mtfl_backend mtfl_opencl_backend = {
     .axpy = mtfl_opencl_axpy,
     .reduce = mtfl_opencl_reduce,
     .gemm = mtfl_opencl_gemm,
+    .im2col = mtfl_opencl_im2col,
+    .col2im = mtfl_opencl_col2im,
+    .maxpool_forward = mtfl_opencl_maxpool_forward,
+    .maxpool_backward = mtfl_opencl_maxpool_backward,
+    .channel_bias = mtfl_opencl_channel_bias,
+    .softmax = mtfl_opencl_softmax,
+    .softmax_xent = mtfl_opencl_softmax_xent,
+    .adam = mtfl_opencl_adam,
+    .sgd = mtfl_opencl_sgd,
 };

@@ -23,6 +23,15 @@ typedef enum {
     MTFL_CL_COPY_STRIDED,
     MTFL_CL_REDUCE_GROUPS,
     MTFL_CL_REDUCE_SERIAL,
+    MTFL_CL_IM2COL,
+    MTFL_CL_COL2IM,
+    MTFL_CL_MAXPOOL_FORWARD,
+    MTFL_CL_MAXPOOL_BACKWARD,
+    MTFL_CL_CHANNEL_BIAS,
+    MTFL_CL_SOFTMAX,
+    MTFL_CL_SOFTMAX_XENT,
+    MTFL_CL_ADAM,
+    MTFL_CL_SGD,
     MTFL_CL_KERNEL_COUNT
 } mtfl_cl_kernel;
 
@@ -108,5 +117,32 @@ mtfl_status mtfl_opencl_gemm(mtfl_device *dev, bool trans_a, bool trans_b, size_
                              size_t k, float alpha, mtfl_buf a, size_t lda, size_t stride_a,
                              mtfl_buf b, size_t ldb, size_t stride_b, float beta, mtfl_buf c,
                              size_t ldc, size_t stride_c, size_t batch);
+
+/* ---- neural-network layers (opencl_nn.c) ---- */
+mtfl_status mtfl_opencl_im2col(mtfl_device *dev, mtfl_buf cols, mtfl_buf x, size_t batch,
+                               size_t channels, size_t height, size_t width,
+                               const mtfl_window *g, size_t out_h, size_t out_w);
+mtfl_status mtfl_opencl_col2im(mtfl_device *dev, mtfl_buf dx, mtfl_buf cols, size_t batch,
+                               size_t channels, size_t height, size_t width,
+                               const mtfl_window *g, size_t out_h, size_t out_w);
+mtfl_status mtfl_opencl_maxpool_forward(mtfl_device *dev, mtfl_buf y, mtfl_buf indices,
+                                        mtfl_buf x, size_t planes, size_t height, size_t width,
+                                        const mtfl_window *g, size_t out_h, size_t out_w);
+mtfl_status mtfl_opencl_maxpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy,
+                                         mtfl_buf indices, size_t planes, size_t height,
+                                         size_t width, const mtfl_window *g, size_t out_h,
+                                         size_t out_w);
+mtfl_status mtfl_opencl_channel_bias(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, size_t outer,
+                                     size_t channels, size_t inner);
+mtfl_status mtfl_opencl_softmax(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,
+                                size_t classes);
+mtfl_status mtfl_opencl_softmax_xent(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad,
+                                     mtfl_buf logits, mtfl_buf labels, size_t rows,
+                                     size_t classes, float grad_scale);
+mtfl_status mtfl_opencl_adam(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf m,
+                             mtfl_buf v, size_t n, float lr_t, float beta1, float beta2,
+                             float eps_t, float weight_decay);
+mtfl_status mtfl_opencl_sgd(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf velocity,
+                            size_t n, float lr, float momentum, float weight_decay);
 
 #endif

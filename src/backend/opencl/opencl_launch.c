@@ -19,6 +19,15 @@ static const char *const kernel_names[MTFL_CL_KERNEL_COUNT] = {
     [MTFL_CL_COPY_STRIDED] = "mtfl_copy_strided",
     [MTFL_CL_REDUCE_GROUPS] = "mtfl_reduce_groups",
     [MTFL_CL_REDUCE_SERIAL] = "mtfl_reduce_serial",
+    [MTFL_CL_IM2COL] = "mtfl_im2col",
+    [MTFL_CL_COL2IM] = "mtfl_col2im",
+    [MTFL_CL_MAXPOOL_FORWARD] = "mtfl_maxpool_forward",
+    [MTFL_CL_MAXPOOL_BACKWARD] = "mtfl_maxpool_backward",
+    [MTFL_CL_CHANNEL_BIAS] = "mtfl_channel_bias",
+    [MTFL_CL_SOFTMAX] = "mtfl_softmax",
+    [MTFL_CL_SOFTMAX_XENT] = "mtfl_softmax_xent",
+    [MTFL_CL_ADAM] = "mtfl_adam",
+    [MTFL_CL_SGD] = "mtfl_sgd",
 };
 
 const char *mtfl_opencl_kernel_name(mtfl_cl_kernel kernel) { return kernel_names[kernel]; }

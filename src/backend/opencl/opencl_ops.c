@@ -13,10 +13,11 @@
 #include "opencl_internal.h"
 
 _Static_assert(MTFL_UNARY_NEG == 0 && MTFL_UNARY_SIGMOID == 7 && MTFL_UNARY_ADD_SCALAR == 8 &&
-                   MTFL_UNARY_CLAMP == 14 && MTFL_UNARY_COUNT == 15,
+                   MTFL_UNARY_CLAMP == 14 && MTFL_UNARY_STEP == 15 && MTFL_UNARY_COUNT == 16,
                "cl/tensor_ops.cl numbers the unary ops as mtfl.h does");
 _Static_assert(MTFL_BINARY_ADD == 0 && MTFL_BINARY_POW == 4 && MTFL_BINARY_MIN == 6 &&
-                   MTFL_BINARY_COUNT == 7,
+                   MTFL_BINARY_RELU_GRAD == 7 && MTFL_BINARY_TANH_GRAD == 8 &&
+                   MTFL_BINARY_SIGMOID_GRAD == 9 && MTFL_BINARY_COUNT == 10,
                "cl/tensor_ops.cl numbers the binary ops as mtfl.h does");
 
 mtfl_status mtfl_opencl_fill(mtfl_device *dev, mtfl_buf dst, size_t n, float value)

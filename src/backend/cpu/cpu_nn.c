@@ -1,0 +1,227 @@
+/*
+ * cpu_nn.c - layer kernels on the CPU: im2col/col2im, max pooling, bias, softmax
+ * cross-entropy and the optimizers' updates.
+ *
+ * Work is split over whole image planes, so each thread writes memory no other thread
+ * touches: the scatter-style backward passes need no atomics and are deterministic.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols_b, mtfl_buf x_b, size_t batch,
+                            size_t channels, size_t height, size_t width, const mtfl_window *g,
+                            size_t out_h, size_t out_w)
+{
+    float *cols = cpu_ptr(cols_b);
+    const float *x = cpu_ptr(x_b);
+    size_t plane = out_h * out_w, row_len = batch * plane;
+    long kh = g->kernel_h, kw = g->kernel_w;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (size_t c = 0; c < channels; c++)
+        for (size_t n = 0; n < batch; n++) {
+            const float *src = x + (n * channels + c) * height * width;
+            for (long ki = 0; ki < kh; ki++)
+                for (long kj = 0; kj < kw; kj++) {
+                    float *dst = cols + ((c * (size_t)kh + (size_t)ki) * (size_t)kw + (size_t)kj) * row_len + n * plane;
+                    for (size_t oh = 0; oh < out_h; oh++) {
+                        long ih = (long)oh * g->stride_h - g->pad_h + ki;
+                        float *out = dst + oh * out_w;
+                        if (ih < 0 || ih >= (long)height) {
+                            memset(out, 0, out_w * sizeof(float));
+                            continue;
+                        }
+                        const float *in = src + (size_t)ih * width;
+                        /* output columns [lo, hi) read inside the row; the rest is padding */
+                        long shift = kj - g->pad_w, sw = g->stride_w;
+                        long lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
+                        long hi = (long)width - shift <= 0 ? 0 : ((long)width - shift + sw - 1) / sw;
+                        if (hi > (long)out_w) hi = (long)out_w;
+                        if (lo > hi) lo = hi;
+                        for (long ow = 0; ow < lo; ow++) out[ow] = 0.0f;
+                        if (sw == 1) {
+                            memcpy(out + lo, in + lo + shift, (size_t)(hi - lo) * sizeof(float));
+                        } else {
+                            for (long ow = lo; ow < hi; ow++) out[ow] = in[ow * sw + shift];
+                        }
+                        for (long ow = hi; ow < (long)out_w; ow++) out[ow] = 0.0f;
+                    }
+                }
+        }
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_cpu_col2im(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf cols_b, size_t batch,
+                            size_t channels, size_t height, size_t width, const mtfl_window *g,
+                            size_t out_h, size_t out_w)
+{
+    float *dx = cpu_ptr(dx_b);
+    const float *cols = cpu_ptr(cols_b);
+    size_t plane = out_h * out_w, row_len = batch * plane;
+    long kh = g->kernel_h, kw = g->kernel_w;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (size_t n = 0; n < batch; n++)
+        for (size_t c = 0; c < channels; c++) {
+            float *dst = dx + (n * channels + c) * height * width;
+            memset(dst, 0, height * width * sizeof(float));
+            for (long ki = 0; ki < kh; ki++)
+                for (long kj = 0; kj < kw; kj++) {
+                    const float *src = cols + ((c * (size_t)kh + (size_t)ki) * (size_t)kw + (size_t)kj) * row_len + n * plane;
+                    for (size_t oh = 0; oh < out_h; oh++) {
+                        long ih = (long)oh * g->stride_h - g->pad_h + ki;
+                        if (ih < 0 || ih >= (long)height) continue;
+                        for (size_t ow = 0; ow < out_w; ow++) {
+                            long iw = (long)ow * g->stride_w - g->pad_w + kj;
+                            if (iw >= 0 && iw < (long)width) dst[(size_t)ih * width + (size_t)iw] += src[oh * out_w + ow];
+                        }
+                    }
+                }
+        }
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_cpu_maxpool_forward(mtfl_device *dev, mtfl_buf y_b, mtfl_buf idx_b, mtfl_buf x_b,
+                                     size_t planes, size_t height, size_t width,
+                                     const mtfl_window *g, size_t out_h, size_t out_w)
+{
+    float *y = cpu_ptr(y_b), *idx = cpu_ptr(idx_b);
+    const float *x = cpu_ptr(x_b);
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *in = x + p * height * width;
+        for (size_t oh = 0; oh < out_h; oh++)
+            for (size_t ow = 0; ow < out_w; ow++) {
+                long h0 = (long)oh * g->stride_h - g->pad_h, w0 = (long)ow * g->stride_w - g->pad_w;
+                float best = -INFINITY;
+                long at = -1;
+                /* rows then columns, strict >: the first maximum wins ties */
+                for (long h = h0 < 0 ? 0 : h0; h < h0 + g->kernel_h && h < (long)height; h++)
+                    for (long w = w0 < 0 ? 0 : w0; w < w0 + g->kernel_w && w < (long)width; w++)
+                        if (in[h * (long)width + w] > best || at < 0) {
+                            best = in[h * (long)width + w];
+                            at = h * (long)width + w;
+                        }
+                y[(p * out_h + oh) * out_w + ow] = best;
+                idx[(p * out_h + oh) * out_w + ow] = (float)at;
+            }
+    }
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_cpu_maxpool_backward(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf dy_b, mtfl_buf idx_b,
+                                      size_t planes, size_t height, size_t width,
+                                      const mtfl_window *g, size_t out_h, size_t out_w)
+{
+    float *dx = cpu_ptr(dx_b);
+    const float *dy = cpu_ptr(dy_b), *idx = cpu_ptr(idx_b);
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        float *plane = dx + p * height * width;
+        memset(plane, 0, height * width * sizeof(float));
+        for (size_t o = 0; o < out_h * out_w; o++) plane[(size_t)idx[p * out_h * out_w + o]] += dy[p * out_h * out_w + o];
+    }
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_cpu_channel_bias(mtfl_device *dev, mtfl_buf x_b, mtfl_buf bias_b, size_t outer,
+                                  size_t channels, size_t inner)
+{
+    float *x = cpu_ptr(x_b);
+    const float *bias = cpu_ptr(bias_b);
+#pragma omp parallel for collapse(2) if (outer * channels * inner >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+    for (size_t o = 0; o < outer; o++)
+        for (size_t c = 0; c < channels; c++) {
+            float *row = x + (o * channels + c) * inner;
+            for (size_t i = 0; i < inner; i++) row[i] += bias[c];
+        }
+    return MTFL_OK;
+}
+
+/* Row max subtracted first: exp never overflows, and the largest term is exactly 1. */
+static void softmax_row(const float *logits, float *probs, size_t classes, float *max_out,
+                        double *sum_out)
+{
+    float max = logits[0];
+    for (size_t k = 1; k < classes; k++) max = fmaxf(max, logits[k]);
+    double sum = 0.0;
+    for (size_t k = 0; k < classes; k++) {
+        float e = expf(logits[k] - max);
+        if (probs) probs[k] = e;
+        sum += e;
+    }
+    *max_out = max;
+    *sum_out = sum;
+}
+
+mtfl_status mtfl_cpu_softmax(mtfl_device *dev, mtfl_buf probs_b, mtfl_buf logits_b, size_t rows,
+                             size_t classes)
+{
+    float *probs = cpu_ptr(probs_b);
+    const float *logits = cpu_ptr(logits_b);
+#pragma omp parallel for if (rows * classes >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        float max;
+        double sum;
+        softmax_row(logits + r * classes, probs + r * classes, classes, &max, &sum);
+        for (size_t k = 0; k < classes; k++) probs[r * classes + k] = (float)(probs[r * classes + k] / sum);
+    }
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_cpu_softmax_xent(mtfl_device *dev, mtfl_buf loss_b, mtfl_buf grad_b,
+                                  mtfl_buf logits_b, mtfl_buf labels_b, size_t rows,
+                                  size_t classes, float grad_scale)
+{
+    float *loss = cpu_ptr(loss_b), *grad = grad_b.handle ? cpu_ptr(grad_b) : NULL;
+    const float *logits = cpu_ptr(logits_b), *labels = cpu_ptr(labels_b);
+#pragma omp parallel for if (rows * classes >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = logits + r * classes;
+        size_t label = (size_t)labels[r];
+        float max;
+        double sum;
+        softmax_row(row, grad ? grad + r * classes : NULL, classes, &max, &sum);
+        /* -log p(label) = log sum exp(x - max) - (x[label] - max) */
+        loss[r] = (float)(log(sum) - (double)(row[label] - max));
+        if (grad)
+            for (size_t k = 0; k < classes; k++) {
+                float p = (float)(grad[r * classes + k] / sum);
+                grad[r * classes + k] = grad_scale * (p - (k == label ? 1.0f : 0.0f));
+            }
+    }
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_cpu_adam(mtfl_device *dev, mtfl_buf param_b, mtfl_buf grad_b, mtfl_buf m_b,
+                          mtfl_buf v_b, size_t n, float lr_t, float beta1, float beta2,
+                          float eps_t, float weight_decay)
+{
+    float *p = cpu_ptr(param_b), *m = cpu_ptr(m_b), *v = cpu_ptr(v_b);
+    const float *grad = cpu_ptr(grad_b);
+#pragma omp parallel for if (n >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i] + weight_decay * p[i];
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        p[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps_t);
+    }
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_cpu_sgd(mtfl_device *dev, mtfl_buf param_b, mtfl_buf grad_b, mtfl_buf vel_b,
+                         size_t n, float lr, float momentum, float weight_decay)
+{
+    float *p = cpu_ptr(param_b), *vel = vel_b.handle ? cpu_ptr(vel_b) : NULL;
+    const float *grad = cpu_ptr(grad_b);
+#pragma omp parallel for if (n >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i] + weight_decay * p[i];
+        if (vel) {
+            vel[i] = momentum * vel[i] + g;
+            g = vel[i];
+        }
+        p[i] -= lr * g;
+    }
+    return MTFL_OK;
+}

@@ -1,0 +1,273 @@
+/*
+ * conv.c - 2-D convolution as im2col + GEMM over groups of samples.
+ *
+ * The whole batch would be one im2col and one GEMM, but its column buffer grows with
+ * the batch (the seed's first layer at batch 64: 75 x 1.44M floats, 432 MB), and a
+ * 2 GiB GPU cannot spare that. So samples are taken in groups as large as the
+ * workspace limit allows; each group is still one im2col and one GEMM, never a loop
+ * over single samples. The columns are laid out [C*KH*KW, group*OH*OW], so the GEMM
+ * result is [F, group, OH*OW] and a strided copy turns it into [group, F, OH, OW].
+ */
+#include "tensor_internal.h"
+
+static size_t workspace_limit = (size_t)256 << 20;
+
+void mtfl_set_workspace_limit(size_t bytes) { workspace_limit = bytes; }
+size_t mtfl_workspace_limit(void) { return workspace_limit; }
+
+int64_t mtfl_window_output(int64_t in, int kernel, int stride, int pad, bool ceil_mode)
+{
+    if (kernel <= 0 || stride <= 0 || pad < 0 || in + 2 * pad < kernel) return -1;
+    int64_t span = in + 2 * pad - kernel;
+    int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    /* a window starting entirely in the right padding sees no input: drop it */
+    if (ceil_mode && (out - 1) * stride >= in + pad) out--;
+    return out;
+}
+
+typedef struct {
+    int64_t n, c, h, w, f, out_h, out_w;
+} conv_dims;
+
+static mtfl_status check_conv(const char *op, const mtfl_tensor *x, const mtfl_tensor *w,
+                              const mtfl_window *g, conv_dims *d)
+{
+    char sx[128], sw[128];
+    if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1])
+        return mtfl_fail(MTFL_ERR_ARG, "%s: input %s and weight %s do not fit (want [N,C,H,W] "
+                         "and [F,C,KH,KW] with the same C)", op, mtfl_shape_str(x, sx, sizeof sx),
+                         mtfl_shape_str(w, sw, sizeof sw));
+    if (w->shape[2] != g->kernel_h || w->shape[3] != g->kernel_w)
+        return mtfl_fail(MTFL_ERR_ARG, "%s: weight %s does not match a %dx%d kernel", op,
+                         mtfl_shape_str(w, sw, sizeof sw), g->kernel_h, g->kernel_w);
+    if (mtfl_tensor_device(x) != mtfl_tensor_device(w))
+        return mtfl_fail(MTFL_ERR_DEVICE, "%s: input on %s, weight on %s", op,
+                         mtfl_tensor_device(x)->id, mtfl_tensor_device(w)->id);
+    *d = (conv_dims){x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], 0, 0};
+    d->out_h = mtfl_window_output(d->h, g->kernel_h, g->stride_h, g->pad_h, false);
+    d->out_w = mtfl_window_output(d->w, g->kernel_w, g->stride_w, g->pad_w, false);
+    if (d->out_h <= 0 || d->out_w <= 0)
+        return mtfl_fail(MTFL_ERR_ARG, "%s: a %dx%d kernel (stride %d, padding %d) does not fit "
+                         "input %s", op, g->kernel_h, g->kernel_w, g->stride_h, g->pad_h,
+                         mtfl_shape_str(x, sx, sizeof sx));
+    return MTFL_OK;
+}
+
+static mtfl_status check_shape_is(const char *op, const char *what, const mtfl_tensor *t,
+                                  int ndim, const int64_t *shape, mtfl_device *dev)
+{
+    char st[128], sw[128];
+    bool ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
+    if (!ok)
+        return mtfl_fail(MTFL_ERR_ARG, "%s: %s is %s, should be %s", op, what,
+                         mtfl_shape_str(t, st, sizeof st), mtfl_dims_str(ndim, shape, sw, sizeof sw));
+    if (mtfl_tensor_device(t) != dev)
+        return mtfl_fail(MTFL_ERR_DEVICE, "%s: %s on %s, input on %s", op, what,
+                         mtfl_tensor_device(t)->id, dev->id);
+    return MTFL_OK;
+}
+
+/* Samples per group: one group's column buffer and GEMM result must fit the
+ * workspace limit. At least one sample, whatever the limit. */
+static int64_t group_size(const conv_dims *d, const mtfl_window *g)
+{
+    size_t rows = (size_t)(d->c * g->kernel_h * g->kernel_w + d->f);
+    size_t per_sample = rows * (size_t)(d->out_h * d->out_w) * sizeof(float);
+    int64_t fit = (int64_t)(workspace_limit / per_sample);
+    return fit < 1 ? 1 : (fit > d->n ? d->n : fit);
+}
+
+/* One growing buffer per device, reused by every convolution: allocating and
+ * first-touching hundreds of MB per call would cost more than the GEMM. It is charged
+ * to the device's memory budget like any tensor. */
+static mtfl_tensor *workspaces[64];
+
+static mtfl_status workspace(mtfl_device *dev, size_t numel, mtfl_storage **out)
+{
+    int slot = -1;
+    for (int i = 0; i < mtfl_device_count() && i < 64; i++)
+        if (mtfl_device_at(i) == dev) slot = i;
+    if (slot < 0) return mtfl_fail(MTFL_ERR_DEVICE, "conv2d: unknown device %s", dev->id);
+    mtfl_tensor *w = workspaces[slot];
+    if (!w || mtfl_numel(w) < numel) {
+        mtfl_tensor_release(w);
+        workspaces[slot] = NULL;
+        int64_t n = (int64_t)numel;
+        w = mtfl_tensor_new(dev, 1, &n);
+        if (!w) return mtfl_last_status();
+        workspaces[slot] = w;
+    }
+    *out = w->storage;
+    return MTFL_OK;
+}
+
+/* A view that lives on the stack: for the workspace and for regroupings of tensors the
+ * caller holds, so no reference counting is needed. */
+static mtfl_tensor stack_view(mtfl_storage *s, size_t offset, int ndim, const int64_t *shape,
+                              const int64_t *stride)
+{
+    mtfl_tensor t = {.storage = s, .offset = offset, .ndim = ndim};
+    for (int i = 0; i < ndim; i++) {
+        t.shape[i] = shape[i];
+        t.stride[i] = stride[i];
+    }
+    return t;
+}
+
+static mtfl_status im2col(mtfl_tensor *cols, const mtfl_tensor *x, int64_t n0, int64_t nb,
+                          const conv_dims *d, const mtfl_window *g)
+{
+    mtfl_device *dev = mtfl_tensor_device(x);
+    mtfl_buf xb = {x->storage->handle, x->offset + (size_t)(n0 * d->c * d->h * d->w)};
+    return dev->backend->im2col(dev, mtfl_tensor_buf(cols), xb, (size_t)nb, (size_t)d->c,
+                                (size_t)d->h, (size_t)d->w, g, (size_t)d->out_h, (size_t)d->out_w);
+}
+
+static mtfl_status check_contiguous(const char *op, const char *what, const mtfl_tensor *t)
+{
+    char s[128];
+    if (!t || mtfl_is_contiguous(t)) return MTFL_OK;
+    return mtfl_fail(MTFL_ERR_ARG, "%s: %s %s must be contiguous", op, what,
+                     mtfl_shape_str(t, s, sizeof s));
+}
+
+mtfl_status mtfl_conv2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl_tensor *w,
+                                const mtfl_tensor *bias, const mtfl_window *g)
+{
+    conv_dims d;
+    mtfl_status st = check_conv("conv2d", x, w, g, &d);
+    mtfl_device *dev = mtfl_tensor_device(x);
+    int64_t yshape[4] = {d.n, d.f, d.out_h, d.out_w};
+    if (st || (st = check_shape_is("conv2d", "output", y, 4, yshape, dev)) ||
+        (st = check_contiguous("conv2d", "output", y)))
+        return st;
+    if (bias && (st = check_shape_is("conv2d", "bias", bias, 1, &d.f, dev))) return st;
+    MTFL_REQUIRE_OP(dev, im2col, "conv2d");
+    if (d.n == 0) return MTFL_OK;
+
+    mtfl_tensor *xc = mtfl_tensor_contiguous(x), *wc = xc ? mtfl_tensor_contiguous(w) : NULL;
+    if (!wc) {
+        mtfl_tensor_release(xc);
+        return mtfl_last_status();
+    }
+    int64_t ckk = d.c * g->kernel_h * g->kernel_w, p = d.out_h * d.out_w;
+    int64_t nb = group_size(&d, g);
+    mtfl_storage *ws = NULL;
+    st = workspace(dev, (size_t)((ckk + d.f) * nb * p), &ws);
+    int64_t w2[2] = {d.f, ckk}, w2s[2] = {ckk, 1};
+    mtfl_tensor w2d = stack_view(wc->storage, wc->offset, 2, w2, w2s);
+    for (int64_t n0 = 0; st == MTFL_OK && n0 < d.n; n0 += nb) {
+        int64_t cnt = d.n - n0 < nb ? d.n - n0 : nb;
+        int64_t cs[2] = {ckk, cnt * p}, css[2] = {cnt * p, 1};
+        mtfl_tensor cols = stack_view(ws, 0, 2, cs, css);
+        if ((st = im2col(&cols, xc, n0, cnt, &d, g))) break;
+        int64_t os[2] = {d.f, cnt * p}, oss[2] = {cnt * p, 1};
+        if (cnt == 1) {
+            /* one sample: [F, OH*OW] is already the layout of y[n] */
+            mtfl_tensor out = stack_view(y->storage, y->offset + (size_t)(n0 * d.f * p), 2, os, oss);
+            st = mtfl_matmul(&out, &w2d, &cols, false, false, 1.0f, 0.0f);
+        } else {
+            mtfl_tensor out = stack_view(ws, (size_t)(ckk * cnt * p), 2, os, oss);
+            if ((st = mtfl_matmul(&out, &w2d, &cols, false, false, 1.0f, 0.0f))) break;
+            /* [F, group, P] -> y's [group, F, P] */
+            int64_t sh[3] = {cnt, d.f, p}, from[3] = {p, cnt * p, 1}, to[3] = {d.f * p, p, 1};
+            mtfl_tensor src = stack_view(ws, (size_t)(ckk * cnt * p), 3, sh, from);
+            mtfl_tensor dst = stack_view(y->storage, y->offset + (size_t)(n0 * d.f * p), 3, sh, to);
+            st = mtfl_copy(&dst, &src);
+        }
+    }
+    if (st == MTFL_OK && bias) st = mtfl_add_channel_bias(y, bias, 1);
+    mtfl_tensor_release(xc);
+    mtfl_tensor_release(wc);
+    return st;
+}
+
+/* dbias += sum of dy over samples and positions: two reductions, [N,F,P] -> [N,F] -> [F]. */
+static mtfl_status bias_gradient(mtfl_tensor *dbias, const mtfl_tensor *dy, const conv_dims *d)
+{
+    int64_t nf[2] = {d->n, d->f};
+    int64_t s3[3] = {d->n, d->f, d->out_h * d->out_w};
+    mtfl_tensor *dy3 = mtfl_tensor_reshape(dy, 3, s3);
+    mtfl_tensor *per_sample = dy3 ? mtfl_tensor_new(mtfl_tensor_device(dy), 2, nf) : NULL;
+    mtfl_tensor *sum = per_sample ? mtfl_tensor_new(mtfl_tensor_device(dy), 1, &d->f) : NULL;
+    mtfl_status st = sum ? MTFL_OK : mtfl_last_status();
+    if (st == MTFL_OK) st = mtfl_reduce(MTFL_REDUCE_SUM, per_sample, dy3, 2);
+    if (st == MTFL_OK) st = mtfl_reduce(MTFL_REDUCE_SUM, sum, per_sample, 0);
+    if (st == MTFL_OK) st = mtfl_axpy(dbias, 1.0f, sum);
+    mtfl_tensor_release(dy3);
+    mtfl_tensor_release(per_sample);
+    mtfl_tensor_release(sum);
+    return st;
+}
+
+mtfl_status mtfl_conv2d_backward(mtfl_tensor *dx, mtfl_tensor *dw, mtfl_tensor *dbias,
+                                 const mtfl_tensor *dy, const mtfl_tensor *x,
+                                 const mtfl_tensor *w, const mtfl_window *g)
+{
+    conv_dims d;
+    mtfl_status st = check_conv("conv2d_backward", x, w, g, &d);
+    if (st) return st;
+    mtfl_device *dev = mtfl_tensor_device(x);
+    int64_t yshape[4] = {d.n, d.f, d.out_h, d.out_w};
+    if ((st = check_shape_is("conv2d_backward", "gradOutput", dy, 4, yshape, dev))) return st;
+    if (dx && ((st = check_shape_is("conv2d_backward", "gradInput", dx, 4, x->shape, dev)) ||
+               (st = check_contiguous("conv2d_backward", "gradInput", dx))))
+        return st;
+    if (dw && ((st = check_shape_is("conv2d_backward", "weight gradient", dw, 4, w->shape, dev)) ||
+               (st = check_contiguous("conv2d_backward", "weight gradient", dw))))
+        return st;
+    if (dbias && (st = check_shape_is("conv2d_backward", "bias gradient", dbias, 1, &d.f, dev)))
+        return st;
+    MTFL_REQUIRE_OP(dev, im2col, "conv2d_backward");
+    MTFL_REQUIRE_OP(dev, col2im, "conv2d_backward");
+    if (d.n == 0) return MTFL_OK;
+
+    mtfl_tensor *xc = mtfl_tensor_contiguous(x), *wc = xc ? mtfl_tensor_contiguous(w) : NULL;
+    mtfl_tensor *dyc = wc ? mtfl_tensor_contiguous(dy) : NULL;
+    if (!dyc) {
+        mtfl_tensor_release(xc);
+        mtfl_tensor_release(wc);
+        return mtfl_last_status();
+    }
+    if (dbias) st = bias_gradient(dbias, dyc, &d);
+    int64_t ckk = d.c * g->kernel_h * g->kernel_w, p = d.out_h * d.out_w;
+    int64_t nb = group_size(&d, g);
+    mtfl_storage *ws = NULL;
+    if (st == MTFL_OK && (dx || dw)) st = workspace(dev, (size_t)((ckk + d.f) * nb * p), &ws);
+    int64_t w2[2] = {d.f, ckk}, w2s[2] = {ckk, 1};
+    mtfl_tensor w2d = stack_view(wc->storage, wc->offset, 2, w2, w2s);
+    for (int64_t n0 = 0; st == MTFL_OK && (dx || dw) && n0 < d.n; n0 += nb) {
+        int64_t cnt = d.n - n0 < nb ? d.n - n0 : nb;
+        int64_t cs[2] = {ckk, cnt * p}, css[2] = {cnt * p, 1};
+        int64_t os[2] = {d.f, cnt * p}, oss[2] = {cnt * p, 1};
+        mtfl_tensor cols = stack_view(ws, 0, 2, cs, css);
+        size_t dy_at = dyc->offset + (size_t)(n0 * d.f * p);
+        /* dy of the group as [F, group*P]: y's layout is [group, F, P] */
+        mtfl_tensor dyt = stack_view(dyc->storage, dy_at, 2, os, oss);
+        if (cnt > 1) {
+            int64_t sh[3] = {cnt, d.f, p}, from[3] = {d.f * p, p, 1}, to[3] = {p, cnt * p, 1};
+            mtfl_tensor src = stack_view(dyc->storage, dy_at, 3, sh, from);
+            mtfl_tensor dst = stack_view(ws, (size_t)(ckk * cnt * p), 3, sh, to);
+            if ((st = mtfl_copy(&dst, &src))) break;
+            dyt = stack_view(ws, (size_t)(ckk * cnt * p), 2, os, oss);
+        }
+        if (dw) {
+            int64_t dws[2] = {d.f, ckk};
+            mtfl_tensor dw2d = stack_view(dw->storage, dw->offset, 2, dws, w2s);
+            if ((st = im2col(&cols, xc, n0, cnt, &d, g))) break;
+            if ((st = mtfl_matmul(&dw2d, &dyt, &cols, false, true, 1.0f, 1.0f))) break;
+        }
+        if (dx) {
+            /* the column buffer is free again: it takes W^T dy, then folds back */
+            if ((st = mtfl_matmul(&cols, &w2d, &dyt, true, false, 1.0f, 0.0f))) break;
+            mtfl_buf dxb = {dx->storage->handle, dx->offset + (size_t)(n0 * d.c * d.h * d.w)};
+            st = dev->backend->col2im(dev, dxb, mtfl_tensor_buf(&cols), (size_t)cnt, (size_t)d.c,
+                                      (size_t)d.h, (size_t)d.w, g, (size_t)d.out_h, (size_t)d.out_w);
+        }
+    }
+    mtfl_tensor_release(xc);
+    mtfl_tensor_release(wc);
+    mtfl_tensor_release(dyc);
+    return st;
+}

@@ -1,0 +1,275 @@
+/*
+ * lnn.c - the layer ops from Lua: convolution, pooling, bias, softmax cross-entropy,
+ * activation gradients and the optimizers' fused updates. The nn library (lua/mtfl/nn)
+ * builds its modules on these.
+ *
+ * Options come in a trailing table: {stride = 1 or {sh, sw}, padding = 0 or {ph, pw},
+ * kernel = k or {kh, kw}, ceil = false}. Class labels are 1-based, as everywhere in Lua.
+ */
+#include <math.h>
+
+#include "lbind.h"
+
+/* A number, or a {h, w} pair, from field key of the table at idx. */
+static void pair_field(lua_State *L, int idx, const char *key, int def, int *h, int *w)
+{
+    *h = *w = def;
+    if (lua_isnoneornil(L, idx)) return;
+    lua_getfield(L, idx, key);
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        *h = *w = (int)lua_tointeger(L, -1);
+    } else if (lua_istable(L, -1)) {
+        lua_geti(L, -1, 1);
+        lua_geti(L, -2, 2);
+        *h = (int)luaL_checkinteger(L, -2);
+        *w = (int)luaL_checkinteger(L, -1);
+        lua_pop(L, 2);
+    } else if (!lua_isnil(L, -1)) {
+        lmtfl_error(L, "option '%s' must be a number or a {height, width} pair", key);
+    }
+    lua_pop(L, 1);
+}
+
+static mtfl_window conv_window(lua_State *L, int opts, const mtfl_tensor *w)
+{
+    if (!lua_isnoneornil(L, opts)) luaL_checktype(L, opts, LUA_TTABLE);
+    mtfl_window g = {0};
+    g.kernel_h = w->ndim == 4 ? (int)w->shape[2] : 0;
+    g.kernel_w = w->ndim == 4 ? (int)w->shape[3] : 0;
+    pair_field(L, opts, "stride", 1, &g.stride_h, &g.stride_w);
+    pair_field(L, opts, "padding", 0, &g.pad_h, &g.pad_w);
+    if (g.stride_h < 1 || g.stride_w < 1 || g.pad_h < 0 || g.pad_w < 0)
+        lmtfl_error(L, "conv2d: stride %dx%d and padding %dx%d must be positive and non-negative",
+                    g.stride_h, g.stride_w, g.pad_h, g.pad_w);
+    return g;
+}
+
+static mtfl_window pool_window(lua_State *L, int opts)
+{
+    luaL_checktype(L, opts, LUA_TTABLE);
+    mtfl_window g = {0};
+    pair_field(L, opts, "kernel", 0, &g.kernel_h, &g.kernel_w);
+    if (g.kernel_h < 1 || g.kernel_w < 1) lmtfl_error(L, "maxpool2d: option 'kernel' is required (>= 1)");
+    pair_field(L, opts, "stride", 0, &g.stride_h, &g.stride_w);
+    if (g.stride_h == 0) g.stride_h = g.kernel_h;
+    if (g.stride_w == 0) g.stride_w = g.kernel_w;
+    pair_field(L, opts, "padding", 0, &g.pad_h, &g.pad_w);
+    lua_getfield(L, opts, "ceil");
+    g.ceil_mode = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (g.stride_h < 1 || g.stride_w < 1 || g.pad_h < 0 || g.pad_w < 0)
+        lmtfl_error(L, "maxpool2d: stride %dx%d and padding %dx%d must be positive and non-negative",
+                    g.stride_h, g.stride_w, g.pad_h, g.pad_w);
+    return g;
+}
+
+static mtfl_tensor *opt_tensor_field(lua_State *L, int opts, const char *key)
+{
+    if (lua_isnoneornil(L, opts)) return NULL;
+    lua_getfield(L, opts, key);
+    mtfl_tensor *t = lua_isnil(L, -1) ? NULL : lmtfl_check_tensor(L, -1);
+    lua_pop(L, 1); /* the options table keeps it alive */
+    return t;
+}
+
+static float opt_float_field(lua_State *L, int opts, const char *key, float def)
+{
+    if (lua_isnoneornil(L, opts)) return def;
+    lua_getfield(L, opts, key);
+    float v = lua_isnil(L, -1) ? def : (float)luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* conv2d(x, w, bias_or_nil [, options]) -> y */
+static int l_conv2d(lua_State *L)
+{
+    mtfl_tensor *x = lmtfl_check_tensor(L, 1), *w = lmtfl_check_tensor(L, 2);
+    mtfl_tensor *b = lua_isnoneornil(L, 3) ? NULL : lmtfl_check_tensor(L, 3);
+    mtfl_window g = conv_window(L, 4, w);
+    char sx[128], sw[128];
+    if (x->ndim != 4 || w->ndim != 4)
+        lmtfl_error(L, "conv2d: input %s and weight %s must be [N,C,H,W] and [F,C,KH,KW]",
+                    mtfl_shape_str(x, sx, sizeof sx), mtfl_shape_str(w, sw, sizeof sw));
+    int64_t oh = mtfl_window_output(x->shape[2], g.kernel_h, g.stride_h, g.pad_h, false);
+    int64_t ow = mtfl_window_output(x->shape[3], g.kernel_w, g.stride_w, g.pad_w, false);
+    int64_t shape[4] = {x->shape[0], w->shape[0], oh > 0 ? oh : 0, ow > 0 ? ow : 0};
+    mtfl_tensor *y = lmtfl_new_tensor(L, mtfl_tensor_device(x), 4, shape);
+    LMTFL_CALL(L, mtfl_conv2d_forward(y, x, w, b, &g));
+    return 1;
+}
+
+/* conv2d_backward(dy, x, w [, {stride, padding, dw=, db=, need_dx=true}]) -> dx or nil */
+static int l_conv2d_backward(lua_State *L)
+{
+    mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *x = lmtfl_check_tensor(L, 2);
+    mtfl_tensor *w = lmtfl_check_tensor(L, 3);
+    mtfl_window g = conv_window(L, 4, w);
+    mtfl_tensor *dw = opt_tensor_field(L, 4, "dw"), *db = opt_tensor_field(L, 4, "db");
+    bool need_dx = true;
+    if (!lua_isnoneornil(L, 4)) {
+        lua_getfield(L, 4, "need_dx");
+        need_dx = lua_isnil(L, -1) || lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    mtfl_tensor *dx = need_dx ? lmtfl_new_like(L, x) : NULL;
+    if (!need_dx) lua_pushnil(L);
+    LMTFL_CALL(L, mtfl_conv2d_backward(dx, dw, db, dy, x, w, &g));
+    return 1;
+}
+
+/* maxpool2d(x, {kernel, stride, padding, ceil}) -> y, indices */
+static int l_maxpool2d(lua_State *L)
+{
+    mtfl_tensor *x = lmtfl_check_tensor(L, 1);
+    mtfl_window g = pool_window(L, 2);
+    char s[128];
+    if (x->ndim != 4) lmtfl_error(L, "maxpool2d: input %s is not [N,C,H,W]", mtfl_shape_str(x, s, sizeof s));
+    int64_t oh = mtfl_window_output(x->shape[2], g.kernel_h, g.stride_h, g.pad_h, g.ceil_mode);
+    int64_t ow = mtfl_window_output(x->shape[3], g.kernel_w, g.stride_w, g.pad_w, g.ceil_mode);
+    int64_t shape[4] = {x->shape[0], x->shape[1], oh > 0 ? oh : 0, ow > 0 ? ow : 0};
+    mtfl_tensor *y = lmtfl_new_tensor(L, mtfl_tensor_device(x), 4, shape);
+    mtfl_tensor *idx = lmtfl_new_tensor(L, mtfl_tensor_device(x), 4, shape);
+    LMTFL_CALL(L, mtfl_maxpool2d_forward(y, idx, x, &g));
+    return 2;
+}
+
+/* maxpool2d_backward(dy, indices, input_shape, options) -> dx */
+static int l_maxpool2d_backward(lua_State *L)
+{
+    mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *idx = lmtfl_check_tensor(L, 2);
+    int64_t shape[MTFL_MAX_DIMS];
+    int next;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int ndim = lmtfl_check_shape(L, 3, shape, &next);
+    mtfl_window g = pool_window(L, 4);
+    mtfl_tensor *dx = lmtfl_new_tensor(L, mtfl_tensor_device(dy), ndim, shape);
+    LMTFL_CALL(L, mtfl_maxpool2d_backward(dx, dy, idx, &g));
+    return 1;
+}
+
+/* add_channel_bias_(x, bias, dim) -> x */
+static int l_add_channel_bias(lua_State *L)
+{
+    mtfl_tensor *x = lmtfl_check_tensor(L, 1), *b = lmtfl_check_tensor(L, 2);
+    int dim = lmtfl_check_dim(L, 3, x);
+    LMTFL_CALL(L, mtfl_add_channel_bias(x, b, dim));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_softmax(lua_State *L)
+{
+    mtfl_tensor *logits = lmtfl_check_tensor(L, 1);
+    mtfl_tensor *p = lmtfl_new_like(L, logits);
+    LMTFL_CALL(L, mtfl_softmax(p, logits));
+    return 1;
+}
+
+/* cross_entropy(logits, labels [, {grad = true, scale = 1}]) -> loss per sample, grad */
+static int l_cross_entropy(lua_State *L)
+{
+    mtfl_tensor *logits = lmtfl_check_tensor(L, 1), *labels = lmtfl_check_tensor(L, 2);
+    bool want_grad = true;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "grad");
+        want_grad = lua_isnil(L, -1) || lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    float scale = opt_float_field(L, 3, "scale", 1.0f);
+    char s[128];
+    if (logits->ndim != 2)
+        lmtfl_error(L, "cross_entropy: logits %s are not [N, classes]", mtfl_shape_str(logits, s, sizeof s));
+    /* Lua's labels are 1-based; the core's are 0-based */
+    mtfl_tensor *zero_based = lmtfl_new_like(L, labels);
+    LMTFL_CALL(L, mtfl_unary(MTFL_UNARY_ADD_SCALAR, zero_based, labels, -1.0f, 0.0f));
+    mtfl_tensor *loss = lmtfl_new_tensor(L, mtfl_tensor_device(logits), 1, logits->shape);
+    mtfl_tensor *grad = want_grad ? lmtfl_new_like(L, logits) : NULL;
+    if (!want_grad) lua_pushnil(L);
+    LMTFL_CALL(L, mtfl_softmax_cross_entropy(loss, grad, logits, zero_based, scale));
+    return 2;
+}
+
+static int activation_backward(lua_State *L, mtfl_binary_op op)
+{
+    mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *y = lmtfl_check_tensor(L, 2);
+    char a[128], b[128];
+    if (!mtfl_same_shape(dy, y))
+        lmtfl_error(L, "%s: gradOutput %s and output %s differ", mtfl_binary_name(op),
+                    mtfl_shape_str(dy, a, sizeof a), mtfl_shape_str(y, b, sizeof b));
+    mtfl_tensor *dx = lmtfl_new_like(L, dy);
+    LMTFL_CALL(L, mtfl_binary(op, dx, dy, y));
+    return 1;
+}
+
+static int l_relu_backward(lua_State *L) { return activation_backward(L, MTFL_BINARY_RELU_GRAD); }
+static int l_tanh_backward(lua_State *L) { return activation_backward(L, MTFL_BINARY_TANH_GRAD); }
+static int l_sigmoid_backward(lua_State *L) { return activation_backward(L, MTFL_BINARY_SIGMOID_GRAD); }
+
+/* adam_step(param, grad, m, v, {lr, beta1, beta2, eps, weight_decay, step}) */
+static int l_adam_step(lua_State *L)
+{
+    mtfl_tensor *p = lmtfl_check_tensor(L, 1), *g = lmtfl_check_tensor(L, 2);
+    mtfl_tensor *m = lmtfl_check_tensor(L, 3), *v = lmtfl_check_tensor(L, 4);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    mtfl_adam_config c = {
+        .lr = opt_float_field(L, 5, "lr", 1e-3f),
+        .beta1 = opt_float_field(L, 5, "beta1", 0.9f),
+        .beta2 = opt_float_field(L, 5, "beta2", 0.999f),
+        .eps = opt_float_field(L, 5, "eps", 1e-8f),
+        .weight_decay = opt_float_field(L, 5, "weight_decay", 0.0f),
+    };
+    lua_getfield(L, 5, "step");
+    lua_Integer step = luaL_checkinteger(L, -1);
+    LMTFL_CALL(L, mtfl_adam_step(p, g, m, v, &c, step));
+    return 0;
+}
+
+/* sgd_step(param, grad, velocity_or_nil, {lr, momentum, weight_decay}) */
+static int l_sgd_step(lua_State *L)
+{
+    mtfl_tensor *p = lmtfl_check_tensor(L, 1), *g = lmtfl_check_tensor(L, 2);
+    mtfl_tensor *vel = lua_isnoneornil(L, 3) ? NULL : lmtfl_check_tensor(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    float lr = opt_float_field(L, 4, "lr", 1e-2f), momentum = opt_float_field(L, 4, "momentum", 0.0f);
+    float wd = opt_float_field(L, 4, "weight_decay", 0.0f);
+    LMTFL_CALL(L, mtfl_sgd_step(p, g, vel, lr, momentum, wd));
+    return 0;
+}
+
+/* workspace_limit([bytes]) -> bytes: the convolution workspace budget */
+static int l_workspace_limit(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Integer bytes = luaL_checkinteger(L, 1);
+        if (bytes < 0) luaL_argerror(L, 1, "negative workspace limit");
+        mtfl_set_workspace_limit((size_t)bytes);
+    }
+    lua_pushinteger(L, (lua_Integer)mtfl_workspace_limit());
+    return 1;
+}
+
+/* window_output(in, kernel, stride, pad, ceil) -> output size (nil when it does not fit) */
+static int l_window_output(lua_State *L)
+{
+    int64_t out = mtfl_window_output(luaL_checkinteger(L, 1), (int)luaL_checkinteger(L, 2),
+                                     (int)luaL_optinteger(L, 3, 1), (int)luaL_optinteger(L, 4, 0),
+                                     lua_toboolean(L, 5));
+    if (out < 0) lua_pushnil(L);
+    else lua_pushinteger(L, out);
+    return 1;
+}
+
+static const luaL_Reg nn_functions[] = {
+    {"conv2d", l_conv2d}, {"conv2d_backward", l_conv2d_backward},
+    {"maxpool2d", l_maxpool2d}, {"maxpool2d_backward", l_maxpool2d_backward},
+    {"add_channel_bias_", l_add_channel_bias}, {"softmax", l_softmax},
+    {"cross_entropy", l_cross_entropy}, {"relu_backward", l_relu_backward},
+    {"tanh_backward", l_tanh_backward}, {"sigmoid_backward", l_sigmoid_backward},
+    {"adam_step", l_adam_step}, {"sgd_step", l_sgd_step},
+    {"workspace_limit", l_workspace_limit}, {"window_output", l_window_output},
+    {NULL, NULL}};
+
+/* Expects the module table on top of the stack. */
+void lmtfl_open_nn(lua_State *L) { luaL_setfuncs(L, nn_functions, 0); }

@@ -1,0 +1,401 @@
+/*
+ * test_nn.c - the layer ops: the CPU backend against direct double-precision loops,
+ * every OpenCL device against the CPU, and the convolution's grouping of samples
+ * under a small workspace limit against the ungrouped result.
+ *
+ * Tolerances: 1e-4 relative (floor 1) for convolutions (GEMM sums of up to a few
+ * hundred products), 1e-5 for everything else; indices exact.
+ */
+#include <string.h>
+
+#include "test_util.h"
+
+#define TOL_CONV 1e-4
+#define TOL 1e-5
+
+static void expect_close(const float *got, const float *want, size_t n, double tol, double floor,
+                         const char *what, const char *where)
+{
+    double err = max_rel_error(got, want, n, floor);
+    cr_expect_leq(err, tol, "%s on %s: relative error %.3g above %.3g", what, where, err, tol);
+}
+
+/* ---- convolution -------------------------------------------------------------------- */
+
+typedef struct {
+    int n, c, h, w, f, kh, kw, stride, pad;
+} conv_case;
+
+static int out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+
+/* y[n,f,oh,ow] = b[f] + sum_{c,i,j} x[n,c,oh*s-p+i,ow*s-p+j] w[f,c,i,j] */
+static void conv_reference(const conv_case *k, const float *x, const float *w, const float *b, float *y)
+{
+    int oh = out_size(k->h, k->kh, k->stride, k->pad), ow = out_size(k->w, k->kw, k->stride, k->pad);
+    for (int n = 0; n < k->n; n++)
+        for (int f = 0; f < k->f; f++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++) {
+                    double s = b[f];
+                    for (int c = 0; c < k->c; c++)
+                        for (int u = 0; u < k->kh; u++)
+                            for (int v = 0; v < k->kw; v++) {
+                                int r = i * k->stride - k->pad + u, q = j * k->stride - k->pad + v;
+                                if (r >= 0 && r < k->h && q >= 0 && q < k->w)
+                                    s += (double)x[((n * k->c + c) * k->h + r) * k->w + q] *
+                                         w[((f * k->c + c) * k->kh + u) * k->kw + v];
+                            }
+                    y[((n * k->f + f) * oh + i) * ow + j] = (float)s;
+                }
+}
+
+/* The backward pass by the same loops: dx and dw as sums of dy times the other factor. */
+static void conv_backward_reference(const conv_case *k, const float *x, const float *w, const float *dy,
+                                    float *dx, float *dw, float *db)
+{
+    int oh = out_size(k->h, k->kh, k->stride, k->pad), ow = out_size(k->w, k->kw, k->stride, k->pad);
+    size_t nx = (size_t)k->n * k->c * k->h * k->w, nw = (size_t)k->f * k->c * k->kh * k->kw;
+    double *ddx = calloc(nx, sizeof *ddx), *ddw = calloc(nw, sizeof *ddw), *ddb = calloc((size_t)k->f, sizeof *ddb);
+    for (int n = 0; n < k->n; n++)
+        for (int f = 0; f < k->f; f++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++) {
+                    double g = dy[((n * k->f + f) * oh + i) * ow + j];
+                    ddb[f] += g;
+                    for (int c = 0; c < k->c; c++)
+                        for (int u = 0; u < k->kh; u++)
+                            for (int v = 0; v < k->kw; v++) {
+                                int r = i * k->stride - k->pad + u, q = j * k->stride - k->pad + v;
+                                if (r < 0 || r >= k->h || q < 0 || q >= k->w) continue;
+                                size_t xi = ((size_t)(n * k->c + c) * k->h + r) * k->w + q;
+                                size_t wi = ((size_t)(f * k->c + c) * k->kh + u) * k->kw + v;
+                                ddx[xi] += g * w[wi];
+                                ddw[wi] += g * x[xi];
+                            }
+                }
+    for (size_t i = 0; i < nx; i++) dx[i] = (float)ddx[i];
+    for (size_t i = 0; i < nw; i++) dw[i] = (float)ddw[i];
+    for (int i = 0; i < k->f; i++) db[i] = (float)ddb[i];
+    free(ddx), free(ddw), free(ddb);
+}
+
+typedef struct {
+    float *y, *dx, *dw, *db;
+} conv_result;
+
+static conv_result run_conv(mtfl_device *dev, const conv_case *k, const float *x, const float *w,
+                            const float *b, const float *dy)
+{
+    int oh = out_size(k->h, k->kh, k->stride, k->pad), ow = out_size(k->w, k->kw, k->stride, k->pad);
+    int64_t xs[4] = {k->n, k->c, k->h, k->w}, ws[4] = {k->f, k->c, k->kh, k->kw}, bs[1] = {k->f};
+    int64_t ys[4] = {k->n, k->f, oh, ow};
+    mtfl_window g = {k->kh, k->kw, k->stride, k->stride, k->pad, k->pad, false};
+    mtfl_tensor *tx = tensor_from(dev, 4, xs, x), *tw = tensor_from(dev, 4, ws, w);
+    mtfl_tensor *tb = tensor_from(dev, 1, bs, b), *tdy = tensor_from(dev, 4, ys, dy);
+    mtfl_tensor *ty = CHECK_PTR(mtfl_tensor_new(dev, 4, ys)), *tdx = CHECK_PTR(mtfl_tensor_new(dev, 4, xs));
+    mtfl_tensor *tdw = CHECK_PTR(mtfl_tensor_new(dev, 4, ws)), *tdb = CHECK_PTR(mtfl_tensor_new(dev, 1, bs));
+    CHECK_OK(mtfl_conv2d_forward(ty, tx, tw, tb, &g));
+    /* gradients accumulate: start from 1, the test subtracts it again */
+    CHECK_OK(mtfl_fill(tdw, 1.0f));
+    CHECK_OK(mtfl_fill(tdb, 1.0f));
+    CHECK_OK(mtfl_conv2d_backward(tdx, tdw, tdb, tdy, tx, tw, &g));
+    CHECK_OK(mtfl_unary(MTFL_UNARY_ADD_SCALAR, tdw, tdw, -1.0f, 0));
+    CHECK_OK(mtfl_unary(MTFL_UNARY_ADD_SCALAR, tdb, tdb, -1.0f, 0));
+    conv_result r = {values_of(ty), values_of(tdx), values_of(tdw), values_of(tdb)};
+    mtfl_tensor *all[] = {tx, tw, tb, tdy, ty, tdx, tdw, tdb};
+    for (size_t i = 0; i < 8; i++) mtfl_tensor_release(all[i]);
+    return r;
+}
+
+static void free_result(conv_result r) { free(r.y), free(r.dx), free(r.dw), free(r.db); }
+
+static void check_conv_case(const conv_case *k, size_t workspace)
+{
+    int oh = out_size(k->h, k->kh, k->stride, k->pad), ow = out_size(k->w, k->kw, k->stride, k->pad);
+    size_t nx = (size_t)k->n * k->c * k->h * k->w, nw = (size_t)k->f * k->c * k->kh * k->kw;
+    size_t ny = (size_t)k->n * k->f * oh * ow;
+    float *x = random_floats(nx, 1, -1, 1), *w = random_floats(nw, 2, -1, 1);
+    float *b = random_floats((size_t)k->f, 3, -1, 1), *dy = random_floats(ny, 4, -1, 1);
+    float *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    float *db = malloc((size_t)k->f * sizeof *db);
+    conv_reference(k, x, w, b, y);
+    conv_backward_reference(k, x, w, dy, dx, dw, db);
+
+    size_t saved = mtfl_workspace_limit();
+    mtfl_set_workspace_limit(workspace);
+    char what[160];
+    snprintf(what, sizeof what, "conv %dx%dx%dx%d f%d k%dx%d s%d p%d workspace %zu", k->n, k->c,
+             k->h, k->w, k->f, k->kh, k->kw, k->stride, k->pad, workspace);
+    conv_result cpu = run_conv(mtfl_device_cpu(), k, x, w, b, dy);
+    expect_close(cpu.y, y, ny, TOL_CONV, 1.0, what, "cpu (forward)");
+    expect_close(cpu.dx, dx, nx, TOL_CONV, 1.0, what, "cpu (input gradient)");
+    expect_close(cpu.dw, dw, nw, TOL_CONV, 1.0, what, "cpu (weight gradient)");
+    expect_close(cpu.db, db, (size_t)k->f, TOL_CONV, 1.0, what, "cpu (bias gradient)");
+    for (int d = 0; d < opencl_device_count(); d++) {
+        conv_result cl = run_conv(opencl_device(d), k, x, w, b, dy);
+        expect_close(cl.y, cpu.y, ny, TOL_CONV, 1.0, what, opencl_device(d)->id);
+        expect_close(cl.dx, cpu.dx, nx, TOL_CONV, 1.0, what, opencl_device(d)->id);
+        expect_close(cl.dw, cpu.dw, nw, TOL_CONV, 1.0, what, opencl_device(d)->id);
+        expect_close(cl.db, cpu.db, (size_t)k->f, TOL_CONV, 1.0, what, opencl_device(d)->id);
+        free_result(cl);
+    }
+    mtfl_set_workspace_limit(saved);
+    free_result(cpu);
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db);
+}
+
+Test(nn, conv2d_forward_and_backward, .timeout = 600)
+{
+    conv_case cases[] = {
+        {3, 3, 11, 9, 4, 5, 5, 1, 2},  /* the seed's 'same' 5x5 */
+        {2, 2, 10, 12, 3, 3, 3, 2, 1}, /* strided */
+        {5, 4, 6, 6, 2, 1, 1, 1, 0},   /* 1x1 */
+        {1, 1, 7, 5, 1, 3, 2, 1, 0},   /* non-square kernel, no padding */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        check_conv_case(&cases[i], (size_t)256 << 20); /* the whole batch in one group */
+        check_conv_case(&cases[i], 1);                  /* one sample per group */
+        check_conv_case(&cases[i], 4000);               /* groups of a few, with a remainder */
+    }
+}
+
+Test(nn, conv2d_misuse_is_an_error)
+{
+    mtfl_device *cpu = mtfl_device_cpu();
+    int64_t xs[4] = {1, 3, 8, 8}, ws[4] = {4, 2, 3, 3}, ys[4] = {1, 4, 8, 8};
+    mtfl_tensor *x = CHECK_PTR(mtfl_tensor_new(cpu, 4, xs)), *w = CHECK_PTR(mtfl_tensor_new(cpu, 4, ws));
+    mtfl_tensor *y = CHECK_PTR(mtfl_tensor_new(cpu, 4, ys));
+    mtfl_window g = {3, 3, 1, 1, 1, 1, false};
+    cr_expect_eq(mtfl_conv2d_forward(y, x, w, NULL, &g), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "conv2d: input [1x3x8x8] and weight [4x2x3x3] do not fit") != NULL,
+              "%s", mtfl_last_error());
+    mtfl_window big = {9, 9, 1, 1, 0, 0, false};
+    int64_t w9[4] = {4, 3, 9, 9};
+    mtfl_tensor *w2 = CHECK_PTR(mtfl_tensor_new(cpu, 4, w9));
+    cr_expect_eq(mtfl_conv2d_forward(y, x, w2, NULL, &big), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "does not fit") != NULL, "%s", mtfl_last_error());
+    mtfl_tensor_release(x), mtfl_tensor_release(w), mtfl_tensor_release(w2), mtfl_tensor_release(y);
+}
+
+/* ---- max pooling -------------------------------------------------------------------- */
+
+static void pool_reference(const float *x, int planes, int h, int w, const mtfl_window *g, int oh,
+                           int ow, float *y, float *idx, const float *dy, float *dx)
+{
+    memset(dx, 0, (size_t)planes * h * w * sizeof *dx);
+    for (int p = 0; p < planes; p++)
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                float best = -INFINITY;
+                int at = -1;
+                for (int u = 0; u < g->kernel_h; u++)
+                    for (int v = 0; v < g->kernel_w; v++) {
+                        int r = i * g->stride_h - g->pad_h + u, q = j * g->stride_w - g->pad_w + v;
+                        if (r < 0 || r >= h || q < 0 || q >= w) continue;
+                        if (at < 0 || x[(p * h + r) * w + q] > best) {
+                            best = x[(p * h + r) * w + q];
+                            at = r * w + q;
+                        }
+                    }
+                size_t o = ((size_t)p * oh + i) * ow + j;
+                y[o] = best;
+                idx[o] = (float)at;
+                dx[(size_t)p * h * w + at] += dy[o];
+            }
+}
+
+Test(nn, maxpool2d_forward_and_backward)
+{
+    struct { int n, c, h, w; mtfl_window g; } cases[] = {
+        {2, 3, 75, 75, {2, 2, 2, 2, 0, 0, true}},  /* the seed's 75 -> 38 */
+        {1, 2, 9, 11, {3, 3, 2, 2, 1, 1, false}},  /* overlapping, padded */
+        {2, 1, 8, 8, {2, 2, 2, 2, 0, 0, false}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int planes = cases[k].n * cases[k].c, h = cases[k].h, w = cases[k].w;
+        const mtfl_window *g = &cases[k].g;
+        int oh = (int)mtfl_window_output(h, g->kernel_h, g->stride_h, g->pad_h, g->ceil_mode);
+        int ow = (int)mtfl_window_output(w, g->kernel_w, g->stride_w, g->pad_w, g->ceil_mode);
+        if (k == 0) cr_expect(oh == 38 && ow == 38, "ceil mode: 75 -> %d x %d", oh, ow);
+        size_t nx = (size_t)planes * h * w, ny = (size_t)planes * oh * ow;
+        /* integer-valued inputs from a small range: plenty of ties to break */
+        float *x = random_floats(nx, 7, 0, 6), *dy = random_floats(ny, 8, -1, 1);
+        for (size_t i = 0; i < nx; i++) x[i] = floorf(x[i]);
+        float *y = malloc(ny * 4), *idx = malloc(ny * 4), *dx = malloc(nx * 4);
+        pool_reference(x, planes, h, w, g, oh, ow, y, idx, dy, dx);
+        for (int d = 0; d < mtfl_device_count(); d++) {
+            mtfl_device *dev = mtfl_device_at(d);
+            int64_t xs[4] = {cases[k].n, cases[k].c, h, w}, ys[4] = {cases[k].n, cases[k].c, oh, ow};
+            mtfl_tensor *tx = tensor_from(dev, 4, xs, x), *tdy = tensor_from(dev, 4, ys, dy);
+            mtfl_tensor *ty = CHECK_PTR(mtfl_tensor_new(dev, 4, ys)), *ti = CHECK_PTR(mtfl_tensor_new(dev, 4, ys));
+            mtfl_tensor *tdx = CHECK_PTR(mtfl_tensor_new(dev, 4, xs));
+            CHECK_OK(mtfl_maxpool2d_forward(ty, ti, tx, g));
+            CHECK_OK(mtfl_maxpool2d_backward(tdx, tdy, ti, g));
+            expect_values(ty, y, ny, 0, "maxpool output");
+            expect_values(ti, idx, ny, 0, "maxpool indices");
+            expect_values(tdx, dx, nx, TOL, "maxpool gradient");
+            mtfl_tensor *all[] = {tx, tdy, ty, ti, tdx};
+            for (size_t i = 0; i < 5; i++) mtfl_tensor_release(all[i]);
+        }
+        free(x), free(dy), free(y), free(idx), free(dx);
+    }
+}
+
+/* ---- bias, softmax, cross-entropy --------------------------------------------------- */
+
+Test(nn, channel_bias_softmax_and_cross_entropy)
+{
+    int rows = 37, classes = 5;
+    float *logits = random_floats((size_t)rows * classes, 9, -40, 40);
+    float *labels = random_floats((size_t)rows, 10, 0, (float)classes);
+    for (int r = 0; r < rows; r++) labels[r] = floorf(labels[r]);
+    float *loss = malloc((size_t)rows * 4), *grad = malloc((size_t)rows * classes * 4);
+    float *probs = malloc((size_t)rows * classes * 4);
+    float scale = 1.0f / (float)rows;
+    for (int r = 0; r < rows; r++) {
+        double max = -INFINITY, sum = 0;
+        for (int k = 0; k < classes; k++) max = fmax(max, logits[r * classes + k]);
+        for (int k = 0; k < classes; k++) sum += exp(logits[r * classes + k] - max);
+        loss[r] = (float)(log(sum) + max - logits[r * classes + (int)labels[r]]);
+        for (int k = 0; k < classes; k++) {
+            double p = exp(logits[r * classes + k] - max) / sum;
+            probs[r * classes + k] = (float)p;
+            grad[r * classes + k] = (float)(scale * (p - (k == (int)labels[r])));
+        }
+    }
+    int64_t ls[2] = {rows, classes}, ns[1] = {rows};
+    for (int d = 0; d < mtfl_device_count(); d++) {
+        mtfl_device *dev = mtfl_device_at(d);
+        mtfl_tensor *tl = tensor_from(dev, 2, ls, logits), *ty = tensor_from(dev, 1, ns, labels);
+        mtfl_tensor *tloss = CHECK_PTR(mtfl_tensor_new(dev, 1, ns)), *tg = CHECK_PTR(mtfl_tensor_new(dev, 2, ls));
+        mtfl_tensor *tp = CHECK_PTR(mtfl_tensor_new(dev, 2, ls));
+        CHECK_OK(mtfl_softmax_cross_entropy(tloss, tg, tl, ty, scale));
+        CHECK_OK(mtfl_softmax(tp, tl));
+        expect_values(tloss, loss, (size_t)rows, TOL, "cross-entropy loss");
+        float *got = values_of(tg);
+        expect_close(got, grad, (size_t)rows * classes, TOL, scale, "cross-entropy gradient", dev->id);
+        free(got);
+        got = values_of(tp);
+        expect_close(got, probs, (size_t)rows * classes, TOL, 1.0, "softmax", dev->id);
+        free(got);
+
+        /* a label outside 0..K-1 is an error that names the sample */
+        float bad = 5;
+        int64_t one = 1, one_row[2] = {1, classes};
+        mtfl_tensor *bl = tensor_from(dev, 1, &one, &bad), *row = CHECK_PTR(mtfl_tensor_narrow(tl, 0, 0, 1));
+        mtfl_tensor *bloss = CHECK_PTR(mtfl_tensor_new(dev, 1, &one));
+        (void)one_row;
+        cr_expect_eq(mtfl_softmax_cross_entropy(bloss, NULL, row, bl, 1.0f), MTFL_ERR_ARG);
+        cr_expect(strstr(mtfl_last_error(), "label 6 of sample 1") != NULL, "%s", mtfl_last_error());
+
+        /* bias over dimension 1 of [2, 3, 4] */
+        int64_t xs[3] = {2, 3, 4}, bs[1] = {3};
+        float b[3] = {1, 10, 100}, want[24];
+        for (int i = 0; i < 24; i++) want[i] = b[(i / 4) % 3];
+        mtfl_tensor *x = CHECK_PTR(mtfl_tensor_new(dev, 3, xs)), *tb = tensor_from(dev, 1, bs, b);
+        CHECK_OK(mtfl_fill(x, 0));
+        CHECK_OK(mtfl_add_channel_bias(x, tb, 1));
+        expect_values(x, want, 24, 0, "channel bias");
+        mtfl_tensor *all[] = {tl, ty, tloss, tg, tp, bl, row, bloss, x, tb};
+        for (size_t i = 0; i < 10; i++) mtfl_tensor_release(all[i]);
+    }
+    free(logits), free(labels), free(loss), free(grad), free(probs);
+}
+
+/* ---- optimizers --------------------------------------------------------------------- */
+
+Test(nn, adam_and_sgd_follow_their_formulas)
+{
+    size_t n = 10007;
+    float *p0 = random_floats(n, 11, -1, 1), *g = random_floats(n, 12, -1, 1);
+    mtfl_adam_config c = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    /* three Adam steps in double, as Kingma & Ba write them */
+    double *p = malloc(n * sizeof *p), *m = calloc(n, sizeof *m), *v = calloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) p[i] = p0[i];
+    for (int t = 1; t <= 3; t++)
+        for (size_t i = 0; i < n; i++) {
+            double gi = g[i] + c.weight_decay * p[i];
+            m[i] = c.beta1 * m[i] + (1 - c.beta1) * gi;
+            v[i] = c.beta2 * v[i] + (1 - c.beta2) * gi * gi;
+            double mh = m[i] / (1 - pow(c.beta1, t)), vh = v[i] / (1 - pow(c.beta2, t));
+            p[i] -= c.lr * mh / (sqrt(vh) + c.eps);
+        }
+    float *want = malloc(n * sizeof *want);
+    for (size_t i = 0; i < n; i++) want[i] = (float)p[i];
+    /* SGD with momentum: two steps */
+    float *want_sgd = malloc(n * sizeof *want_sgd);
+    for (size_t i = 0; i < n; i++) {
+        double q = p0[i], vel = 0;
+        for (int t = 0; t < 2; t++) {
+            vel = 0.9 * vel + (g[i] + 0.001 * q);
+            q -= 0.1 * vel;
+        }
+        want_sgd[i] = (float)q;
+    }
+    int64_t shape[1] = {(int64_t)n};
+    for (int d = 0; d < mtfl_device_count(); d++) {
+        mtfl_device *dev = mtfl_device_at(d);
+        mtfl_tensor *tp = tensor_from(dev, 1, shape, p0), *tg = tensor_from(dev, 1, shape, g);
+        mtfl_tensor *tm = CHECK_PTR(mtfl_tensor_new(dev, 1, shape)), *tv = CHECK_PTR(mtfl_tensor_new(dev, 1, shape));
+        CHECK_OK(mtfl_fill(tm, 0));
+        CHECK_OK(mtfl_fill(tv, 0));
+        for (int t = 1; t <= 3; t++) CHECK_OK(mtfl_adam_step(tp, tg, tm, tv, &c, t));
+        /* parameters are O(1) and updates can cancel them to near 0: floor 1 */
+        float *got = values_of(tp);
+        expect_close(got, want, n, TOL, 1.0, "adam", dev->id);
+        free(got);
+        CHECK_OK(mtfl_tensor_write(tp, p0, n));
+        CHECK_OK(mtfl_fill(tm, 0));
+        for (int t = 0; t < 2; t++) CHECK_OK(mtfl_sgd_step(tp, tg, tm, 0.1f, 0.9f, 0.001f));
+        got = values_of(tp);
+        expect_close(got, want_sgd, n, TOL, 1.0, "sgd with momentum", dev->id);
+        free(got);
+        cr_expect_eq(mtfl_adam_step(tp, tg, tm, tv, &c, 0), MTFL_ERR_ARG, "step 0 is an error");
+        mtfl_tensor_release(tp), mtfl_tensor_release(tg), mtfl_tensor_release(tm), mtfl_tensor_release(tv);
+    }
+    free(p0), free(g), free(p), free(m), free(v), free(want), free(want_sgd);
+}
+
+/* ---- activation gradients and broadcasting ------------------------------------------- */
+
+Test(nn, activation_gradients_and_broadcasting)
+{
+    size_t n = 3001;
+    float *dy = random_floats(n, 13, -1, 1), *y = random_floats(n, 14, -1, 1);
+    float *want = malloc(n * sizeof *want);
+    int64_t shape[1] = {(int64_t)n};
+    mtfl_binary_op ops[3] = {MTFL_BINARY_RELU_GRAD, MTFL_BINARY_TANH_GRAD, MTFL_BINARY_SIGMOID_GRAD};
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < n; i++) {
+            double u = dy[i], v = y[i];
+            want[i] = (float)(k == 0 ? (v > 0 ? u : 0) : k == 1 ? u * (1 - v * v) : u * v * (1 - v));
+        }
+        for (int d = 0; d < mtfl_device_count(); d++) {
+            mtfl_device *dev = mtfl_device_at(d);
+            mtfl_tensor *a = tensor_from(dev, 1, shape, dy), *b = tensor_from(dev, 1, shape, y);
+            mtfl_tensor *out = CHECK_PTR(mtfl_tensor_new(dev, 1, shape));
+            CHECK_OK(mtfl_binary(ops[k], out, a, b));
+            /* 1 - y^2 cancels near |y| = 1: errors relative to the O(1) inputs */
+            float *got = values_of(out);
+            expect_close(got, want, n, TOL, 1.0, mtfl_binary_name(ops[k]), dev->id);
+            free(got);
+            mtfl_tensor_release(a), mtfl_tensor_release(b), mtfl_tensor_release(out);
+        }
+    }
+    for (int d = 0; d < mtfl_device_count(); d++) {
+        mtfl_device *dev = mtfl_device_at(d);
+        int64_t col[2] = {3, 1}, row[1] = {4}, full[2] = {3, 4};
+        float cv[3] = {1, 2, 3}, rv[4] = {10, 20, 30, 40}, bw[12];
+        for (int i = 0; i < 12; i++) bw[i] = cv[i / 4] * rv[i % 4];
+        mtfl_tensor *a = tensor_from(dev, 2, col, cv), *b = tensor_from(dev, 1, row, rv);
+        mtfl_tensor *out = CHECK_PTR(mtfl_tensor_new(dev, 2, full));
+        CHECK_OK(mtfl_binary(MTFL_BINARY_MUL, out, a, b));
+        expect_values(out, bw, 12, 0, "[3x1] * [4] broadcast");
+        int64_t bad[1] = {3};
+        mtfl_tensor *c = CHECK_PTR(mtfl_tensor_new(dev, 1, bad));
+        cr_expect_eq(mtfl_binary(MTFL_BINARY_ADD, out, b, c), MTFL_ERR_ARG);
+        cr_expect(strstr(mtfl_last_error(), "add: shapes [4] and [3] differ") != NULL, "%s", mtfl_last_error());
+        mtfl_tensor_release(a), mtfl_tensor_release(b), mtfl_tensor_release(c), mtfl_tensor_release(out);
+    }
+    free(dy), free(y), free(want);
+}
