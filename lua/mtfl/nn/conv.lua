@@ -1,0 +1,112 @@
+-- mtfl.nn.conv: 2-D convolution over [N, C, H, W] with weights [F, C, KH, KW] and a
+-- bias [F] (Torch's SpatialConvolution; im2col + GEMM in C).
+local mtfl = require "mtfl"
+local class = require("mtfl.nn.class").class
+local Module = require "mtfl.nn.module"
+local init = require "mtfl.nn.initializers"
+local shape = require "mtfl.nn.shape"
+local window = require "mtfl.nn.window"
+local errors = require "mtfl.errors"
+
+local Conv2d = class("Conv2d", Module)
+
+--- Conv2d(in_channels, out_channels, kernel [, {stride = 1, padding = 0 | "same" |
+--- {ph, pw}, bias = true, init = "xavier_uniform", device = mtfl.device()}])
+--- kernel and stride are a number or {h, w}. "same" pads (k - 1) / 2 on each side, which
+--- keeps H and W at stride 1 (odd kernels only: even ones would need uneven padding).
+function Conv2d:__init(in_channels, out_channels, kernel, options)
+  Module.__init(self)
+  options = options or {}
+  for what, n in pairs({in_channels = in_channels, out_channels = out_channels}) do
+    if math.type(n) ~= "integer" or n < 1 then
+      errors.raisef("Conv2d: %s must be a positive integer, got %s", what, tostring(n))
+    end
+  end
+  self.in_channels, self.out_channels = in_channels, out_channels
+  self.kernel_h, self.kernel_w = window.pair(kernel, "kernel", "Conv2d", 1)
+  self.stride_h, self.stride_w = window.pair(options.stride or 1, "stride", "Conv2d", 1)
+  if options.padding == "same" then
+    if self.kernel_h % 2 == 0 or self.kernel_w % 2 == 0 then
+      errors.raisef("Conv2d: padding \"same\" needs an odd kernel, got %dx%d",
+                    self.kernel_h, self.kernel_w)
+    end
+    self.pad_h, self.pad_w = (self.kernel_h - 1) // 2, (self.kernel_w - 1) // 2
+  else
+    self.pad_h, self.pad_w = window.pair(options.padding or 0, "padding", "Conv2d", 0)
+  end
+  self.geometry = {stride = {self.stride_h, self.stride_w}, padding = {self.pad_h, self.pad_w}}
+
+  local device = options.device or mtfl.device()
+  self:register_parameter("weight", "gradWeight", mtfl.empty(
+    out_channels, in_channels, self.kernel_h, self.kernel_w, {device = device}))
+  if options.bias ~= false then
+    self:register_parameter("bias", "gradBias", mtfl.zeros(out_channels, {device = device}))
+  end
+  self.initializer = init.resolve(options.init, "Conv2d")
+  self:reset()
+end
+
+--- Draws fresh weights (Xavier by default) and zeroes the bias.
+function Conv2d:reset(initializer)
+  local area = self.kernel_h * self.kernel_w
+  local draw = initializer or self.initializer
+  draw(self.weight, self.in_channels * area, self.out_channels * area)
+  if self.bias then self.bias:zero() end
+  return self
+end
+
+function Conv2d:describe()
+  local parts = {string.format("%d -> %d", self.in_channels, self.out_channels),
+                 window.kernel_str(self.kernel_h, self.kernel_w)}
+  if self.stride_h ~= 1 or self.stride_w ~= 1 then
+    parts[#parts + 1] = "stride " .. window.pair_str(self.stride_h, self.stride_w)
+  end
+  if self.pad_h ~= 0 or self.pad_w ~= 0 then
+    parts[#parts + 1] = "padding " .. window.pair_str(self.pad_h, self.pad_w)
+  end
+  if not self.bias then parts[#parts + 1] = "no bias" end
+  return "Conv2d(" .. table.concat(parts, ", ") .. ")"
+end
+
+function Conv2d:shape_for(s)
+  if #s ~= 4 or s[2] ~= self.in_channels then
+    self:fail("input %s is not [N x %d x H x W]", shape.str(s), self.in_channels)
+  end
+  local oh = window.output_size(s[3], self.kernel_h, self.stride_h, self.pad_h)
+  local ow = window.output_size(s[4], self.kernel_w, self.stride_w, self.pad_w)
+  if not (oh and ow) then
+    self:fail("the kernel does not fit input %s", shape.str(s))
+  end
+  return {s[1], self.out_channels, oh, ow}
+end
+
+function Conv2d:updateOutput(input)
+  self:check_tensor_input(input)
+  self:shape_for(input:size())
+  return mtfl.conv2d(input, self.weight, self.bias, self.geometry)
+end
+
+-- One C call for whichever of dx, dW, db are wanted (they share the unfolded input).
+function Conv2d:gradients(input, gradOutput, want_dx, want_params)
+  self:check_grad_output(input, gradOutput)
+  if not (want_dx or want_params) then return nil end
+  return mtfl.conv2d_backward(gradOutput, input, self.weight, {
+    stride = self.geometry.stride, padding = self.geometry.padding, need_dx = want_dx,
+    dw = want_params and self.gradWeight or nil,
+    db = want_params and self.bias and self.gradBias or nil})
+end
+
+function Conv2d:backward(input, gradOutput)
+  self.gradInput = self:gradients(input, gradOutput, self.needs_input_gradient, not self.frozen)
+  return self.gradInput
+end
+
+function Conv2d:updateGradInput(input, gradOutput)
+  return self:gradients(input, gradOutput, true, false)
+end
+
+function Conv2d:accGradParameters(input, gradOutput)
+  self:gradients(input, gradOutput, false, true)
+end
+
+return Conv2d

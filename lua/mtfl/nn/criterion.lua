@@ -1,0 +1,49 @@
+-- mtfl.nn.criterion: the base of the losses. forward(input, target) returns the loss
+-- as a Lua number; backward(input, target) returns dLoss/dInput as a new tensor (the
+-- caller may scale it in place).
+local mtfl = require "mtfl"
+local class = require("mtfl.nn.class").class
+local shape = require "mtfl.nn.shape"
+local errors = require "mtfl.errors"
+
+local Criterion = class("Criterion")
+
+function Criterion:__init() end
+
+function Criterion:describe() return self._class_name end
+
+function Criterion:__tostring() return self:describe() end
+
+function Criterion:forward(input, target)
+  self.output = self:updateOutput(input, target)
+  return self.output
+end
+
+function Criterion:backward(input, target)
+  self.gradInput = self:updateGradInput(input, target)
+  return self.gradInput
+end
+
+function Criterion:fail(fmt, ...)
+  errors.raise(self:describe() .. ": " .. string.format(fmt, ...))
+end
+
+--- The prediction must be a tensor with ndim dimensions (any number when nil).
+function Criterion:check_input(input, ndim, layout)
+  if not mtfl.is_tensor(input) then self:fail("input is a %s, not a tensor", type(input)) end
+  if ndim and input:dim() ~= ndim then
+    self:fail("input %s is not %s", shape.str(input), layout)
+  end
+end
+
+--- The target as a tensor on the input's device: tensors on another device are copied
+--- over, Lua tables (of numbers, or nested) are converted.
+function Criterion:target_tensor(target, input)
+  if type(target) == "table" and not mtfl.is_tensor(target) then
+    return mtfl.tensor(target, {device = input:device()})
+  end
+  if not mtfl.is_tensor(target) then self:fail("target is a %s, not a tensor", type(target)) end
+  return target:to(input:device())
+end
+
+return Criterion

@@ -1,0 +1,35 @@
+-- mtfl.nn.cross_entropy: softmax cross-entropy of logits [N, K] against class labels
+-- 1..K (the seed report's eq. 1), averaged over the batch. The softmax is part of the
+-- loss (computed stably in C), so the network's head outputs raw logits.
+local mtfl = require "mtfl"
+local class = require("mtfl.nn.class").class
+local Criterion = require "mtfl.nn.criterion"
+local shape = require "mtfl.nn.shape"
+
+local CrossEntropy = class("CrossEntropy", Criterion)
+
+function CrossEntropy:__init() end
+
+-- Labels as a [N] tensor on the logits' device (a Lua list of numbers also works).
+function CrossEntropy:labels(input, target)
+  self:check_input(input, 2, "[N x K] logits")
+  local labels = self:target_tensor(target, input)
+  if labels:dim() ~= 1 or labels:size(1) ~= input:size(1) then
+    self:fail("labels %s do not match logits %s (want [%d] class numbers 1..%d)",
+              shape.str(labels), shape.str(input), input:size(1), input:size(2))
+  end
+  return labels
+end
+
+function CrossEntropy:updateOutput(input, target)
+  local per_sample = mtfl.cross_entropy(input, self:labels(input, target), {grad = false})
+  return per_sample:mean()
+end
+
+function CrossEntropy:updateGradInput(input, target)
+  local labels = self:labels(input, target)
+  local _, grad = mtfl.cross_entropy(input, labels, {grad = true, scale = 1 / input:size(1)})
+  return grad
+end
+
+return CrossEntropy

@@ -1,0 +1,275 @@
+-- mtfl.nn.module: the base class of every layer and container, after Torch7's nn.Module.
+--
+-- A module turns an input into self.output (forward) and, given dLoss/dOutput, returns
+-- dLoss/dInput while adding dLoss/dParameters into its gradient tensors (backward).
+-- Subclasses implement:
+--   updateOutput(input)                   -> output
+--   updateGradInput(input, gradOutput)    -> gradInput
+--   accGradParameters(input, gradOutput)  (layers with parameters; gradients +=)
+--   shape_for(input_shape)                -> output shape, checking the input's shape
+--   describe()                            -> "Linear(1024 -> 10)", for messages and trees
+-- Parameters are registered with register_parameter so that parameters(), state_dict(),
+-- to(), clone() and flatten_parameters() find them, in a fixed order.
+local mtfl = require "mtfl"
+local class = require("mtfl.nn.class").class
+local shape = require "mtfl.nn.shape"
+local errors = require "mtfl.errors"
+
+local Module = class("Module")
+
+function Module:__init()
+  self.train = true
+  self.needs_input_gradient = true
+  self.parameter_slots = {}   -- {{param = "weight", grad = "gradWeight"}, ...}
+end
+
+--- self[param_name] = tensor, with a zero gradient of the same shape in self[grad_name].
+function Module:register_parameter(param_name, grad_name, tensor)
+  self[param_name] = tensor
+  self[grad_name] = mtfl.zeros(tensor:size(), {device = tensor:device()})
+  table.insert(self.parameter_slots, {param = param_name, grad = grad_name})
+end
+
+function Module:describe() return self._class_name end
+
+--- The modules inside this one and their names (empty for a layer).
+function Module:children() return {}, {} end
+
+-- ---- forward and backward ---------------------------------------------------------
+
+local function shape_of(output)
+  if mtfl.is_tensor(output) then return output:size() end
+  local shapes = {}
+  for k, v in pairs(output) do shapes[k] = shape_of(v) end
+  return shapes
+end
+
+function Module:forward(input)
+  self.output = self:updateOutput(input)
+  self.output_shape = shape_of(self.output)
+  return self.output
+end
+
+--- Returns dLoss/dInput (nil when this module was told its input needs none) and
+--- accumulates dLoss/dParameters, unless the module is frozen.
+function Module:backward(input, gradOutput)
+  if self.needs_input_gradient then
+    self.gradInput = self:updateGradInput(input, gradOutput)
+  else
+    self.gradInput = nil
+  end
+  if not self.frozen then self:accGradParameters(input, gradOutput) end
+  return self.gradInput
+end
+
+function Module:updateOutput(input)
+  self:fail("updateOutput is not implemented")
+end
+
+function Module:updateGradInput(input, gradOutput)
+  self:fail("backward is not implemented")
+end
+
+function Module:accGradParameters(input, gradOutput) end
+
+--- The output shape for an input shape, without computing anything; raises the same
+--- errors forward would. The default keeps the shape (activations, dropout).
+function Module:shape_for(input_shape) return input_shape end
+
+--- shape_for, also remembered as this module's output shape (for the printed tree).
+function Module:infer_shape(input_shape)
+  self.output_shape = self:shape_for(input_shape)
+  return self.output_shape
+end
+
+--- Whether backward computes dLoss/dInput. The first layer of a network never needs
+--- it (nothing upstream learns from the images), and for a convolution it costs as
+--- much as the weight gradient.
+function Module:input_gradient(needed)
+  self.needs_input_gradient = needed and true or false
+  return self
+end
+
+-- ---- checks layers share ---------------------------------------------------------
+
+--- Raises "<describe()>: <message>", positioned at the user's line.
+function Module:fail(fmt, ...)
+  errors.raise(self:describe() .. ": " .. string.format(fmt, ...))
+end
+
+--- The input must be a tensor on the device of this module's parameters.
+function Module:check_tensor_input(input, what)
+  if not mtfl.is_tensor(input) then
+    self:fail("%s is a %s, not a tensor", what or "input", type(input))
+  end
+  local first = self.parameter_slots[1]
+  if first then
+    local here, there = self[first.param]:device(), input:device()
+    if here ~= there then
+      self:fail("%s %s is on %s but the parameters are on %s (move one with :to())",
+                what or "input", shape.str(input), there, here)
+    end
+  end
+end
+
+--- gradOutput must be a tensor shaped like the output this input gives.
+function Module:check_grad_output(input, gradOutput)
+  if not mtfl.is_tensor(gradOutput) then
+    self:fail("gradOutput is a %s, not a tensor", type(gradOutput))
+  end
+  local want = self:shape_for(input:size())
+  if not shape.equal(gradOutput:size(), want) then
+    self:fail("gradOutput %s does not match the output %s", shape.str(gradOutput), shape.str(want))
+  end
+end
+
+--- What backward needs from forward (pooling indices, a dropout mask), or an error.
+function Module:cached(key)
+  local value = self.cache and self.cache[key]
+  if value == nil then self:fail("backward called before forward") end
+  return value
+end
+
+-- ---- parameters --------------------------------------------------------------------
+
+--- Calls fn(module, slot, name) for every parameter of this module and those inside
+--- it, in the order of state_dict: own parameters first, then children in order.
+function Module:each_parameter(fn, prefix)
+  prefix = prefix or ""
+  for _, slot in ipairs(self.parameter_slots) do fn(self, slot, prefix .. slot.param) end
+  local modules, names = self:children()
+  for i, m in ipairs(modules) do m:each_parameter(fn, prefix .. names[i] .. ".") end
+end
+
+--- Calls fn(module) for this module and every module inside it, parents first.
+function Module:each_module(fn)
+  fn(self)
+  for _, m in ipairs((self:children())) do m:each_module(fn) end
+end
+
+--- The parameter tensors and their gradient tensors, two lists in the same order.
+function Module:parameters()
+  local params, grads = {}, {}
+  self:each_parameter(function(m, slot)
+    params[#params + 1] = m[slot.param]
+    grads[#grads + 1] = m[slot.grad]
+  end)
+  return params, grads
+end
+
+--- Number of parameters (elements) of this module and the modules inside it.
+function Module:parameter_count()
+  local n = 0
+  self:each_parameter(function(m, slot) n = n + m[slot.param]:numel() end)
+  return n
+end
+
+function Module:zeroGrad()
+  if self._flat then
+    self._flat.grads:zero()      -- one fill for the whole network
+  else
+    self:each_parameter(function(m, slot) m[slot.grad]:zero() end)
+  end
+  return self
+end
+Module.zeroGradParameters = Module.zeroGrad   -- Torch7's name
+
+--- Stops this module's parameter gradients (and, inside Heads, its whole backward).
+--- Returns its parameter tensors, for optimizer:freeze.
+function Module:freeze()
+  self:each_module(function(m) m.frozen = true end)
+  return (self:parameters())
+end
+
+function Module:unfreeze()
+  self:each_module(function(m) m.frozen = nil end)
+  return (self:parameters())
+end
+
+-- ---- modes, devices, copies ------------------------------------------------------------
+
+function Module:training()
+  self:each_module(function(m) m.train = true end)
+  return self
+end
+
+function Module:evaluate()
+  self:each_module(function(m) m.train = false end)
+  return self
+end
+
+--- Drops what forward and backward left behind (outputs, gradients w.r.t. inputs,
+--- pooling indices, dropout masks), e.g. before saving or moving a model.
+function Module:clearState()
+  self:each_module(function(m) m.output, m.gradInput, m.cache = nil, nil, nil end)
+  return self
+end
+
+--- The device of the parameters (nil for a module without any).
+function Module:device()
+  local params = self:parameters()
+  return params[1] and params[1]:device()
+end
+
+--- Moves parameters and gradients to device. A flattened model is flattened again on
+--- the new device (an optimizer built on the old buffers must be built again).
+function Module:to(device)
+  local was_flat = self._flat ~= nil
+  self._flat = nil
+  self:clearState()
+  self:each_parameter(function(m, slot)
+    m[slot.param] = m[slot.param]:to(device)
+    m[slot.grad] = m[slot.grad]:to(device)
+  end)
+  if was_flat then require("mtfl.nn.flat_parameters").flatten(self) end
+  return self
+end
+
+-- Keys that hold per-call state, not part of a copy.
+local transient = {output = true, gradInput = true, cache = true, _flat = true}
+
+local function deep_copy(value, seen)
+  if mtfl.is_tensor(value) then
+    if not seen[value] then seen[value] = value:clone() end
+    return seen[value]
+  end
+  if type(value) ~= "table" then return value end
+  if seen[value] then return seen[value] end
+  local copy = {}
+  seen[value] = copy
+  for k, v in pairs(value) do
+    if not transient[k] then copy[deep_copy(k, seen)] = deep_copy(v, seen) end
+  end
+  -- the metatable is the class: shared, not copied
+  return setmetatable(copy, getmetatable(value))
+end
+
+--- A deep copy with its own parameters (not flattened, even when this one is).
+function Module:clone()
+  return deep_copy(self, {})
+end
+
+-- ---- printing, shapes, saving ----------------------------------------------------------
+
+--- The architecture as a tree, with the output shapes of the last forward (or of
+--- summary) and the parameter counts.
+function Module:__tostring()
+  return require("mtfl.nn.summary").tree(self)
+end
+
+--- Infers every module's output shape for an input of input_shape (nothing is
+--- computed) and returns the tree with those shapes.
+function Module:summary(input_shape)
+  self:infer_shape(input_shape)
+  return tostring(self)
+end
+
+function Module:state_dict()
+  return require("mtfl.nn.state_dict").state_dict(self)
+end
+
+function Module:load_state_dict(tensors, options)
+  return require("mtfl.nn.state_dict").load_state_dict(self, tensors, options)
+end
+
+return Module
