@@ -272,8 +272,21 @@ static int run_host(lua_State *L)
     return 0;
 }
 
+/* OpenMP threads that spin between parallel regions steal the cores OpenBLAS and the
+ * next region need; on a 2-core machine that made a convolution's backward pass 2-4x
+ * slower (scripts/bench_seed_net.lua). libgomp reads its settings when it is loaded,
+ * before main, so the only way to choose a default is to set it and start again. */
+static void prefer_passive_openmp(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY")) return;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the default policy */
+}
+
 int main(int argc, char **argv)
 {
+    prefer_passive_openmp(argv);
     host_options o = {.argc = argc, .argv = argv};
     if (!parse_options(&o)) {
         free(o.actions);
