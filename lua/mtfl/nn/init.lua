@@ -1,0 +1,39 @@
+-- mtfl.nn: Torch7-style neural networks on mtfl tensors.
+--
+--   local nn = require "mtfl.nn"
+--   local model = nn.Sequential{
+--     nn.Conv2d(3, 16, 5, {padding = "same"}), nn.ReLU(), nn.MaxPool2d(2),
+--     nn.Flatten(), nn.Linear(16 * 75 * 75, 10)}
+--   local loss = criterion:forward(model:forward(x), y)
+--   model:zeroGrad()
+--   model:backward(x, criterion:backward(model.output, y))
+--
+-- Each piece lives in its own file (mtfl.nn.linear, mtfl.nn.conv, ...); this one
+-- gathers them.
+local activations = require "mtfl.nn.activations"
+local checkpoint = require "mtfl.nn.checkpoint"
+
+return {
+  Module = require "mtfl.nn.module",
+  Sequential = require "mtfl.nn.sequential",
+  Heads = require "mtfl.nn.heads",
+  Linear = require "mtfl.nn.linear",
+  Conv2d = require "mtfl.nn.conv",
+  MaxPool2d = require "mtfl.nn.pooling",
+  ReLU = activations.ReLU,
+  Tanh = activations.Tanh,
+  Sigmoid = activations.Sigmoid,
+  Dropout = require "mtfl.nn.dropout",
+  Flatten = require "mtfl.nn.flatten",
+
+  Criterion = require "mtfl.nn.criterion",
+  LandmarkLoss = require "mtfl.nn.landmark_loss",
+  CrossEntropy = require "mtfl.nn.cross_entropy",
+  MultiTask = require "mtfl.nn.multitask",
+
+  init = require "mtfl.nn.initializers",
+  flatten_parameters = require("mtfl.nn.flat_parameters").flatten,
+  is_module = function(x) return require("mtfl.nn.class").is_instance(x, require "mtfl.nn.module") end,
+  save = checkpoint.save,
+  load = checkpoint.load,
+}
