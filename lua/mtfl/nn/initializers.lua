@@ -43,7 +43,7 @@ function init.resolve(choice, who)
   if choice == nil then return init.xavier_uniform end
   if type(choice) == "function" then return choice end
   if choice == "xavier_uniform" or choice == "xavier_normal" then return init[choice] end
-  errors.raisef("%s: unknown init %s (use \"xavier_uniform\", \"xavier_normal\" or a function)",
+  errors.raisef("%s: unknown init %q (use \"xavier_uniform\", \"xavier_normal\" or a function)",
                 who, tostring(choice))
 end
 

@@ -214,6 +214,12 @@ end
 --- Moves parameters and gradients to device. A flattened model is flattened again on
 --- the new device (an optimizer built on the old buffers must be built again).
 function Module:to(device)
+  device = mtfl.empty(0, {device = device}):device()   -- "gpu", "opencl" -> "opencl:0"
+  local already_there = true
+  self:each_parameter(function(m, slot)
+    if m[slot.param]:device() ~= device then already_there = false end
+  end)
+  if already_there then return self end   -- keeps flat buffers (and optimizers on them) valid
   local was_flat = self._flat ~= nil
   self._flat = nil
   self:clearState()

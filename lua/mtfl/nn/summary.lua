@@ -43,7 +43,11 @@ function M.tree(module)
   if #rows == 1 and rows[1].params == "" and rows[1].output == "?" then
     return rows[1].name   -- a bare activation: just its name
   end
-  local name_width, output_width, params_width = 6, 6, 10
+  local any_shape = false
+  for _, r in ipairs(rows) do
+    if r.output ~= "?" and r.output ~= "" then any_shape = true end
+  end
+  local name_width, output_width, params_width = 6, any_shape and 6 or 0, 10
   for _, r in ipairs(rows) do
     name_width = math.max(name_width, #r.name)
     output_width = math.max(output_width, #r.output)
@@ -52,15 +56,18 @@ function M.tree(module)
   local function line(a, b, c)
     return string.format("%-" .. name_width .. "s  %-" .. output_width .. "s  %" .. params_width .. "s", a, b, c)
   end
-  local lines = {line("", "output", "parameters")}
-  for _, r in ipairs(rows) do lines[#lines + 1] = line(r.name, r.output, r.params) end
+  -- before any forward or summary the shapes are unknown: leave their column out
+  local lines = {line("", any_shape and "output" or "", "parameters")}
+  for _, r in ipairs(rows) do lines[#lines + 1] = line(r.name, any_shape and r.output or "", r.params) end
   local total, frozen = 0, 0
   module:each_parameter(function(m, slot)
     local n = m[slot.param]:numel()
     total = total + n
     if m.frozen then frozen = frozen + n end
   end)
-  local footer = string.format("Total: %s parameters (%.1f MB as float32)", shape.thousands(total), total * 4 / 1e6)
+  local bytes = total * 4
+  local size = bytes >= 1e6 and string.format("%.1f MB", bytes / 1e6) or string.format("%.1f kB", bytes / 1e3)
+  local footer = string.format("Total: %s parameters (%s as float32)", shape.thousands(total), size)
   if frozen > 0 then footer = footer .. string.format(", %s frozen", shape.thousands(frozen)) end
   lines[#lines + 1] = footer
   for i = 1, #lines do lines[i] = lines[i]:gsub("%s+$", "") end

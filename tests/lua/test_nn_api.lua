@@ -1,0 +1,136 @@
+-- The nn library's API on the CPU: initialisation, parameter order and names, copies,
+-- modes, devices, in-place activations, skipping the input gradient, and the JSON
+-- coder the checkpoints rely on.
+local mtfl = require "mtfl"
+local nn = require "mtfl.nn"
+local json = require "mtfl.json"
+local T = require "harness"
+
+mtfl.set_device("cpu")
+mtfl.manual_seed(5)
+
+T.test("Xavier initialisation: uniform bound, normal spread, zero biases, seeded", function()
+  local layer = nn.Linear(300, 200)
+  local bound = math.sqrt(6 / (300 + 200))
+  T.truthy(layer.weight:abs():max() <= bound, "uniform within +-sqrt(6 / (fan_in + fan_out))")
+  T.truthy(layer.weight:abs():max() > 0.95 * bound, "and filling the range")
+  T.eq(layer.bias:abs():max(), 0, "bias starts at zero")
+  local conv = nn.Conv2d(16, 32, 5, {init = "xavier_normal"})
+  local std = math.sqrt(2 / (16 * 25 + 32 * 25))
+  local measured = math.sqrt((conv.weight ^ 2):mean())
+  T.near(measured, std, 0.05, "normal std sqrt(2 / (fan_in + fan_out)) with receptive fields")
+  T.eq(conv.bias:abs():max(), 0, "conv bias starts at zero")
+  mtfl.manual_seed(9)
+  local a = nn.Linear(4, 3)
+  mtfl.manual_seed(9)
+  local b = nn.Linear(4, 3)
+  T.eq(mtfl.max_abs_diff(a.weight, b.weight), 0, "same seed, same weights")
+  local t = mtfl.empty(10, 20)
+  nn.init.xavier_uniform(t)
+  T.truthy(t:abs():max() <= math.sqrt(6 / 30), "fans inferred from the shape")
+  T.raises(function() nn.Linear(2, 2, {init = "he"}) end, "unknown init \"he\"")
+end)
+
+local function small_model()
+  return nn.Sequential{nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 2 * 2, 3)}
+    :add(nn.Heads{b = nn.Linear(3, 1), a = nn.Linear(3, 2)}, "heads")
+end
+
+T.test("parameters and state_dict: fixed order, names by position and by name", function()
+  local model = small_model()
+  local params, grads = model:parameters()
+  T.eq(#params, 8, "8 parameter tensors")
+  T.eq(#grads, 8, "8 gradient tensors")
+  local names = {}
+  model:each_parameter(function(_, _, name) names[#names + 1] = name end)
+  T.eq(table.concat(names, " "), "1.weight 1.bias 4.weight 4.bias heads.a.weight heads.a.bias heads.b.weight heads.b.bias",
+       "names in order")
+  local sd = model:state_dict()
+  T.truthy(rawequal(sd["heads.a.weight"], model:get("heads"):get("a").weight), "state_dict holds the model's own tensors")
+  T.eq(model:get(4).in_features, 8, "get by position")
+  T.eq(model:get("heads"):get("b").out_features, 1, "get by name")
+  T.raises(function() model:add(nn.ReLU(), "heads") end, "a module named \"heads\" already exists")
+  T.raises(function() model:add(nn.ReLU(), "a.b") end, "without dots")
+end)
+
+T.test("clone makes an independent copy; to() keeps a flat model intact on its device", function()
+  local model = small_model()
+  local copy = model:clone()
+  copy:get(1).weight:fill(1)
+  T.truthy(model:get(1).weight:abs():max() < 1 or model:get(1).weight:min() ~= 1, "the original is untouched")
+  local x = mtfl.randn(2, 1, 4, 4)
+  T.eq(mtfl.max_abs_diff(model:clone():forward(x).a, model:forward(x).a), 0, "a clone computes the same")
+  local flat = nn.flatten_parameters(model)
+  local weight = model:get(1).weight
+  model:to("cpu")
+  T.truthy(rawequal(model:get(1).weight, weight), "already there: nothing moved")
+  flat:fill(0.5)
+  T.eq(model:get("heads"):get("b").bias[1], 0.5, "parameters are views of the flat buffer")
+  T.eq(model:clone()._flat, nil, "a clone is not flattened")
+end)
+
+T.test("training/evaluate reach every module; Dropout follows them", function()
+  local model = nn.Sequential{nn.Linear(4, 4), nn.Dropout(0.5)}:add(nn.Heads{h = nn.Dropout(0.5)}, "heads")
+  model:evaluate()
+  model:each_module(function(m) T.eq(m.train, false, m:describe() .. " evaluating") end)
+  local x = mtfl.randn(3, 4)
+  T.eq(mtfl.max_abs_diff(model:forward(x).h, model:get(1):forward(x)), 0, "dropout off when evaluating")
+  model:training()
+  model:each_module(function(m) T.eq(m.train, true, m:describe() .. " training") end)
+end)
+
+T.test("in-place activations give the same values and gradients", function()
+  for _, name in ipairs({"ReLU", "Tanh", "Sigmoid"}) do
+    local x = mtfl.randn(4, 5)
+    local plain, in_place = nn[name](), nn[name](true)
+    local y = plain:forward(x)
+    local xc = x:clone()
+    local y2 = in_place:forward(xc)
+    T.eq(mtfl.max_abs_diff(y, y2), 0, name .. " output")
+    T.eq(mtfl.max_abs_diff(xc, y), 0, name .. " overwrote its input")
+    local dy = mtfl.randn(4, 5)
+    T.eq(mtfl.max_abs_diff(plain:backward(x, dy), in_place:backward(xc, dy)), 0, name .. " gradient")
+  end
+end)
+
+T.test("input_gradient(false): the first layer skips dL/dinput, parameters still learn", function()
+  local model = small_model()
+  local x = mtfl.randn(2, 1, 4, 4)
+  local out = model:forward(x)
+  model:zeroGrad()
+  local full = model:backward(x, {a = mtfl.ones(2, 2), b = mtfl.ones(2, 1)})
+  T.truthy(full ~= nil, "gradInput by default")
+  local reference = model:get(1).gradWeight:clone()
+  model:input_gradient(false)
+  model:zeroGrad()
+  model:forward(x)
+  T.eq(model:backward(x, {a = mtfl.ones(2, 2), b = mtfl.ones(2, 1)}), nil, "no gradInput")
+  T.eq(mtfl.max_abs_diff(model:get(1).gradWeight, reference), 0, "same weight gradient")
+  T.truthy(out ~= nil, "forward unchanged")
+end)
+
+T.test("printing: a tree with or without shapes", function()
+  local text = tostring(small_model())
+  T.truthy(not text:find("?", 1, true), "no unknown shapes column before forward:\n" .. text)
+  T.truthy(text:find("(4) Linear(8 -> 3)", 1, true), "layers listed:\n" .. text)
+  T.truthy(text:find("(heads) Heads", 1, true), "containers listed")
+  T.eq(tostring(nn.ReLU()), "ReLU", "a bare activation prints its name")
+  T.eq(tostring(nn.MultiTask{x = {nn.CrossEntropy(), 6}}), "MultiTask{x = 6 * CrossEntropy}", "criteria print too")
+end)
+
+T.test("json: round trips, escapes, arrays, and clear errors", function()
+  local value = {s = "a\"b\\c\n\t\1é", n = -12, f = 0.1, t = true, a = {1, {2, 3}}, e = json.array({}), o = {}}
+  local text = json.encode(value)
+  T.eq(json.encode(json.decode(text)), text, "round trip")
+  T.eq(json.decode(text).s, value.s, "escapes")
+  T.eq(math.type(json.decode("12")), "integer", "integers stay integers")
+  T.eq(json.decode("0.1"), 0.1, "floats exact")
+  T.eq(json.decode('"\\ud83d\\ude00"'), "\u{1F600}", "surrogate pairs")
+  T.eq(json.decode("null"), json.null, "null")
+  T.raises(function() json.decode('{"a":1,}') end, "bad JSON at byte 8: expected a string key")
+  T.raises(function() json.decode('[1 2]') end, "bad JSON at byte 4: expected ',' or ']'")
+  T.raises(function() json.encode({[{}] = 1}) end, "object keys must be strings")
+  T.raises(function() json.encode(0 / 0) end, "has no JSON form")
+end)
+
+T.run_all()
