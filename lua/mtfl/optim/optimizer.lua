@@ -5,8 +5,9 @@
 -- buffers of nn.flatten_parameters(model), which makes each step one fused update over
 -- the whole network. Freezing works with both: a frozen parameter is not updated and
 -- its moment/velocity buffers are held at zero; a frozen view inside a flat buffer is
--- restored after each fused step (Adam's momentum would otherwise keep moving it even
--- with a zero gradient), and its part of the buffers is held at zero.
+-- copied aside before each fused step and put back after it (Adam's momentum, or weight
+-- decay, would otherwise keep moving it even with a zero gradient), and its part of the
+-- buffers is held at zero.
 local mtfl = require "mtfl"
 local class = require("mtfl.nn.class").class
 local flat = require "mtfl.nn.flat_parameters"
@@ -54,7 +55,7 @@ function Optimizer:__init(params, grads, config, defaults, buffer_names)
     for i, p in ipairs(params) do self.buffers[name][i] = mtfl.zeros(p:size(), {device = p:device()}) end
   end
   self.frozen_params = {}    -- index -> true
-  self.frozen_views = {}     -- {index =, offset =, numel =, saved =}
+  self.frozen_views = {}     -- {index =, offset =, numel =, saved = scratch copy}
 end
 
 function Optimizer:set_lr(lr) self.config.lr = lr return self end
@@ -67,10 +68,14 @@ end
 --- One update of every parameter that is not frozen.
 function Optimizer:step()
   self.step_count = self.step_count + 1
+  for _, f in ipairs(self.frozen_views) do f.saved:copy(self:view_of(f)) end
   for i = 1, #self.params do
     if not self.frozen_params[i] then self:update(i) end
   end
-  self:hold_frozen_views()
+  for _, f in ipairs(self.frozen_views) do
+    self:view_of(f):copy(f.saved)
+    self:each_buffer_part(f.index, f.offset, f.numel, function(b) b:zero() end)
+  end
   return self
 end
 
@@ -88,11 +93,15 @@ function Optimizer:each_buffer_part(index, offset, numel, fn)
   end
 end
 
-function Optimizer:hold_frozen_views()
-  for _, f in ipairs(self.frozen_views) do
-    self.params[f.index]:narrow(1, f.offset + 1, f.numel):copy(f.saved)
-    self:each_buffer_part(f.index, f.offset, f.numel, function(b) b:zero() end)
-  end
+-- A frozen view's part of its flat parameter buffer.
+function Optimizer:view_of(f)
+  return self.params[f.index]:narrow(1, f.offset + 1, f.numel)
+end
+
+function Optimizer:add_frozen_view(index, offset, numel)
+  local f = {index = index, offset = offset, numel = numel}
+  f.saved = mtfl.empty(numel, {device = self.params[index]:device()})
+  table.insert(self.frozen_views, f)
 end
 
 --- Where a tensor is among this optimizer's parameters: index, or index and the view's
@@ -115,8 +124,7 @@ function Optimizer:freeze(tensors)
     local i, offset, numel = self:locate(t, "freeze")
     if offset then
       self:unfreeze(t)   -- freezing twice keeps one record
-      local saved = self.params[i]:narrow(1, offset + 1, numel):clone()
-      table.insert(self.frozen_views, {index = i, offset = offset, numel = numel, saved = saved})
+      self:add_frozen_view(i, offset, numel)
     else
       self.frozen_params[i] = true
     end
@@ -162,8 +170,7 @@ function Optimizer:state()
           buffers = buffers}
 end
 
---- Restores a state() (buffers copied in, across devices if need be). Frozen views are
---- held at the parameters' current values, so load the model first.
+--- Restores a state() (buffers copied in, across devices if need be).
 function Optimizer:load_state(s)
   local who = self._class_name .. ":load_state"
   if type(s) ~= "table" then errors.raisef("%s: expects a state table, got a %s", who, type(s)) end
@@ -197,8 +204,12 @@ function Optimizer:load_state(s)
   local frozen = s.frozen or {}
   for _, i in ipairs(frozen.params or {}) do self.frozen_params[i] = true end
   for _, f in ipairs(frozen.views or {}) do
-    local saved = self.params[f.index]:narrow(1, f.offset + 1, f.numel):clone()
-    table.insert(self.frozen_views, {index = f.index, offset = f.offset, numel = f.numel, saved = saved})
+    local p = self.params[f.index]
+    if not p or f.offset < 0 or f.offset + f.numel > p:numel() then
+      errors.raisef("%s: frozen view %s+%s of parameter %s is out of range", who, tostring(f.offset),
+                    tostring(f.numel), tostring(f.index))
+    end
+    self:add_frozen_view(f.index, f.offset, f.numel)
   end
   return self
 end
