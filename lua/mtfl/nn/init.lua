@@ -32,6 +32,8 @@ return {
   MultiTask = require "mtfl.nn.multitask",
 
   init = require "mtfl.nn.initializers",
+  -- for layers of your own: local Scale = nn.class("Scale", nn.Module)
+  class = require("mtfl.nn.class").class,
   flatten_parameters = require("mtfl.nn.flat_parameters").flatten,
   is_module = function(x) return require("mtfl.nn.class").is_instance(x, require "mtfl.nn.module") end,
   save = checkpoint.save,

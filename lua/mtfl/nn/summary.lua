@@ -66,7 +66,8 @@ function M.tree(module)
     if m.frozen then frozen = frozen + n end
   end)
   local bytes = total * 4
-  local size = bytes >= 1e6 and string.format("%.1f MB", bytes / 1e6) or string.format("%.1f kB", bytes / 1e3)
+  local size = bytes >= 1e6 and string.format("%.1f MB", bytes / 1e6)
+    or bytes >= 1e3 and string.format("%.1f kB", bytes / 1e3) or string.format("%d bytes", bytes)
   local footer = string.format("Total: %s parameters (%s as float32)", shape.thousands(total), size)
   if frozen > 0 then footer = footer .. string.format(", %s frozen", shape.thousands(frozen)) end
   lines[#lines + 1] = footer
