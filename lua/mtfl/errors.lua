@@ -29,4 +29,13 @@ function M.raisef(fmt, ...)
   M.raise(string.format(fmt, ...))
 end
 
+--- fn(...), with an error from it (out of device memory, a bad label found in C)
+--- re-raised as "<prefix><message>" at the user's line instead of the library's.
+function M.call(prefix, fn, ...)
+  local results = table.pack(pcall(fn, ...))
+  if results[1] then return table.unpack(results, 2, results.n) end
+  local message = tostring(results[2]):gsub("^lua/mtfl[%w_/%.]*:%d+: ", "")
+  M.raise(prefix .. message)
+end
+
 return M

@@ -83,14 +83,14 @@ end
 function Conv2d:updateOutput(input)
   self:check_tensor_input(input)
   self:shape_for(input:size())
-  return mtfl.conv2d(input, self.weight, self.bias, self.geometry)
+  return self:call(mtfl.conv2d, input, self.weight, self.bias, self.geometry)
 end
 
 -- One C call for whichever of dx, dW, db are wanted (they share the unfolded input).
 function Conv2d:gradients(input, gradOutput, want_dx, want_params)
   self:check_grad_output(input, gradOutput)
   if not (want_dx or want_params) then return nil end
-  return mtfl.conv2d_backward(gradOutput, input, self.weight, {
+  return self:call(mtfl.conv2d_backward, gradOutput, input, self.weight, {
     stride = self.geometry.stride, padding = self.geometry.padding, need_dx = want_dx,
     dw = want_params and self.gradWeight or nil,
     db = want_params and self.bias and self.gradBias or nil})

@@ -28,6 +28,11 @@ function Criterion:fail(fmt, ...)
   errors.raise(self:describe() .. ": " .. string.format(fmt, ...))
 end
 
+--- fn(...) (a C op), its errors prefixed with this criterion and shown at the user's line.
+function Criterion:call(fn, ...)
+  return errors.call(self:describe() .. ": ", fn, ...)
+end
+
 --- The prediction must be a tensor with ndim dimensions (any number when nil).
 function Criterion:check_input(input, ndim, layout)
   if not mtfl.is_tensor(input) then self:fail("input is a %s, not a tensor", type(input)) end

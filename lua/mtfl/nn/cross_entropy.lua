@@ -22,13 +22,13 @@ function CrossEntropy:labels(input, target)
 end
 
 function CrossEntropy:updateOutput(input, target)
-  local per_sample = mtfl.cross_entropy(input, self:labels(input, target), {grad = false})
+  local per_sample = self:call(mtfl.cross_entropy, input, self:labels(input, target), {grad = false})
   return per_sample:mean()
 end
 
 function CrossEntropy:updateGradInput(input, target)
   local labels = self:labels(input, target)
-  local _, grad = mtfl.cross_entropy(input, labels, {grad = true, scale = 1 / input:size(1)})
+  local _, grad = self:call(mtfl.cross_entropy, input, labels, {grad = true, scale = 1 / input:size(1)})
   return grad
 end
 

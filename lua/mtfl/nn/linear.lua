@@ -63,21 +63,21 @@ end
 function Linear:updateOutput(input)
   self:check_tensor_input(input)
   local output_shape = self:shape_for(input:size())
-  local y = mtfl.matmul(as_rows(input, self.in_features), self.weight, {tb = true})
+  local y = self:call(mtfl.matmul, as_rows(input, self.in_features), self.weight, {tb = true})
   if self.bias then mtfl.add_channel_bias_(y, self.bias, 2) end
   return #output_shape == 2 and y or y:reshape(output_shape)
 end
 
 function Linear:updateGradInput(input, gradOutput)
   self:check_grad_output(input, gradOutput)
-  local dx = mtfl.matmul(as_rows(gradOutput, self.out_features), self.weight)  -- dy W
+  local dx = self:call(mtfl.matmul, as_rows(gradOutput, self.out_features), self.weight)  -- dy W
   return input:dim() == 2 and dx or dx:reshape(input:size())
 end
 
 function Linear:accGradParameters(input, gradOutput)
   self:check_grad_output(input, gradOutput)
   local x, dy = as_rows(input, self.in_features), as_rows(gradOutput, self.out_features)
-  mtfl.matmul(dy, x, {ta = true, beta = 1, out = self.gradWeight})            -- += dy^T x
+  self:call(mtfl.matmul, dy, x, {ta = true, beta = 1, out = self.gradWeight})   -- += dy^T x
   if self.bias then self.gradBias:add_(dy:sum(1)) end
 end
 

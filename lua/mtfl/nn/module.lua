@@ -97,6 +97,11 @@ function Module:fail(fmt, ...)
   errors.raise(self:describe() .. ": " .. string.format(fmt, ...))
 end
 
+--- fn(...) (a C op), its errors prefixed with this module and shown at the user's line.
+function Module:call(fn, ...)
+  return errors.call(self:describe() .. ": ", fn, ...)
+end
+
 --- The input must be a tensor on the device of this module's parameters.
 function Module:check_tensor_input(input, what)
   if not mtfl.is_tensor(input) then

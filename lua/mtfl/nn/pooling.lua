@@ -46,14 +46,14 @@ end
 function MaxPool2d:updateOutput(input)
   self:check_tensor_input(input)
   self:shape_for(input:size())
-  local y, indices = mtfl.maxpool2d(input, self.geometry)
+  local y, indices = self:call(mtfl.maxpool2d, input, self.geometry)
   self.cache = {indices = indices}
   return y
 end
 
 function MaxPool2d:updateGradInput(input, gradOutput)
   self:check_grad_output(input, gradOutput)
-  return mtfl.maxpool2d_backward(gradOutput, self:cached("indices"), input:size(), self.geometry)
+  return self:call(mtfl.maxpool2d_backward, gradOutput, self:cached("indices"), input:size(), self.geometry)
 end
 
 return MaxPool2d
