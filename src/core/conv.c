@@ -53,21 +53,6 @@ static mtfl_status check_conv(const char *op, const mtfl_tensor *x, const mtfl_t
     return MTFL_OK;
 }
 
-static mtfl_status check_shape_is(const char *op, const char *what, const mtfl_tensor *t,
-                                  int ndim, const int64_t *shape, mtfl_device *dev)
-{
-    char st[128], sw[128];
-    bool ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
-    if (!ok)
-        return mtfl_fail(MTFL_ERR_ARG, "%s: %s is %s, should be %s", op, what,
-                         mtfl_shape_str(t, st, sizeof st), mtfl_dims_str(ndim, shape, sw, sizeof sw));
-    if (mtfl_tensor_device(t) != dev)
-        return mtfl_fail(MTFL_ERR_DEVICE, "%s: %s on %s, input on %s", op, what,
-                         mtfl_tensor_device(t)->id, dev->id);
-    return MTFL_OK;
-}
-
 /* Samples per group: one group's column buffer and GEMM result must fit the
  * workspace limit. At least one sample, whatever the limit. */
 static int64_t group_size(const conv_dims *d, const mtfl_window *g)
@@ -124,14 +109,6 @@ static mtfl_status im2col(mtfl_tensor *cols, const mtfl_tensor *x, int64_t n0, i
                                 (size_t)d->h, (size_t)d->w, g, (size_t)d->out_h, (size_t)d->out_w);
 }
 
-static mtfl_status check_contiguous(const char *op, const char *what, const mtfl_tensor *t)
-{
-    char s[128];
-    if (!t || mtfl_is_contiguous(t)) return MTFL_OK;
-    return mtfl_fail(MTFL_ERR_ARG, "%s: %s %s must be contiguous", op, what,
-                     mtfl_shape_str(t, s, sizeof s));
-}
-
 mtfl_status mtfl_conv2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl_tensor *w,
                                 const mtfl_tensor *bias, const mtfl_window *g)
 {
@@ -139,10 +116,8 @@ mtfl_status mtfl_conv2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl
     mtfl_status st = check_conv("conv2d", x, w, g, &d);
     mtfl_device *dev = mtfl_tensor_device(x);
     int64_t yshape[4] = {d.n, d.f, d.out_h, d.out_w};
-    if (st || (st = check_shape_is("conv2d", "output", y, 4, yshape, dev)) ||
-        (st = check_contiguous("conv2d", "output", y)))
-        return st;
-    if (bias && (st = check_shape_is("conv2d", "bias", bias, 1, &d.f, dev))) return st;
+    if (st || (st = mtfl_expect_tensor("conv2d", "output", y, 4, yshape, dev, true))) return st;
+    if (bias && (st = mtfl_expect_tensor("conv2d", "bias", bias, 1, &d.f, dev, false))) return st;
     MTFL_REQUIRE_OP(dev, im2col, "conv2d");
     if (d.n == 0) return MTFL_OK;
 
@@ -210,14 +185,11 @@ mtfl_status mtfl_conv2d_backward(mtfl_tensor *dx, mtfl_tensor *dw, mtfl_tensor *
     if (st) return st;
     mtfl_device *dev = mtfl_tensor_device(x);
     int64_t yshape[4] = {d.n, d.f, d.out_h, d.out_w};
-    if ((st = check_shape_is("conv2d_backward", "gradOutput", dy, 4, yshape, dev))) return st;
-    if (dx && ((st = check_shape_is("conv2d_backward", "gradInput", dx, 4, x->shape, dev)) ||
-               (st = check_contiguous("conv2d_backward", "gradInput", dx))))
-        return st;
-    if (dw && ((st = check_shape_is("conv2d_backward", "weight gradient", dw, 4, w->shape, dev)) ||
-               (st = check_contiguous("conv2d_backward", "weight gradient", dw))))
-        return st;
-    if (dbias && (st = check_shape_is("conv2d_backward", "bias gradient", dbias, 1, &d.f, dev)))
+    const char *op = "conv2d_backward";
+    if ((st = mtfl_expect_tensor(op, "gradOutput", dy, 4, yshape, dev, false)) ||
+        (dx && (st = mtfl_expect_tensor(op, "gradInput", dx, 4, x->shape, dev, true))) ||
+        (dw && (st = mtfl_expect_tensor(op, "weight gradient", dw, 4, w->shape, dev, true))) ||
+        (dbias && (st = mtfl_expect_tensor(op, "bias gradient", dbias, 1, &d.f, dev, false))))
         return st;
     MTFL_REQUIRE_OP(dev, im2col, "conv2d_backward");
     MTFL_REQUIRE_OP(dev, col2im, "conv2d_backward");

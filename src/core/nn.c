@@ -11,18 +11,7 @@
 static mtfl_status expect_shape(const char *op, const char *what, const mtfl_tensor *t,
                                 int ndim, const int64_t *shape, const mtfl_device *dev)
 {
-    char st[128], sw[128];
-    bool ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
-    if (!ok)
-        return mtfl_fail(MTFL_ERR_ARG, "%s: %s is %s, should be %s", op, what,
-                         mtfl_shape_str(t, st, sizeof st), mtfl_dims_str(ndim, shape, sw, sizeof sw));
-    if (mtfl_tensor_device(t) != dev)
-        return mtfl_fail(MTFL_ERR_DEVICE, "%s: %s on %s, expected %s", op, what,
-                         mtfl_tensor_device(t)->id, dev->id);
-    if (!mtfl_is_contiguous(t))
-        return mtfl_fail(MTFL_ERR_ARG, "%s: %s must be contiguous", op, what);
-    return MTFL_OK;
+    return mtfl_expect_tensor(op, what, t, ndim, shape, dev, true);
 }
 
 /* Runs f on a contiguous copy of x (x itself when it already is). */

@@ -53,6 +53,24 @@ bool mtfl_same_shape(const mtfl_tensor *a, const mtfl_tensor *b)
     return true;
 }
 
+mtfl_status mtfl_expect_tensor(const char *op, const char *what, const mtfl_tensor *t, int ndim,
+                               const int64_t *shape, const mtfl_device *dev, bool contiguous)
+{
+    char st[128], sw[128];
+    bool ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
+    if (!ok)
+        return mtfl_fail(MTFL_ERR_ARG, "%s: %s is %s, should be %s", op, what,
+                         mtfl_shape_str(t, st, sizeof st), mtfl_dims_str(ndim, shape, sw, sizeof sw));
+    if (mtfl_tensor_device(t) != dev)
+        return mtfl_fail(MTFL_ERR_DEVICE, "%s: %s on %s, expected %s", op, what,
+                         mtfl_tensor_device(t)->id, dev->id);
+    if (contiguous && !mtfl_is_contiguous(t))
+        return mtfl_fail(MTFL_ERR_ARG, "%s: %s %s must be contiguous", op, what,
+                         mtfl_shape_str(t, st, sizeof st));
+    return MTFL_OK;
+}
+
 mtfl_buf mtfl_tensor_buf(const mtfl_tensor *t)
 {
     return (mtfl_buf){t->storage->handle, t->offset};

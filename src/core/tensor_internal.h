@@ -13,6 +13,11 @@ const char *mtfl_dims_str(int ndim, const int64_t *shape, char *buf, size_t size
 mtfl_buf mtfl_tensor_buf(const mtfl_tensor *t);
 mtfl_tensor *mtfl_tensor_new_like(const mtfl_tensor *t);
 
+/* An op's argument must have this shape, live on dev and (when asked) be contiguous;
+ * the error names the op and what the argument is. */
+mtfl_status mtfl_expect_tensor(const char *op, const char *what, const mtfl_tensor *t, int ndim,
+                               const int64_t *shape, const mtfl_device *dev, bool contiguous);
+
 /* A backend may lack an op (ggml's supports_op): that is an error, not a NULL call. */
 #define MTFL_REQUIRE_OP(dev, member, op)                                                \
     do {                                                                                \
