@@ -306,6 +306,42 @@ static mtfl_status ready_device(mtfl_device *dev, mtfl_opencl_device **out)
 
 /* ---- buffers and transfers ------------------------------------------------------- */
 
+/* A training step creates and drops the same buffers every iteration, and creating a
+ * buffer costs tens of microseconds on GPU drivers: released buffers are kept and
+ * handed out again for requests of the same size. Reuse is safe on the one in-order
+ * queue: work queued on a buffer's last owner runs before anything its next owner
+ * queues. The cache holds at most an eighth of the device's memory budget. */
+static size_t cache_limit(const mtfl_device *dev)
+{
+    return (dev->memory_limit ? dev->memory_limit : dev->memory) / 8;
+}
+
+static size_t buffer_bytes(size_t numel)
+{
+    size_t bytes = (numel ? numel : 1) * sizeof(float);
+    /* round large buffers so that nearly equal sizes share cache entries */
+    return bytes >= ((size_t)1 << 20) ? (bytes + 0xFFFF) & ~(size_t)0xFFFF : bytes;
+}
+
+static cl_mem take_cached(mtfl_opencl_device *cl, size_t bytes)
+{
+    for (int i = 0; i < cl->cached_count; i++)
+        if (cl->cached[i].bytes == bytes) {
+            cl_mem mem = cl->cached[i].mem;
+            cl->cached_bytes -= bytes;
+            cl->cached[i] = cl->cached[--cl->cached_count];
+            return mem;
+        }
+    return NULL;
+}
+
+static void drop_cache(mtfl_opencl_device *cl)
+{
+    for (int i = 0; i < cl->cached_count; i++) clReleaseMemObject(cl->cached[i].mem);
+    cl->cached_count = 0;
+    cl->cached_bytes = 0;
+}
+
 static mtfl_status opencl_alloc(mtfl_device *dev, size_t numel, void **handle)
 {
     if (numel > dev->max_alloc / sizeof(float))
@@ -314,12 +350,18 @@ static mtfl_status opencl_alloc(mtfl_device *dev, size_t numel, void **handle)
                               "the largest single allocation of %s (%zu bytes)",
                               numel, numel * sizeof(float), dev->name, dev->max_alloc);
     mtfl_opencl_device *cl;
-    mtfl_status status = ready_device(dev, &cl);
+    mtfl_status status = mtfl_opencl_lock(dev, &cl);
     if (status != MTFL_OK)
         return status;
-    size_t bytes = (numel ? numel : 1) * sizeof(float);
-    cl_int err;
-    cl_mem mem = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    size_t bytes = buffer_bytes(numel);
+    cl_mem mem = take_cached(cl, bytes);
+    cl_int err = CL_SUCCESS;
+    if (!mem) mem = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS && mtfl_opencl_status_of(err) == MTFL_ERR_OOM && cl->cached_count) {
+        drop_cache(cl);
+        mem = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    }
+    mtfl_opencl_unlock(cl);
     if (err != CL_SUCCESS)
         return MTFL_FAIL_HERE(mtfl_opencl_status_of(err),
                               "opencl: clCreateBuffer(%zu bytes) on %s failed: %s (%d)", bytes,
@@ -330,9 +372,33 @@ static mtfl_status opencl_alloc(mtfl_device *dev, size_t numel, void **handle)
 
 static void opencl_release(mtfl_device *dev, void *handle, size_t numel)
 {
-    (void)dev;
-    if (handle)
+    if (!handle)
+        return;
+    mtfl_opencl_device *cl;
+    size_t bytes = buffer_bytes(numel);
+    if (mtfl_opencl_lock(dev, &cl) != MTFL_OK) {
         clReleaseMemObject((cl_mem)handle);
+        return;
+    }
+    /* make room by dropping the largest cached buffers */
+    while (cl->cached_count > 0 && (cl->cached_count == MTFL_CL_CACHED_BUFFERS ||
+                                    cl->cached_bytes + bytes > cache_limit(dev))) {
+        int largest = 0;
+        for (int i = 1; i < cl->cached_count; i++)
+            if (cl->cached[i].bytes > cl->cached[largest].bytes) largest = i;
+        clReleaseMemObject(cl->cached[largest].mem);
+        cl->cached_bytes -= cl->cached[largest].bytes;
+        cl->cached[largest] = cl->cached[--cl->cached_count];
+    }
+    if (bytes <= cache_limit(dev)) {
+        cl->cached[cl->cached_count].mem = (cl_mem)handle;
+        cl->cached[cl->cached_count].bytes = bytes;
+        cl->cached_count++;
+        cl->cached_bytes += bytes;
+    } else {
+        clReleaseMemObject((cl_mem)handle);
+    }
+    mtfl_opencl_unlock(cl);
 }
 
 static mtfl_status opencl_write(mtfl_device *dev, mtfl_buf dst, const float *src, size_t n)

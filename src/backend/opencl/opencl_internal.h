@@ -39,6 +39,8 @@ typedef enum {
  * sized for this many work-items (cl/reduce.cl uses the same number). */
 #define MTFL_CL_MAX_GROUP 256
 
+#define MTFL_CL_CACHED_BUFFERS 128
+
 typedef struct {
     cl_platform_id platform;
     cl_device_id device;
@@ -59,6 +61,11 @@ typedef struct {
     cl_mem scratch_values;           /* partial results of two-pass reductions */
     cl_mem scratch_indices;
     size_t scratch_count;
+
+    /* released buffers kept for reuse (opencl_backend.c); guarded by lock */
+    struct { cl_mem mem; size_t bytes; } cached[MTFL_CL_CACHED_BUFFERS];
+    int cached_count;
+    size_t cached_bytes;
 } mtfl_opencl_device;
 
 /* ---- errors (opencl_errors.c) ---- */
