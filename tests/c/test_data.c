@@ -1,0 +1,503 @@
+/*
+ * test_data.c - the data pipeline in C: the annotation reader on every kind of bad
+ * line, image decoding and its errors, transforms that keep landmarks on their facial
+ * points, metrics against hand-computed values, the cache, the loader's determinism,
+ * synthetic faces, and the protocols' counts on the real MTFL files when present.
+ */
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mtfl_data.h"
+#include "test_util.h"
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static void expect_error(const char *want)
+{
+    cr_expect(strstr(mtfl_last_error(), want) != NULL, "error \"%s\" does not mention \"%s\"",
+              mtfl_last_error(), want);
+}
+
+static char *temp_dir(void)
+{
+    static char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/mtfl-test-data-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    return dir;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* One annotation line in the distributed format for synthetic face i. */
+static void face_line(char *out, size_t size, const char *path, const float *p, const uint8_t *a)
+{
+    snprintf(out, size, "%s %f %f %f %f %f %f %f %f %f %f %d %d %d %d", path, p[0], p[1], p[2], p[3],
+             p[4], p[5], p[6], p[7], p[8], p[9], a[0], a[1], a[2], a[3]);
+}
+
+/* dir/training.txt and dir/testing.txt with n synthetic faces each (PNG, size x size),
+ * lines as distributed: CRLF, a space before every line but the first, backslashes. */
+static void write_synthetic_mtfl(const char *dir, int n, int size)
+{
+    const char *files[2] = {"training.txt", "testing.txt"}, *folders[2] = {"train", "test"};
+    for (int f = 0; f < 2; f++) {
+        char path[512], text[200000] = "", line[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, folders[f]);
+        mkdir(path, 0777);
+        for (int i = 0; i < n; i++) {
+            mtfl_image img;
+            float p[10];
+            uint8_t a[4];
+            CHECK_OK(mtfl_image_alloc(&img, size, size, 3));
+            CHECK_OK(mtfl_synth_face(7 + (uint64_t)f, (uint64_t)i, size, img.pixels, p, a));
+            snprintf(path, sizeof path, "%s/%s/%03d.png", dir, folders[f], i);
+            CHECK_OK(mtfl_image_save(&img, path, 95));
+            mtfl_image_free(&img);
+            snprintf(path, sizeof path, "%s\\%03d.png", folders[f], i);
+            face_line(line, sizeof line, path, p, a);
+            strcat(text, i ? " " : "");
+            strcat(text, line);
+            strcat(text, "\r\n");
+        }
+        strcat(text, " ");
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        write_text(path, text);
+    }
+}
+
+/* ---- annotations -------------------------------------------------------------------- */
+
+static const char distributed[] =
+    "lfw_5590\\Aaron_Eckhart_0001.jpg 107.250000 147.750000 126.250000 106.250000 140.750000 "
+    "108.750000 113.250000 143.750000 158.750000 162.750000 1 2 2 3\r\n"
+    " AFLW/0002-image04733.jpg 43.5 89.4 85.9 56.0 97.5 53.7 42.6 77.5 101.3 90.8 2 1 2 4\r\n ";
+
+Test(annotations, reads_the_distributed_format)
+{
+    mtfl_annotations a;
+    CHECK_OK(mtfl_annotations_parse(&a, "training.txt", distributed, strlen(distributed), MTFL_ON_ERROR_STOP));
+    cr_assert_eq(a.count, 2);
+    cr_expect_str_eq(a.faces[0].path, "lfw_5590/Aaron_Eckhart_0001.jpg");
+    cr_expect_str_eq(a.faces[1].path, "AFLW/0002-image04733.jpg");
+    cr_expect_float_eq(a.faces[0].points[0], 107.25f, 1e-6);
+    cr_expect_float_eq(a.faces[0].points[9], 162.75f, 1e-6);
+    cr_expect(a.faces[0].attr[MTFL_GENDER] == 1 && a.faces[0].attr[MTFL_SMILE] == 2 &&
+              a.faces[0].attr[MTFL_GLASSES] == 2 && a.faces[0].attr[MTFL_POSE] == 3);
+    cr_expect_eq(a.faces[1].line, 2);
+    cr_expect_eq(a.faces[1].attr[MTFL_POSE], 4);
+    mtfl_annotations_free(&a);
+}
+
+/* Line 2 of each text is bad; the message must name the file, the line and this. */
+static const struct { const char *line; const char *problem; } bad_lines[] = {
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1", "14 fields, expected 15"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3 7", "16 fields, expected 15"},
+    {"a.jpg", "1 fields, expected 15"},
+    {"a.jpg 1 2 x3 4 5 6 7 8 9 10 1 1 1 3", "x3 is 'x3', not a number"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 1e99 1 1 1 3", "y5 is '1e99', not a finite coordinate"},
+    {"a.jpg 1 2 3 4 5 6 nan 8 9 10 1 1 1 3", "y2 is 'nan', not a finite coordinate"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 3 1 1 3", "gender is 3, out of range 1..2"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 0 1 3", "smile is 0, out of range 1..2"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 -1 3", "glasses is -1, out of range 1..2"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 6", "pose is 6, out of range 1..5"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 2.5", "pose is '2.5', not an integer label 1..5"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 male 1 1 3", "gender is 'male', not an integer label 1..2"},
+};
+
+Test(annotations, every_malformed_line_names_file_line_and_problem)
+{
+    for (size_t k = 0; k < sizeof bad_lines / sizeof bad_lines[0]; k++) {
+        char text[512];
+        snprintf(text, sizeof text, "ok.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3\r\n %s\r\n", bad_lines[k].line);
+        mtfl_annotations a;
+        cr_expect_eq(mtfl_annotations_parse(&a, "my.txt", text, strlen(text), MTFL_ON_ERROR_STOP), MTFL_ERR_ARG,
+                     "case %zu accepted", k);
+        expect_error("my.txt:2: ");
+        expect_error(bad_lines[k].problem);
+        cr_expect_eq(a.faces, NULL);
+        /* skipping: the good line stays, the bad one is counted with its message */
+        CHECK_OK(mtfl_annotations_parse(&a, "my.txt", text, strlen(text), MTFL_ON_ERROR_SKIP));
+        cr_expect_eq(a.count, 1);
+        cr_expect_eq(a.skipped.count, 1);
+        cr_expect(strstr(a.skipped.message[0], bad_lines[k].problem) != NULL, "%s", a.skipped.message[0]);
+        mtfl_annotations_free(&a);
+    }
+}
+
+Test(annotations, a_nul_byte_inside_a_field_is_caught)
+{
+    const char text[] = "a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3\n"
+                        "b.jpg 1 2 3 4 5 6 7 8 9 10\0x 1 1 1 3\n";
+    mtfl_annotations a;
+    cr_expect_eq(mtfl_annotations_parse(&a, "n.txt", text, sizeof text - 1, MTFL_ON_ERROR_STOP), MTFL_ERR_ARG);
+    expect_error("n.txt:2: y5 is '10', not a number");
+}
+
+Test(annotations, missing_file_is_an_io_error_naming_it)
+{
+    mtfl_annotations a;
+    cr_expect_eq(mtfl_annotations_read(&a, "/nonexistent/training.txt", MTFL_ON_ERROR_STOP), MTFL_ERR_IO);
+    expect_error("/nonexistent/training.txt: cannot open");
+}
+
+/* ---- images -------------------------------------------------------------------------- */
+
+Test(images, png_and_jpeg_round_trip_and_gray_is_detected)
+{
+    char *dir = temp_dir(), path[256];
+    mtfl_image img, back, gray;
+    CHECK_OK(mtfl_image_alloc(&img, 40, 30, 3));
+    for (int i = 0; i < 40 * 30 * 3; i++) img.pixels[i] = (uint8_t)(i * 7);
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    CHECK_OK(mtfl_image_save(&img, path, 95));
+    int w, h, c;
+    CHECK_OK(mtfl_image_info(path, &w, &h, &c));
+    cr_expect(w == 40 && h == 30 && c == 3);
+    CHECK_OK(mtfl_image_load(&back, path, &c));
+    cr_expect_eq(memcmp(back.pixels, img.pixels, 40 * 30 * 3), 0, "PNG is lossless");
+    mtfl_image_free(&back);
+    CHECK_OK(mtfl_image_luma(&img, &gray));
+    snprintf(path, sizeof path, "%s/g.png", dir);
+    CHECK_OK(mtfl_image_save(&gray, path, 95));
+    CHECK_OK(mtfl_image_load(&back, path, &c));
+    cr_expect_eq(c, 1, "a one-channel PNG is reported as grayscale");
+    cr_expect_eq(back.channels, 3, "and expanded to RGB");
+    cr_expect(back.pixels[0] == back.pixels[1] && back.pixels[1] == back.pixels[2]);
+    mtfl_image_free(&back);
+    snprintf(path, sizeof path, "%s/a.jpg", dir);
+    CHECK_OK(mtfl_image_save(&img, path, 90));
+    CHECK_OK(mtfl_image_info(path, &w, &h, &c));
+    cr_expect(w == 40 && h == 30 && c == 3);
+    mtfl_image_free(&img), mtfl_image_free(&gray);
+    remove_tree(dir);
+}
+
+Test(images, missing_and_undecodable_files_name_their_path)
+{
+    char *dir = temp_dir(), path[256];
+    mtfl_image img;
+    snprintf(path, sizeof path, "%s/none.jpg", dir);
+    cr_expect_eq(mtfl_image_load(&img, path, NULL), MTFL_ERR_IO);
+    expect_error(path);
+    expect_error("cannot open");
+    snprintf(path, sizeof path, "%s/junk.jpg", dir);
+    write_text(path, "\xff\xd8\xff this is not a JPEG at all");
+    cr_expect_eq(mtfl_image_load(&img, path, NULL), MTFL_ERR_IO);
+    expect_error(path);
+    int w, h, c;
+    cr_expect_eq(mtfl_image_info(path, &w, &h, &c), MTFL_ERR_IO);
+    expect_error(path);
+    remove_tree(dir);
+}
+
+Test(images, resize_keeps_same_size_exact_and_halves_by_averaging)
+{
+    mtfl_image img, out;
+    CHECK_OK(mtfl_image_alloc(&img, 8, 8, 3));
+    for (int i = 0; i < 8 * 8 * 3; i++) img.pixels[i] = (uint8_t)(i % 251);
+    CHECK_OK(mtfl_image_resize(&img, &out, 8, 8));
+    cr_expect_eq(memcmp(out.pixels, img.pixels, 8 * 8 * 3), 0);
+    mtfl_image_free(&out);
+    memset(img.pixels, 0, 8 * 8 * 3);
+    img.pixels[0] = 200;   /* one bright pixel: a quarter of it in the 2x2 block's mean */
+    CHECK_OK(mtfl_image_resize(&img, &out, 4, 4));
+    cr_expect_eq(out.pixels[0], 50);
+    cr_expect_eq(out.pixels[3], 0);
+    mtfl_image_free(&out), mtfl_image_free(&img);
+}
+
+/* ---- transforms ---------------------------------------------------------------------- */
+
+Test(transforms, mirror_twice_is_the_identity_and_swaps_sides)
+{
+    const float p[10] = {30, 70, 50, 35, 66, 40, 41, 60, 80, 79};
+    float once[10], twice[10];
+    mtfl_mirror_points(p, 100, once);
+    cr_expect_float_eq(once[0], 30.0f, 1e-5, "the new left eye is the old right eye, mirrored");
+    cr_expect_float_eq(once[1], 70.0f, 1e-5);
+    cr_expect_float_eq(once[5], 41.0f, 1e-5, "and keeps that eye's height");
+    cr_expect_float_eq(once[2], 50.0f, 1e-5, "the nose stays the nose");
+    cr_expect_float_eq(once[3], 34.0f, 1e-5);
+    mtfl_mirror_points(once, 100, twice);
+    for (int k = 0; k < 10; k++) cr_expect_float_eq(twice[k], p[k], 1e-5);
+    for (int pose = 1; pose <= 5; pose++) cr_expect_eq(mtfl_mirror_pose(mtfl_mirror_pose(pose)), pose);
+    cr_expect(mtfl_mirror_pose(1) == 5 && mtfl_mirror_pose(2) == 4 && mtfl_mirror_pose(3) == 3);
+}
+
+Test(transforms, translation_moves_points_and_pixels_exactly)
+{
+    const float box[4] = {0, 0, 20, 20}, p[10] = {5, 12, 8, 6, 11, 6, 6, 10, 14, 14};
+    mtfl_jitter j = mtfl_jitter_none();
+    j.translate = 3;
+    mtfl_view v = mtfl_view_make(box, 20, &j);
+    float out[10];
+    mtfl_view_points(&v, p, out);
+    for (int k = 0; k < 5; k++) {
+        cr_expect_float_eq(out[k], p[k] + 3, 1e-5);
+        cr_expect_float_eq(out[k + 5], p[k + 5], 1e-5);
+    }
+    uint8_t src[20 * 20 * 3], dst[20 * 20 * 3];
+    for (int i = 0; i < 20 * 20 * 3; i++) src[i] = (uint8_t)(i * 13 % 256);
+    CHECK_OK(mtfl_render(&v, src, 20, 20, true, NULL, dst));
+    for (int y = 0; y < 20; y++)
+        for (int x = 0; x < 20; x++)
+            for (int c = 0; c < 3; c++) {
+                int want = x >= 3 ? src[(y * 20 + x - 3) * 3 + c] : 0;
+                cr_assert_eq(dst[(y * 20 + x) * 3 + c], want, "pixel %d,%d", x, y);
+            }
+}
+
+/* An image with a coloured blob on each landmark: after any jitter, the pixel under
+ * each transformed point has the colour of the blob it belongs to. */
+Test(transforms, jitter_and_mirror_keep_points_on_their_features)
+{
+    const int n = 96;
+    static const uint8_t colours[5][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}, {0, 255, 255}};
+    const float p[10] = {30, 66, 48, 36, 60, 36, 38, 55, 70, 72};
+    mtfl_set *s = CHECK_PTR(mtfl_set_new("blobs", 1, 64, (uint64_t)n * n * 3, 64));
+    mtfl_sample *m = &s->samples[0];
+    m->width = m->height = n;
+    memcpy(m->points, p, sizeof p);
+    m->box[0] = 10, m->box[1] = 10, m->box[2] = 76, m->box[3] = 76;
+    m->attr[MTFL_POSE] = 2;
+    mtfl_image img = {n, n, 3, s->pixels};
+    for (int k = 0; k < 5; k++)
+        mtfl_draw_mark(&img, p[k], p[k + 5], 4, MTFL_MARK_DISC, (mtfl_rgb){colours[k][0], colours[k][1], colours[k][2]});
+    mtfl_augment a = {.translate = 6, .mirror = 0.5f, .scale = 0.15f, .shift = 0.08f};
+    int mirrored = 0;
+    for (uint64_t stream = 0; stream < 40; stream++) {
+        mtfl_jitter j = mtfl_jitter_draw(&a, 3, stream);
+        uint8_t out[64 * 64 * 3], attr[4];
+        float q[10];
+        CHECK_OK(mtfl_render_sample(s, 0, 64, &j, false, NULL, out, q, attr));
+        mirrored += j.mirror;
+        cr_expect_eq(attr[MTFL_POSE], j.mirror ? 4 : 2);
+        for (int k = 0; k < 5; k++) {
+            int from = j.mirror ? (int[]){1, 0, 2, 4, 3}[k] : k;   /* whose blob is there */
+            int x = (int)q[k], y = (int)q[k + 5];
+            cr_assert(x >= 0 && x < 64 && y >= 0 && y < 64, "point %d left the picture", k);
+            const uint8_t *px = out + (y * 64 + x) * 3;
+            cr_expect(abs(px[0] - colours[from][0]) < 40 && abs(px[1] - colours[from][1]) < 40 &&
+                      abs(px[2] - colours[from][2]) < 40, "stream %llu point %d at %.1f,%.1f: %d %d %d",
+                      (unsigned long long)stream, k, q[k], q[k + 5], px[0], px[1], px[2]);
+        }
+    }
+    cr_expect(mirrored > 5 && mirrored < 35, "about half mirrored: %d of 40", mirrored);
+    mtfl_set_release(s);
+}
+
+/* ---- metrics ------------------------------------------------------------------------- */
+
+Test(metrics, landmark_errors_against_hand_computed_values)
+{
+    /* truth: eyes (0,0) and (10,0): inter-ocular distance 10 */
+    const float truth[2][10] = {{0, 10, 5, 2, 8, 0, 0, 5, 9, 9}, {0, 20, 10, 4, 16, 0, 0, 10, 18, 18}};
+    float pred[2][10];
+    memcpy(pred, truth, sizeof pred);
+    pred[0][0] += 3, pred[0][5] += 4;      /* left eye 5 off: error 0.5 */
+    pred[0][2] += 0.5f;                    /* nose 0.5 off: error 0.05 */
+    pred[1][9] += 1;                       /* second face IOD 20: right mouth 1 off: 0.05 */
+    float err[10];
+    CHECK_OK(mtfl_landmark_errors(&pred[0][0], &truth[0][0], 2, err));
+    const float want[10] = {0.5f, 0, 0.05f, 0, 0, 0, 0, 0, 0, 0.05f};
+    for (int k = 0; k < 10; k++) cr_expect_float_eq(err[k], want[k], 1e-6, "error %d", k);
+    mtfl_landmark_summary s;
+    CHECK_OK(mtfl_landmark_summarize(err, 2, 0.1f, &s));
+    cr_expect_float_eq(s.mean_error, 0.6 / 10, 1e-6);
+    cr_expect_float_eq(s.point_error[0], 0.25, 1e-6);
+    cr_expect_float_eq(s.point_failure[0], 0.5, 1e-9, "one left eye of two fails");
+    cr_expect_float_eq(s.point_failure[2], 0.0, 1e-9, "0.05 is no failure");
+    cr_expect_float_eq(s.mean_failure, 0.1, 1e-9);
+    cr_expect_float_eq(s.image_failure, 0.5, 1e-9, "face 1: mean of five 0.11 > 0.1");
+    float degenerate[10] = {5, 5, 5, 5, 5, 1, 1, 2, 3, 3};
+    cr_expect_eq(mtfl_landmark_errors(degenerate, degenerate, 1, err), MTFL_ERR_ARG);
+    expect_error("sample 1: the true eyes coincide");
+}
+
+Test(metrics, attribute_accuracy_confusion_and_majority)
+{
+    const int truth[6] = {1, 1, 1, 1, 2, 2}, pred[6] = {1, 1, 2, 1, 2, 1};
+    mtfl_attr_summary s;
+    CHECK_OK(mtfl_attr_summarize(pred, truth, 6, 2, &s));
+    cr_expect_float_eq(s.accuracy, 4.0 / 6, 1e-9);
+    cr_expect(s.confusion[0][0] == 3 && s.confusion[0][1] == 1 && s.confusion[1][0] == 1 && s.confusion[1][1] == 1);
+    cr_expect_eq(s.majority_class, 1);
+    cr_expect_float_eq(s.majority_rate, 4.0 / 6, 1e-9);
+    const int bad[6] = {1, 1, 3, 1, 2, 1};
+    cr_expect_eq(mtfl_attr_summarize(bad, truth, 6, 2, &s), MTFL_ERR_ARG);
+    expect_error("sample 3: predicted 3, true 1, classes are 1..2");
+}
+
+/* ---- synthetic faces, the cache and the loader ---------------------------------------- */
+
+Test(synthetic, faces_are_deterministic_and_labelled)
+{
+    uint8_t a[48 * 48 * 3], b[48 * 48 * 3];
+    float pa[10], pb[10];
+    uint8_t la[4], lb[4];
+    for (uint64_t i = 0; i < 20; i++) {
+        CHECK_OK(mtfl_synth_face(5, i, 48, a, pa, la));
+        CHECK_OK(mtfl_synth_face(5, i, 48, b, pb, lb));
+        cr_expect_eq(memcmp(a, b, sizeof a), 0, "face %llu differs between two draws", (unsigned long long)i);
+        cr_expect_eq(memcmp(pa, pb, sizeof pa), 0);
+        for (int k = 0; k < 10; k++) cr_expect(pa[k] > 0 && pa[k] < 48, "point %d at %g", k, pa[k]);
+        cr_expect(pa[0] < pa[1] && pa[3] < pa[4], "left eye and mouth corner on the left");
+        cr_expect(la[0] >= 1 && la[0] <= 2 && la[3] >= 1 && la[3] <= 5);
+    }
+    mtfl_set *s = CHECK_PTR(mtfl_synth_set(20, 48, 5, 2));
+    cr_expect_eq(memcmp(mtfl_set_pixels(s, 19), a, sizeof a), 0, "the set's face 20 is face 19 of the stream");
+    mtfl_set_release(s);
+}
+
+Test(cache, second_load_comes_from_the_cache_and_a_changed_file_rebuilds_it, .timeout = 120)
+{
+    char *dir = temp_dir(), cache[300], path[300];
+    write_synthetic_mtfl(dir, 12, 40);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    mtfl_protocol p = mtfl_protocol_defaults(MTFL_PROTOCOL_SEED);
+    p.size = 32, p.validation = 5;
+    mtfl_dataset first, second;
+    CHECK_OK(mtfl_dataset_load(&first, dir, &p, cache));
+    cr_expect(!first.from_cache);
+    cr_expect(first.train->count == 12 && first.val->count == 5 && first.test->count == 7);
+    CHECK_OK(mtfl_dataset_load(&second, dir, &p, cache));
+    cr_expect(second.from_cache, "not from the cache: %s", second.cache_note);
+    cr_expect_eq(second.train->count, 12);
+    cr_expect_eq(memcmp(first.train->pixels, second.train->pixels, first.train->pixel_bytes), 0);
+    cr_expect_eq(memcmp(first.test->samples, second.test->samples, 7 * sizeof(mtfl_sample)), 0);
+    mtfl_dataset_free(&second);
+    snprintf(path, sizeof path, "%s/training.txt", dir);
+    FILE *f = fopen(path, "ab");
+    fputs("\r\n", f);   /* same faces, different file */
+    fclose(f);
+    CHECK_OK(mtfl_dataset_load(&second, dir, &p, cache));
+    cr_expect(!second.from_cache);
+    cr_expect(strstr(second.cache_note, "training.txt changed") != NULL, "%s", second.cache_note);
+    mtfl_dataset_free(&second);
+    truncate(first.cache_file, 1000);   /* a damaged cache is rebuilt, not trusted */
+    CHECK_OK(mtfl_dataset_load(&second, dir, &p, cache));
+    cr_expect(!second.from_cache);
+    cr_expect_eq(second.train->count, 12);
+    mtfl_dataset_free(&second), mtfl_dataset_free(&first);
+    remove_tree(dir);
+}
+
+Test(cache, missing_images_stop_or_are_skipped_and_counted, .timeout = 120)
+{
+    char *dir = temp_dir(), path[300];
+    write_synthetic_mtfl(dir, 6, 32);
+    snprintf(path, sizeof path, "%s/train/003.png", dir);
+    remove(path);
+    mtfl_protocol p = mtfl_protocol_defaults(MTFL_PROTOCOL_CROP);
+    p.size = 24;
+    mtfl_dataset d;
+    cr_expect_eq(mtfl_dataset_load(&d, dir, &p, NULL), MTFL_ERR_IO);
+    expect_error("training.txt:4: image ");
+    expect_error("train/003.png: cannot open");
+    p.on_error = MTFL_ON_ERROR_SKIP;
+    CHECK_OK(mtfl_dataset_load(&d, dir, &p, NULL));
+    cr_expect_eq(d.train->count, 5);
+    cr_expect_eq(d.bad_images.count, 1);
+    cr_expect(strstr(d.bad_images.message[0], "003.png") != NULL, "%s", d.bad_images.message[0]);
+    mtfl_dataset_free(&d);
+    remove_tree(dir);
+}
+
+Test(loader, batches_depend_on_the_seed_only)
+{
+    mtfl_set *s = CHECK_PTR(mtfl_synth_set(23, 32, 9, 2));
+    mtfl_loader_config c = mtfl_loader_defaults();
+    c.batch_size = 5, c.seed = 11;
+    c.augment = (mtfl_augment){.translate = 4, .mirror = 0.5f, .scale = 0.1f, .shift = 0.05f};
+    mtfl_loader *one = CHECK_PTR(mtfl_loader_new(s, &c));
+    c.workers = 3;
+    mtfl_loader *three = CHECK_PTR(mtfl_loader_new(s, &c));
+    cr_assert_eq(mtfl_loader_batches(one), 5);
+    int order[5][2] = {{0, 0}, {0, 1}, {1, 4}, {0, 4}, {2, 2}};  /* in order, then jumps */
+    for (int k = 0; k < 5; k++) {
+        const mtfl_batch *a = CHECK_PTR(mtfl_loader_acquire(one, order[k][0], order[k][1]));
+        mtfl_batch copy;
+        CHECK_OK(mtfl_batch_alloc(&copy, 5, 32));
+        size_t image = (size_t)a->count * 3 * 32 * 32 * sizeof(float);
+        memcpy(copy.images, a->images, image);
+        memcpy(copy.samples, a->samples, (size_t)a->count * sizeof(int32_t));
+        int count = a->count;
+        mtfl_loader_release(one);
+        const mtfl_batch *b = CHECK_PTR(mtfl_loader_acquire(three, order[k][0], order[k][1]));
+        cr_expect_eq(b->count, count);
+        cr_expect_eq(count, order[k][1] == 4 ? 3 : 5, "the last batch holds the remainder");
+        cr_expect_eq(memcmp(b->samples, copy.samples, (size_t)count * sizeof(int32_t)), 0, "batch %d", k);
+        cr_expect_eq(memcmp(b->images, copy.images, image), 0, "batch %d: pixels", k);
+        mtfl_loader_release(three);
+        mtfl_batch_free(&copy);
+    }
+    const mtfl_batch *e0 = mtfl_loader_acquire(one, 0, 0);
+    int first0 = e0->samples[0];
+    mtfl_loader_release(one);
+    const mtfl_batch *e1 = mtfl_loader_acquire(one, 1, 0);
+    cr_expect(first0 != e1->samples[0] || e1->samples[1] != 0, "epochs are shuffled differently");
+    mtfl_loader_release(one);
+    cr_expect_null(mtfl_loader_acquire(one, 0, 5));
+    expect_error("batch 6 of epoch 1 does not exist");
+    mtfl_loader_free(one), mtfl_loader_free(three);
+    mtfl_set_release(s);
+}
+
+/* ---- the real data ------------------------------------------------------------------ */
+
+/* ../shared/MTFL beside the repository this file is in, or $MTFL_DATA. */
+static const char *real_data(void)
+{
+    static char dir[1024];
+    const char *env = getenv("MTFL_DATA");
+    if (env && *env) snprintf(dir, sizeof dir, "%s", env);
+    else {
+        char src[1024];
+        snprintf(src, sizeof src, "%s", __FILE__);
+        snprintf(dir, sizeof dir, "%s/../../../shared/MTFL", dirname(src));   /* tests/c -> repo/.. */
+    }
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/testing.txt", dir);
+    return access(probe, R_OK) == 0 ? dir : NULL;
+}
+
+Test(protocols, counts_on_the_real_files)
+{
+    const char *dir = real_data();
+    if (!dir) {
+        cr_log_warn("MTFL data not found (../shared/MTFL or MTFL_DATA): protocol counts skipped");
+        return;
+    }
+    mtfl_protocol p = mtfl_protocol_defaults(MTFL_PROTOCOL_SEED);
+    p.scan_only = true;
+    mtfl_dataset d;
+    CHECK_OK(mtfl_dataset_load(&d, dir, &p, NULL));
+    cr_expect_eq(d.train_lines, 10000);
+    cr_expect_eq(d.test_lines, 2995);
+    cr_expect_eq(d.train->count, 7650, "seed: 7650 square colour training images");
+    cr_expect_eq(d.dropped_nonsquare, 2350);
+    cr_expect_eq(d.val->count, 1000);
+    cr_expect_eq(d.test->count, 1995);
+    mtfl_dataset_free(&d);
+    p = mtfl_protocol_defaults(MTFL_PROTOCOL_CROP);
+    p.scan_only = true;
+    CHECK_OK(mtfl_dataset_load(&d, dir, &p, NULL));
+    cr_expect_eq(d.train->count, 10000, "crop: every training face");
+    cr_expect(d.val->count == 1000 && d.test->count == 1995);
+    mtfl_dataset_free(&d);
+}
