@@ -480,7 +480,8 @@ Test(protocols, counts_on_the_real_files)
 {
     const char *dir = real_data();
     if (!dir) {
-        cr_log_warn("MTFL data not found (../shared/MTFL or MTFL_DATA): protocol counts skipped");
+        /* not cr_log_warn: Criterion 2.4 then exits with status 1 though every test passed */
+        fprintf(stderr, "MTFL data not found (../shared/MTFL or MTFL_DATA): protocol counts skipped\n");
         return;
     }
     mtfl_protocol p = mtfl_protocol_defaults(MTFL_PROTOCOL_SEED);
