@@ -96,7 +96,7 @@ Test(tensor, bad_shapes_and_indices_are_errors)
 Test(tensor, mixed_devices_are_an_error)
 {
     if (opencl_device_count() == 0) {
-        cr_log_warn("no OpenCL device: mixed-device check skipped");
+        fprintf(stderr, "no OpenCL device: mixed-device check skipped\n"); /* cr_log_warn fails the run in Criterion 2.4 */
         return;
     }
     int64_t n = 4;
@@ -161,5 +161,5 @@ Test(tensor, devices_are_listed_cpu_first)
         cr_expect_gt(opencl_device(d)->memory, 0);
     }
     if (opencl_device_count() == 0)
-        cr_log_warn("no OpenCL device (%s): only the CPU backend is tested", mtfl_opencl_notice());
+        fprintf(stderr, "no OpenCL device (%s): only the CPU backend is tested\n", mtfl_opencl_notice());
 }
