@@ -72,10 +72,10 @@ static void draw_appearance(face *f, draws *d, int size)
 {
     float s = (float)size;
     f->yaw = ((float)(f->pose - 3) * 30.0f + draw(d, -7, 7)) * PI_F / 180;
-    f->roll = draw(d, -10, 10) * PI_F / 180;
-    f->a = s * draw(d, 0.22f, 0.28f) * (f->gender == 2 ? 0.93f : 1.0f);
-    f->b = f->a * draw(d, 1.2f, 1.35f);
-    f->centre = (vec2){s * draw(d, 0.44f, 0.56f), s * draw(d, 0.45f, 0.55f)};
+    f->roll = draw(d, -8, 8) * PI_F / 180;
+    f->a = s * draw(d, 0.26f, 0.31f) * (f->gender == 2 ? 0.94f : 1.0f);
+    f->b = f->a * draw(d, 1.2f, 1.32f);
+    f->centre = (vec2){s * draw(d, 0.45f, 0.55f), s * draw(d, 0.46f, 0.54f)};
     float tone = draw(d, 120, 235);
     f->skin = rgb(tone, tone * draw(d, 0.72f, 0.85f), tone * draw(d, 0.55f, 0.72f));
     float h = draw(d, 20, 200);
@@ -138,8 +138,8 @@ static void paint_head(mtfl_image *img, const face *f)
 static vec2 paint_eye(mtfl_image *img, const face *f, float side)
 {
     float fore;
-    vec2 p = head_point(f, side * 0.42f, -0.18f, 0, &fore);
-    vec2 brow = head_point(f, side * 0.42f, -0.36f, 0, NULL);
+    vec2 p = head_point(f, side * 0.45f, -0.16f, 0, &fore);
+    vec2 brow = head_point(f, side * 0.45f, -0.34f, 0, NULL);
     mtfl_rgb dark = rgb(f->hair.r * 0.6f, f->hair.g * 0.6f, f->hair.b * 0.6f);
     ellipse(img, brow, f->a * 0.2f * fore, f->a * 0.04f, f->roll, 0, dark, 1);
     ellipse(img, p, f->a * 0.17f * fore, f->a * 0.085f, f->roll, 0, rgb(240, 240, 235), 1);
@@ -163,14 +163,14 @@ static vec2 paint_nose(mtfl_image *img, const face *f)
 /* The mouth: a curve through the corners that sags in the middle for a smile. */
 static void paint_mouth(mtfl_image *img, const face *f, vec2 *left, vec2 *right)
 {
-    float lift = f->smile == 1 ? 0.07f : 0.0f;
-    *left = head_point(f, -0.33f, 0.5f - lift, 0, NULL);
-    *right = head_point(f, 0.33f, 0.5f - lift, 0, NULL);
-    vec2 mid = head_point(f, 0, 0.5f + (f->smile == 1 ? 0.06f : 0.0f), 0.05f, NULL);
-    if (f->smile == 1) {
+    float lift = f->smile == 1 ? 0.09f : 0.0f;
+    *left = head_point(f, -0.36f, 0.5f - lift, 0, NULL);
+    *right = head_point(f, 0.36f, 0.5f - lift, 0, NULL);
+    vec2 mid = head_point(f, 0, 0.5f + (f->smile == 1 ? 0.08f : 0.0f), 0.05f, NULL);
+    if (f->smile == 1) {   /* an open mouth showing teeth */
         vec2 teeth = head_point(f, 0, 0.5f + 0.02f, 0.05f, NULL);
         float half = hypotf(right->x - left->x, right->y - left->y) / 2;
-        ellipse(img, teeth, half * 0.8f, f->a * 0.07f, f->roll, 0, rgb(245, 245, 240), 1);
+        ellipse(img, teeth, half * 0.8f, f->a * 0.1f, f->roll, 0, rgb(245, 245, 240), 1);
     }
     float width = fmaxf(1.2f, f->a * 0.06f);
     vec2 prev = *left;
@@ -187,8 +187,8 @@ static void paint_mouth(mtfl_image *img, const face *f, vec2 *left, vec2 *right)
 static void paint_glasses_bridge(mtfl_image *img, const face *f, vec2 l, vec2 r)
 {
     float fl, fr;
-    head_point(f, -0.42f, -0.18f, 0, &fl);
-    head_point(f, 0.42f, -0.18f, 0, &fr);
+    head_point(f, -0.45f, -0.16f, 0, &fl);
+    head_point(f, 0.45f, -0.16f, 0, &fr);
     float dx = r.x - l.x, dy = r.y - l.y, len = hypotf(dx, dy);
     if (len < 1) return;
     float ux = dx / len, uy = dy / len, ol = f->a * 0.3f * fl, orr = f->a * 0.3f * fr;

@@ -54,6 +54,7 @@ int lmtfl_check_shape(lua_State *L, int idx, int64_t *shape, int *next);
 void lmtfl_open_tensor(lua_State *L);  /* metatable and tensor methods */
 void lmtfl_open_ops(lua_State *L);     /* adds op methods to the metatable's __index */
 void lmtfl_open_nn(lua_State *L);      /* layer ops: conv2d, maxpool2d, cross_entropy, ... */
+void lmtfl_open_data(lua_State *L);    /* mtfl._data: the data pipeline (src/data) */
 void lmtfl_print_tensor(lua_State *L, const mtfl_tensor *t); /* pushes its text */
 
 #endif

@@ -194,6 +194,7 @@ int luaopen_mtfl(lua_State *L)
     lmtfl_open_tensor(L);
     lmtfl_open_ops(L);
     lmtfl_open_nn(L);
+    lmtfl_open_data(L);
     luaL_getmetatable(L, LMTFL_TENSOR);
     lua_setfield(L, -2, "Tensor");
     install_searcher(L);

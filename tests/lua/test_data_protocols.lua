@@ -1,0 +1,134 @@
+-- The seed and crop protocols: counts on the real files, the crop geometry, the disk
+-- cache (used, invalidated, rebuilt), bad images (stop or skip), finding the data.
+local mtfl = require "mtfl"
+local data = require "mtfl.data"
+local T = require "harness"
+local H = require "data_helpers"
+
+mtfl.set_device("cpu")
+
+T.test("seed protocol on the real files: 7650 (LFW 4151 + net 3499) / 1000 / 1995", function()
+  local dir = H.real_data()
+  if not dir then return end
+  local ds = data.load{dir = dir, protocol = "seed", scan = true}
+  T.eq(ds.info.train, 7650, "training images")
+  T.eq(ds.info.train_folders.lfw_5590, 4151, "LFW")
+  T.eq(ds.info.train_folders.net_7876, 3499, "net")
+  T.eq(ds.info.dropped_nonsquare, 2350, "non-square left out")
+  T.eq(ds.info.dropped_gray, 0, "no grayscale training image")
+  T.eq(ds.info.val, 1000, "validation")
+  T.eq(ds.info.test, 1995, "test")
+  T.eq(ds.val:sample(1).path, "AFLW/0001-image20056.jpg", "validation starts at line 1")
+  T.eq(ds.test:sample(1).line, 1001, "test starts at line 1001")
+  local grays = 0
+  for i = 1, #ds.test do if ds.test:sample(i).gray then grays = grays + 1 end end
+  for i = 1, #ds.val do if ds.val:sample(i).gray then grays = grays + 1 end end
+  T.eq(grays, 28, "the 28 grayscale AFLW images are kept for testing")
+end)
+
+T.test("crop protocol on the real files: all 10000 training faces", function()
+  local dir = H.real_data()
+  if not dir then return end
+  local ds = data.load{dir = dir, protocol = "crop", scan = true}
+  T.eq(ds.info.train, 10000, "training faces")
+  T.eq(ds.info.val, 1000, "validation")
+  T.eq(ds.info.test, 1995, "test")
+end)
+
+-- Eye-mouth distance of rendered landmarks (10 numbers) over the side.
+local function eye_mouth(p, side)
+  local ex, ey = (p[1] + p[2]) / 2, (p[6] + p[7]) / 2
+  local mx, my = (p[4] + p[5]) / 2, (p[9] + p[10]) / 2
+  return math.sqrt((ex - mx) ^ 2 + (ey - my) ^ 2) / side, (ex + mx) / 2 / side, (ey + my) / 2 / side
+end
+
+T.test("crop: training faces at the test crops' geometry, test images as given", function()
+  local dir = H.real_data()
+  if not dir then return end
+  local cache = H.temp_dir("cache")
+  local ds = data.load{dir = dir, protocol = "crop", size = 64, limit = 30, validation = 10, cache = cache}
+  T.eq(#ds.train, 30, "limited training set")
+  for i = 1, #ds.train do
+    local _, p = ds.train:render(i)
+    local d, cx, cy = eye_mouth(p, 64)
+    T.near(d, 0.316, 1e-3, "eye-mouth distance over the side, face " .. i)
+    T.near(cx, 0.5, 1e-3, "centred in x")
+    T.near(cy, 0.5, 1e-3, "centred in y")
+  end
+  local file = data.read_annotations(dir .. "/testing.txt").faces
+  local _, p = ds.test:render(1)
+  local line = ds.test:sample(1).line
+  for k = 1, 10 do T.near(p[k], file[line].points[k] * 64 / 150, 1e-4, "test point " .. k) end
+  -- a second load comes from the cache, with the same samples
+  local again = data.load{dir = dir, protocol = "crop", size = 64, limit = 30, validation = 10, cache = cache}
+  T.truthy(again.info.from_cache, "second load from the cache: " .. tostring(again.info.cache_note))
+  T.eq(ds.train:render(7):bytes(), again.train:render(7):bytes(), "cached pixels")
+  H.remove(cache)
+end)
+
+T.test("the cache: keyed by options, rebuilt when an annotation file changes", function()
+  local dir = H.synthetic_mtfl{train = 6, test = 5, size = 32, format = "png"}
+  local cache = dir .. "/cache"
+  local function load(size) return data.load{dir = dir, size = size, validation = 2, cache = cache} end
+  T.truthy(not load(32).info.from_cache, "first load decodes")
+  T.truthy(load(32).info.from_cache, "second comes from the cache")
+  T.truthy(not load(24).info.from_cache, "another size is another cache file")
+  local f = assert(io.open(dir .. "/testing.txt", "ab"))
+  f:write("\r\n")
+  f:close()
+  local ds = load(32)
+  T.truthy(not ds.info.from_cache, "testing.txt changed")
+  T.truthy(ds.info.cache_note:find("testing.txt changed", 1, true), ds.info.cache_note)
+  T.truthy(load(32).info.from_cache, "and the new cache is used next time")
+  T.truthy(not data.load{dir = dir, size = 32, cache = false}.info.from_cache, "cache = false")
+  H.remove(dir)
+end)
+
+T.test("a missing or broken image names its path; skipping counts it", function()
+  local dir = H.synthetic_mtfl{train = 6, test = 4, size = 32, format = "jpg"}
+  os.remove(dir .. "/synthetic_train/000003.jpg")
+  H.write(dir .. "/synthetic_test/000002.jpg", "not a jpeg")
+  T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end,
+           "training.txt:3: image ", "synthetic_train/000003.jpg: cannot open")
+  local ds = data.load{dir = dir, cache = false, on_error = "skip", validation = 1}
+  T.eq(#ds.train, 5, "the missing one left out")
+  T.eq(#ds.val + #ds.test, 3, "the broken one left out")
+  T.eq(ds.info.bad_images.count, 2, "two bad images counted")
+  T.truthy(data.describe(ds):find("skipped 2 bad images", 1, true), data.describe(ds))
+  H.remove(dir)
+end)
+
+T.test("malformed lines in a data folder stop the load, or are skipped", function()
+  local dir = H.synthetic_mtfl{train = 4, test = 3, size = 32}
+  local text = H.read(dir .. "/training.txt")
+  H.write(dir .. "/training.txt", text:gsub("(\r\n [^\r]-) 1 1 (%d) (%d)\r\n", "%1 1 7 %2 %3\r\n", 1))
+  T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end, "training.txt:", "smile is 7")
+  local ds = data.load{dir = dir, cache = false, on_error = "skip"}
+  T.eq(ds.info.bad_lines.count, 1, "one bad line")
+  T.eq(#ds.train, 3, "three faces left")
+  H.remove(dir)
+end)
+
+T.test("finding the data: dir, --data, and clear errors", function()
+  local dir = H.synthetic_mtfl{train = 2, test = 2, size = 32}
+  T.eq(data.find{dir = dir}, dir, "dir option")
+  T.eq(data.find{args = {"--data", dir}}, dir, "--data DIR")
+  T.eq(data.find{args = {"--data=" .. dir}}, dir, "--data=DIR")
+  T.raises(function() local d = data.find{args = {"--data", "/no/such/place"}} return d end,
+           "no MTFL data in /no/such/place (from --data)")
+  T.raises(function() local d = data.load{dir = "/no/such/place"} return d end, "no MTFL data in /no/such/place")
+  local ds = data.load{args = {"--data", dir}, cache = false}
+  T.eq(ds.info.dir, dir, "load with --data")
+  H.remove(dir)
+end)
+
+T.test("bad options are errors naming the option", function()
+  local dir = H.synthetic_mtfl{train = 2, test = 2, size = 32}
+  T.raises(function() local d = data.load{dir = dir, protocol = "tcdcn"} return d end, "protocol", "tcdcn")
+  T.raises(function() local d = data.load{dir = dir, size = 3} return d end, "size 3")
+  T.raises(function() local d = data.load{dir = dir, size = "big"} return d end, "option 'size' must be a number")
+  T.raises(function() local d = data.load{dir = dir, protocol = "crop", jitter = {scale = 2}} return d end, "jitter scale 2")
+  H.remove(dir)
+end)
+
+T.run_all()
