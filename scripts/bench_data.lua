@@ -1,0 +1,69 @@
+-- bench_data.lua: how fast the data pipeline is on this machine.
+--
+--   mtfl-lua scripts/bench_data.lua [--data DIR] [--protocol seed|crop] [--size N]
+--                                   [--batches N] [--keep-cache DIR]
+--
+-- 1. first load: annotations, image headers and every image decoded (on all cores),
+--    and the cache written, into a fresh cache folder;
+-- 2. cached load: the same call again, served by the cache;
+-- 3. augmentation: batches of 50 with translation and mirror (and the crop protocol's
+--    own jitter) from the loader's background thread, made into tensors, in images/s.
+-- The last line is the summary:
+--   first_load_s=X cached_load_s=Y augment_img_per_s=Z train_images=N
+local mtfl = require "mtfl"
+local data = require "mtfl.data"
+
+local opts = {protocol = "seed", size = 150, batches = 60}
+local i = 1
+while i <= #arg do
+  local a = arg[i]
+  if a == "--data" then opts.data = arg[i + 1]; i = i + 2
+  elseif a == "--protocol" then opts.protocol = arg[i + 1]; i = i + 2
+  elseif a == "--size" then opts.size = tonumber(arg[i + 1]); i = i + 2
+  elseif a == "--batches" then opts.batches = tonumber(arg[i + 1]); i = i + 2
+  elseif a == "--keep-cache" then opts.cache = arg[i + 1]; i = i + 2
+  else error("unknown argument " .. a .. " (use --data DIR, --protocol seed|crop, --size N, " ..
+             "--batches N, --keep-cache DIR)", 0) end
+end
+
+local dir = data.find{dir = opts.data, args = arg}
+local cache = opts.cache or (os.tmpname() .. "-bench-cache")
+if not opts.cache then os.remove(cache:gsub("%-bench%-cache$", "")) end
+local function load()
+  local t0 = mtfl.clock()
+  local ds = data.load{dir = dir, protocol = opts.protocol, size = opts.size, cache = cache}
+  return ds, mtfl.clock() - t0
+end
+
+print(string.format("MTFL data in %s, %s protocol at %dx%d, %d cores", dir, opts.protocol, opts.size,
+                    opts.size, data.cpu_count()))
+local ds, first = load()
+print(data.describe(ds))
+local bytes = ds.train:info().bytes + ds.val:info().bytes + ds.test:info().bytes
+print(string.format("first load %.2f s (decoding and writing the cache), %.0f MB of pixels", first, bytes / 1e6))
+local train_images = #ds.train
+ds = nil
+collectgarbage()
+collectgarbage()
+local cached
+ds, cached = load()
+print(string.format("cached load %.2f s (%s)", cached, ds.info.from_cache and "from the cache" or
+                    "NOT from the cache: " .. tostring(ds.info.cache_note)))
+
+local function augment_rate(workers)
+  local loader = data.loader(ds.train, {batch = 50, seed = 1, workers = workers, device = "cpu",
+                                        augment = {translate = 10, mirror = true}})
+  loader:get(1, 1)   -- threads started, first batch out of the way
+  local t0, n = mtfl.clock(), 0
+  for b = 2, math.min(opts.batches + 1, loader:batches()) do n = n + loader:get(1, b).count end
+  local rate = n / (mtfl.clock() - t0)
+  loader:close()
+  return rate
+end
+
+local rate = augment_rate(1)
+print(string.format("augmentation: %.0f images/s on one background thread, %.0f with %d", rate,
+                    augment_rate(data.cpu_count()), data.cpu_count()))
+if not opts.cache then os.execute("rm -rf '" .. cache .. "'") end
+print(string.format("first_load_s=%.2f cached_load_s=%.2f augment_img_per_s=%.0f train_images=%d",
+                    first, cached, rate, train_images))
