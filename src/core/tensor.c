@@ -224,7 +224,10 @@ mtfl_tensor *mtfl_tensor_reshape(const mtfl_tensor *t, int ndim, const int64_t *
     for (int i = 0; i < ndim; i++) {
         resolved[i] = shape[i];
         if (shape[i] == -1 && inferred < 0) inferred = i;
-        else if (shape[i] < 0) {
+        else if (shape[i] == -1) {
+            mtfl_fail(MTFL_ERR_ARG, "reshape: only one size can be -1 (inferred)");
+            return NULL;
+        } else if (shape[i] < 0) {
             mtfl_fail(MTFL_ERR_ARG, "reshape: bad size %lld in the new shape",
                       (long long)shape[i]);
             return NULL;
