@@ -5,6 +5,7 @@
  * edges without supersampling.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #pragma GCC diagnostic push
@@ -129,18 +130,22 @@ int mtfl_text_width(const char *text, int scale)
 
 int mtfl_draw_text(mtfl_image *img, int x, int y, const char *text, int scale, mtfl_rgb c)
 {
-    /* stb_easy_font gives quads (4 vertices of x, y, z, colour): filled rectangles */
-    static _Thread_local float quads[4 * 4 * 3000];
+    /* stb_easy_font gives quads (4 vertices of x, y, z, colour: 64 bytes): filled
+     * rectangles; 255 characters need at most a few thousand */
+    enum { MAX_QUADS = 4000 };
+    float *quads = malloc((size_t)MAX_QUADS * 64);
+    if (!quads) return 0;
     unsigned char colour[4] = {255, 255, 255, 255};
     char safe[256];
     printable(safe, sizeof safe, text);
     scale = scale < 1 ? 1 : scale;
-    int n = stb_easy_font_print(0, 0, safe, colour, quads, (int)sizeof quads);
+    int n = stb_easy_font_print(0, 0, safe, colour, quads, MAX_QUADS * 64);
     for (int q = 0; q < n; q++) {
         const float *v = quads + (size_t)q * 16;   /* vertex 0 and vertex 2 are opposite corners */
         int qx = (int)v[0], qy = (int)v[1], qw = (int)v[8] - qx, qh = (int)v[9] - qy;
         mtfl_draw_rect(img, x + qx * scale, y + qy * scale, qw * scale, qh * scale, c);
     }
+    free(quads);
     return stb_easy_font_width(safe) * scale;
 }
 

@@ -22,6 +22,7 @@ static void make_taps(taps *t, int n, int src_n, float origin, float scale, floa
         float x = (float)o + 0.5f;
         if (mirror) x = (float)size - x;
         float s = (x - translate) / scale + origin - 0.5f;
+        if (!(fabsf(s) < 1e7f)) s = -2;   /* NaN or absurd geometry (a damaged cache): fill */
         float f = floorf(s);
         float frac = s - f;
         long a = (long)f, b = a + 1;

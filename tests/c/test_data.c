@@ -36,6 +36,19 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *data = malloc(*len + 1);
+    cr_assert_eq(fread(data, 1, *len, f), *len);
+    fclose(f);
+    return data;
+}
+
 static void remove_tree(const char *dir)
 {
     char cmd[256];
@@ -501,4 +514,86 @@ Test(protocols, counts_on_the_real_files)
     cr_expect_eq(d.train->count, 10000, "crop: every training face");
     cr_expect(d.val->count == 1000 && d.test->count == 1995);
     mtfl_dataset_free(&d);
+}
+
+/* ---- bad input never crashes ------------------------------------------------------------ */
+
+static uint32_t fuzz_next(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
+
+Test(fuzz, mangled_annotation_text_is_an_error_or_accepted_never_a_crash)
+{
+    uint32_t seed = 12345;
+    size_t n = strlen(distributed);
+    char buf[512];
+    for (int round = 0; round < 3000; round++) {
+        memcpy(buf, distributed, n);
+        size_t len = n;
+        for (int k = fuzz_next(&seed) % 6; k >= 0; k--) {
+            size_t at = fuzz_next(&seed) % len;
+            switch (fuzz_next(&seed) % 4) {
+            case 0: buf[at] = (char)(fuzz_next(&seed) >> 24); break;     /* any byte, NUL too */
+            case 1: len = at + 1; break;                                  /* truncated */
+            case 2: buf[at] = " \r\n\t\\."[fuzz_next(&seed) % 6]; break;  /* separators */
+            default: buf[at] = "0123456789e-+"[fuzz_next(&seed) % 13];
+            }
+        }
+        for (int policy = 0; policy < 2; policy++) {
+            mtfl_annotations a;
+            mtfl_status st = mtfl_annotations_parse(&a, "fuzz.txt", buf, len, (mtfl_on_error)policy);
+            cr_assert(st == MTFL_OK || st == MTFL_ERR_ARG, "round %d: status %d", round, st);
+            if (st == MTFL_OK) mtfl_annotations_free(&a);
+        }
+    }
+}
+
+Test(fuzz, damaged_images_and_caches_are_errors_or_usable_never_a_crash, .timeout = 120)
+{
+    char *dir = temp_dir(), path[300], cache[300];
+    write_synthetic_mtfl(dir, 4, 32);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    mtfl_protocol p = mtfl_protocol_defaults(MTFL_PROTOCOL_SEED);
+    p.size = 24;
+    mtfl_dataset d;
+    CHECK_OK(mtfl_dataset_load(&d, dir, &p, cache));
+    char file[1024];
+    snprintf(file, sizeof file, "%s", d.cache_file);
+    mtfl_dataset_free(&d);
+    size_t len;
+    char *good = read_all(file, &len);
+    uint32_t seed = 99;
+    for (int round = 0; round < 200; round++) {
+        char *bad = malloc(len);
+        memcpy(bad, good, len);
+        size_t cut = round % 3 == 0 ? fuzz_next(&seed) % len : len;
+        for (int k = 0; k < 8; k++) bad[fuzz_next(&seed) % (len < 8192 ? len : 8192)] ^= (char)(1 + fuzz_next(&seed) % 255);
+        FILE *f = fopen(file, "wb");
+        fwrite(bad, 1, cut, f);
+        fclose(f);
+        free(bad);
+        if (mtfl_dataset_load(&d, dir, &p, cache) == MTFL_OK) {
+            uint8_t out[24 * 24 * 3];
+            float pts[10];
+            mtfl_jitter j = mtfl_jitter_none();
+            for (int i = 0; i < d.train->count; i++)   /* whatever was accepted renders */
+                mtfl_render_sample(d.train, i, 24, &j, false, NULL, out, pts, NULL);
+            mtfl_dataset_free(&d);
+        }
+    }
+    free(good);
+    /* image files: garbage, and real files cut short */
+    for (int round = 0; round < 60; round++) {
+        snprintf(path, sizeof path, "%s/train/%03d.png", dir, round % 4);
+        char *img = read_all(path, &len);
+        snprintf(path, sizeof path, "%s/bad.png", dir);
+        FILE *f = fopen(path, "wb");
+        for (int k = 0; k < 4; k++) img[8 + fuzz_next(&seed) % (len - 8)] ^= (char)(fuzz_next(&seed) >> 24);
+        fwrite(img, 1, round % 2 ? len : fuzz_next(&seed) % len, f);
+        fclose(f);
+        free(img);
+        mtfl_image out;
+        int w, h, c;
+        if (mtfl_image_info(path, &w, &h, &c) == MTFL_OK && mtfl_image_load(&out, path, NULL) == MTFL_OK)
+            mtfl_image_free(&out);
+    }
+    remove_tree(dir);
 }

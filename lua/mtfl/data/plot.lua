@@ -70,13 +70,13 @@ local function run_gnuplot(script, what, program)
   if not status then errors.raisef("plot %s: gnuplot failed: %s", what, output:gsub("%s+$", "")) end
 end
 
-local function header(o, default_title)
+local function header(o, default_title, key)
   return table.concat({
     "set terminal pngcairo size " .. (o.width or 900) .. "," .. (o.height or 520) .. " noenhanced font 'Sans,11'",
     "set output " .. quote(o.file),
     "set datafile separator ','",
     "set title " .. quote(o.title or default_title),
-    "set key outside right top",
+    "set key " .. key,
     "set grid ytics lc rgb '#dddddd'",
   }, "\n") .. "\n"
 end
@@ -110,8 +110,10 @@ function M.landmark_accuracy(o)
   local csv = csv_path(o)
   write_csv(csv, header_row, rows)
   local plots = {}
-  for e = 1, #ex do plots[e] = quote(csv) .. " using " .. (e + 1) .. ":xtic(1) title columnheader(" .. (e + 1) .. ")" end
-  run_gnuplot(header(o, "Accuracy per landmark (error < 10% of the inter-ocular distance)") .. table.concat({
+  -- titles given here, not read from the CSV header: gnuplot splits a quoted "a, b"
+  for e = 1, #ex do plots[e] = quote(csv) .. " skip 1 using " .. (e + 1) .. ":xtic(1) title " .. quote(header_row[e + 1]) end
+  run_gnuplot(header(o, "Accuracy per landmark (error < 10% of the inter-ocular distance)",
+                     "outside below center horizontal") .. table.concat({
     "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.85 border -1",
     "set boxwidth 0.9", "set yrange [0:" .. (o.ymax or 1) .. "]", "set ylabel " .. quote(o.ylabel or "accuracy"),
     "plot " .. table.concat(plots, ", ")}, "\n") .. "\n", o.file, o.gnuplot)
@@ -140,10 +142,10 @@ function M.per_epoch(o)
   write_csv(csv, header_row, rows)
   local plots = {}
   for s = 1, #series do
-    plots[s] = quote(csv) .. " using 1:" .. (s + 1) .. " with linespoints pt 7 ps 0.6 lw 2 title columnheader(" .. (s + 1) .. ")"
+    plots[s] = quote(csv) .. " skip 1 using 1:" .. (s + 1) .. " with linespoints pt 7 ps 0.6 lw 2 title " .. quote(header_row[s + 1])
   end
   local yrange = o.ymax and ("set yrange [" .. (o.ymin or 0) .. ":" .. o.ymax .. "]") or "set autoscale y"
-  run_gnuplot(header(o, "Per epoch") .. table.concat({
+  run_gnuplot(header(o, "Per epoch", "outside right top") .. table.concat({
     "set xlabel " .. quote(o.xlabel or "epoch"), "set ylabel " .. quote(o.ylabel or "accuracy"),
     yrange, "set xrange [1:" .. math.max(2, longest) .. "]", "set xtics " .. (longest > 20 and 10 or 1),
     "plot " .. table.concat(plots, ", ")}, "\n") .. "\n", o.file, o.gnuplot)

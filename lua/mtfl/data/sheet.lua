@@ -46,12 +46,19 @@ local function draw_points(tile, pred, truth, scale, radius)
   end
 end
 
+local function legend_width(text, with_truth)
+  local w = 0
+  for k = 1, 5 do w = w + 16 * text + C.text_width(NAMES[k], text) end
+  if with_truth then w = w + 12 * text + C.text_width("truth", text) end
+  return w + 12 * text
+end
+
 local function layout(o, ncols, nrows)
   local tile = o.tile
   local text = math.max(1, tile // 100)
   local l = {tile = tile, text = text, pad = 6 * text, label_w = C.text_width("face 99999", text) + 12 * text,
              head_h = 16 * text}
-  l.width = l.label_w + ncols * (tile + l.pad) + l.pad
+  l.width = math.max(l.label_w + ncols * (tile + l.pad) + l.pad, legend_width(text, o.truth))
   l.legend_y = l.head_h + nrows * (tile + l.pad) + l.pad
   l.height = l.legend_y + 16 * text + l.pad
   return l
