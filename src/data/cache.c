@@ -13,7 +13,9 @@
  * and content hash of both annotation files match; every offset in it is checked
  * before use, so a damaged file is rebuilt, not trusted.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -57,9 +59,34 @@ static bool put_set(FILE *f, const mtfl_set *s)
            put(f, s->strings, s->string_bytes) && put_padding(f) && put(f, s->pixels, h.pixel_bytes);
 }
 
+/* A run killed while writing leaves FILE.tmp.PID.N behind, as big as the cache:
+ * remove those whose process is gone. */
+static void remove_stale_temps(const char *file)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : file;
+    size_t base_len = strlen(base);
+    if (slash) *slash = '\0';
+    DIR *dh = opendir(slash ? (dir[0] ? dir : "/") : ".");
+    if (!dh) return;
+    for (struct dirent *e; (e = readdir(dh));) {
+        if (strncmp(e->d_name, base, base_len) || strncmp(e->d_name + base_len, ".tmp.", 5)) continue;
+        long pid = strtol(e->d_name + base_len + 5, NULL, 10);
+        if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            char path[2100];
+            snprintf(path, sizeof path, "%s/%s", slash ? dir : ".", e->d_name);
+            remove(path);
+        }
+    }
+    closedir(dh);
+}
+
 mtfl_status mtfl_cache_write(const char *file, const char *key, const mtfl_fingerprint fp[2],
                              const mtfl_dataset *d)
 {
+    remove_stale_temps(file);
     char tmp[1100];
     mtfl_temp_name(tmp, sizeof tmp, file);
     FILE *f = fopen(tmp, "wb");

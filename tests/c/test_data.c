@@ -379,7 +379,7 @@ Test(synthetic, faces_are_deterministic_and_labelled)
 
 Test(cache, second_load_comes_from_the_cache_and_a_changed_file_rebuilds_it, .timeout = 120)
 {
-    char *dir = temp_dir(), cache[300], path[300];
+    char *dir = temp_dir(), cache[300], path[1100];
     write_synthetic_mtfl(dir, 12, 40);
     snprintf(cache, sizeof cache, "%s/cache", dir);
     mtfl_protocol p = mtfl_protocol_defaults(MTFL_PROTOCOL_SEED);
@@ -394,6 +394,8 @@ Test(cache, second_load_comes_from_the_cache_and_a_changed_file_rebuilds_it, .ti
     cr_expect_eq(memcmp(first.train->pixels, second.train->pixels, first.train->pixel_bytes), 0);
     cr_expect_eq(memcmp(first.test->samples, second.test->samples, 7 * sizeof(mtfl_sample)), 0);
     mtfl_dataset_free(&second);
+    snprintf(path, sizeof path, "%s.tmp.999999999.0", first.cache_file);
+    write_text(path, "left by a run that was killed while writing");
     snprintf(path, sizeof path, "%s/training.txt", dir);
     FILE *f = fopen(path, "ab");
     fputs("\r\n", f);   /* same faces, different file */
@@ -401,6 +403,8 @@ Test(cache, second_load_comes_from_the_cache_and_a_changed_file_rebuilds_it, .ti
     CHECK_OK(mtfl_dataset_load(&second, dir, &p, cache));
     cr_expect(!second.from_cache);
     cr_expect(strstr(second.cache_note, "training.txt changed") != NULL, "%s", second.cache_note);
+    snprintf(path, sizeof path, "%s.tmp.999999999.0", first.cache_file);
+    cr_expect(access(path, F_OK) != 0, "a dead run's temporary file is removed when the cache is rewritten");
     mtfl_dataset_free(&second);
     truncate(first.cache_file, 1000);   /* a damaged cache is rebuilt, not trusted */
     CHECK_OK(mtfl_dataset_load(&second, dir, &p, cache));
