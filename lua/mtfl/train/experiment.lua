@@ -1,0 +1,272 @@
+-- mtfl.train.experiment: an experiment of the study, as a table an example script
+-- writes, and what it takes to run it: one seed, from data to test metrics.
+--
+--   -- examples/multitask.lua
+--   local experiment = require "mtfl.train.experiment"
+--   return experiment.script({
+--     name = "multitask", title = "multi-task", short = "multi",  -- short: for narrow labels
+--     tasks = {landmarks = 1, pose = 6, glasses = 3},        -- lambda per task, eq. (3)
+--     network = experiment.example("seed_network.lua"),     -- function(size, outputs) -> model
+--     -- early_stopping = {k = 5},                          -- eq. (4) on the auxiliary tasks
+--     -- augment = function(size) return {translate = size // 10, mirror = true} end,
+--     -- input_size = 60, settings = {quick = {lr = 1e-3}, full = {...}},
+--     -- lr_schedule = function(epoch, epochs, lr) return lr end,
+--     -- landmark_loss = {variant = "euclidean"},            -- nn.LandmarkLoss's options
+--     -- prepare = function(model, ds, scale) ... end,      -- e.g. a better initialisation
+--   }, ...)
+--
+-- Run directly (mtfl-lua examples/multitask.lua --quick), the script trains one seed
+-- and prints its metrics; examples/reproduce.lua loads the same file and gets the
+-- table back, to run it in the grid.
+local mtfl = require "mtfl"
+local nn = require "mtfl.nn"
+local optim = require "mtfl.optim"
+local data = require "mtfl.data"
+local json = require "mtfl.json"
+local EarlyStopping = require "mtfl.train.early_stopping"
+local Trainer = require "mtfl.train.trainer"
+local evaluate = require "mtfl.train.evaluate"
+local datasets = require "mtfl.train.datasets"
+local options = require "mtfl.train.options"
+local files = require "mtfl.train.files"
+local targets = require "mtfl.train.targets"
+local heads = require "mtfl.train.heads"
+local errors = require "mtfl.errors"
+
+local M = {}
+
+--- What reproduce.lua passes to a script to get its table instead of a run.
+M.AS_SPEC = setmetatable({}, {__name = "mtfl.train.experiment.AS_SPEC"})
+
+-- The output width of each task's head.
+M.OUTPUTS = {landmarks = 10}
+for task, a in pairs(data.ATTRIBUTES) do M.OUTPUTS[task] = a.classes end
+
+-- Test faces shown on the contact sheet (Fig. 6): this many, spread over the set.
+M.SHEET_FACES = 6
+
+--- The options an experiment script takes (the grid's, less --seeds/--experiments).
+M.SCRIPT_OPTIONS = {protocol = true, quick = true, epochs = true, ["epoch-size"] = true, seed = true, device = true, data = true,
+                    out = true, batch = true, lr = true, size = true, synthetic = true, limit = true,
+                    ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true}
+
+local function check(spec)
+  if type(spec) ~= "table" or type(spec.name) ~= "string" then
+    errors.raise("experiment: needs a table with a name")
+  end
+  if type(spec.tasks) ~= "table" or next(spec.tasks) == nil then
+    errors.raisef("experiment %s: tasks = {task = lambda, ...} is missing", spec.name)
+  end
+  for task, lambda in pairs(spec.tasks) do
+    if not M.OUTPUTS[task] then errors.raisef("experiment %s: unknown task %q", spec.name, tostring(task)) end
+    if type(lambda) ~= "number" or lambda <= 0 then
+      errors.raisef("experiment %s: task %s needs a positive lambda, got %s", spec.name, task, tostring(lambda))
+    end
+  end
+  if type(spec.network) ~= "function" then
+    errors.raisef("experiment %s: network = function(size, outputs) -> model is missing", spec.name)
+  end
+  spec.title = spec.title or spec.name
+  return spec
+end
+
+--- The file `name` beside the script calling this, run and its value returned: how an
+--- experiment script picks up a network written in another script, and how any script
+--- gets an experiment's table (the file is given AS_SPEC, so it does not train).
+function M.example(name)
+  local source = debug.getinfo(2, "S").source
+  local dir = source:match("^@(.*)/[^/]*$") or "."
+  local chunk, err = loadfile(dir .. "/" .. name)
+  if not chunk then errors.raise(err) end
+  return chunk(M.AS_SPEC)
+end
+
+-- ---- one run ---------------------------------------------------------------------------
+
+-- The settings a run's results depend on: a finished run is reused only when they match.
+local CONFIG_KEYS = {"protocol", "profile", "size", "epochs", "epoch_size", "batch", "lr", "es_factor", "limit"}
+
+local function config_of(spec, s, ds)
+  local c = {experiment = spec.name, seed = s.seed, source = ds.info.source}
+  for _, k in ipairs(CONFIG_KEYS) do c[k] = s[k] end
+  return c
+end
+
+local function differences(a, b)
+  local keys, out = {}, {}
+  for k in pairs(a) do keys[k] = true end
+  for k in pairs(b) do keys[k] = true end
+  for k in pairs(keys) do
+    if a[k] ~= b[k] then out[#out + 1] = string.format("%s %s here, %s there", k, tostring(b[k]), tostring(a[k])) end
+  end
+  table.sort(out)
+  return table.concat(out, "; ")
+end
+
+--- The folder of the runs of a profile and protocol: out/seed-quick, out/crop, ...
+function M.results_dir(s)
+  return s.out .. "/" .. s.protocol .. (s.profile == "quick" and "-quick" or "")
+end
+
+function M.run_dir(spec, s)
+  return string.format("%s/runs/%s/seed%d", M.results_dir(s), spec.name, s.seed)
+end
+
+-- Test faces for the sheet: evenly spread, the same for every run of a grid.
+function M.sheet_faces(n)
+  local faces = {}
+  for i = 1, math.min(M.SHEET_FACES, n) do faces[i] = 1 + (i - 1) * n // M.SHEET_FACES end
+  return faces
+end
+
+-- The landmark head starts at the mean face rather than at 0 (the image's top-left
+-- corner). The seed started from 0; at its 30 epochs and learning rate 1e-4 the head
+-- had time to climb out, but the quick profile's few hundred steps would spend most
+-- of themselves on that climb. spec.landmark_bias = "zero" keeps the seed's start.
+local function init_landmark_head(spec, model, ds, size)
+  if spec.landmark_bias == "zero" or not spec.tasks.landmarks then return end
+  heads.start_at_mean_shape(model, ds.train, size, targets.landmark_scale(size))
+end
+
+local function build(spec, s, ds)
+  mtfl.manual_seed(s.seed)   -- the initial weights are the seed's
+  local outputs = {}
+  for task in pairs(spec.tasks) do outputs[task] = M.OUTPUTS[task] end
+  local model = spec.network(s.size, outputs)
+  model:input_gradient(false)   -- nothing upstream of the images learns
+  local size_check = model:summary{s.batch, 3, s.size, s.size}
+  local params, grads = nn.flatten_parameters(model)
+  local criteria = {}
+  for task, lambda in pairs(spec.tasks) do
+    criteria[task] = {task == "landmarks" and nn.LandmarkLoss(spec.landmark_loss) or nn.CrossEntropy(), lambda}
+  end
+  local criterion = nn.MultiTask(criteria)
+  local early_stopping
+  if spec.early_stopping then
+    local auxiliary = {}
+    for task, lambda in pairs(spec.tasks) do
+      if task ~= "landmarks" then auxiliary[task] = lambda end
+    end
+    early_stopping = EarlyStopping.new{tasks = auxiliary, k = spec.early_stopping.k or 5,
+                                       epsilon_factor = spec.early_stopping.epsilon_factor,
+                                       second_factor = s.es_factor}
+  end
+  init_landmark_head(spec, model, ds, s.size)
+  if spec.prepare then spec.prepare(model, ds, targets.landmark_scale(s.size)) end
+  return model, optim.Adam(params, grads, {lr = s.lr}), criterion, early_stopping, size_check
+end
+
+--- run(spec, settings, {script, should_stop, quiet, dir}) -> the run's result, or nil when
+--- should_stop ended it early (its checkpoint holds the epochs done). A run whose
+--- result.json exists is not trained again: that result comes back.
+function M.run(spec, s, o)
+  o = o or {}
+  check(spec)
+  local dir = o.dir or M.run_dir(spec, s)
+  local result_file = dir .. "/result.json"
+  if files.exists(result_file) then
+    local done = json.decode(files.read(result_file))
+    local ds_source = s.synthetic and "synthetic" or done.config.source
+    local want = config_of(spec, s, {info = {source = ds_source}})
+    local diff = differences(done.config, want)
+    if diff ~= "" then
+      errors.raisef("%s was made with other settings (%s): use another --out or remove it", result_file, diff)
+    end
+    print(string.format("%s seed %d: finished before, %s", spec.name, s.seed, result_file))
+    return done
+  end
+  if s.device then mtfl.set_device(s.device) end
+  local ds = datasets.get(s, o.script)
+  local config = config_of(spec, s, ds)
+  files.mkdir(dir)
+  local config_file = dir .. "/config.json"
+  if files.exists(config_file) then
+    local diff = differences(json.decode(files.read(config_file)), config)
+    if diff ~= "" then
+      errors.raisef("%s belongs to a run with other settings (%s): use another --out or remove %s", config_file, diff, dir)
+    end
+  else
+    files.write_atomic(config_file, json.encode(config))
+  end
+
+  local model, optimizer, criterion, early_stopping, tree = build(spec, s, ds)
+  local augment = spec.augment and spec.augment(s.size) or nil
+  local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device})
+  local trainer = Trainer.new{label = string.format("%s s%d", spec.name, s.seed), model = model,
+    criterion = criterion, optimizer = optimizer, loader = loader, val = ds.val, size = s.size,
+    epochs = s.epochs, epoch_size = s.epoch_size, batch = s.batch,
+    lr_at = spec.lr_schedule and function(epoch) return spec.lr_schedule(epoch, s.epochs, s.lr) end,
+    early_stopping = early_stopping, checkpoint = dir .. "/checkpoint.safetensors",
+    device = s.device}
+  local done = trainer:resume()
+  if done > 0 then
+    print(string.format("%s seed %d: resuming after epoch %d of %d", spec.name, s.seed, done, s.epochs))
+  elseif not o.quiet then
+    print(tree)
+  end
+  if trainer:fit(o.should_stop) == "interrupted" then return nil end
+
+  local test = trainer:evaluate(ds.test)
+  local result = evaluate.flatten(test)
+  result.experiment, result.title, result.short, result.seed = spec.name, spec.title, spec.short, s.seed
+  result.config = config
+  result.tasks = spec.tasks
+  result.stop_epoch = trainer:stop_epochs()
+  result.history = trainer.history
+  result.train_seconds = 0
+  for _, sec in ipairs(trainer.history.seconds) do result.train_seconds = result.train_seconds + sec end
+  result.test_losses = test.losses
+  if test.predictions.landmarks then
+    local faces = M.sheet_faces(#ds.test)
+    local rows = {}
+    for i, face in ipairs(faces) do
+      rows[i] = test.predictions.landmarks:narrow(1, face, 1):reshape(10):totable()
+    end
+    result.sheet = {size = s.size, faces = faces, landmarks = rows}
+  end
+  if s.keep_models then nn.save(dir .. "/model.safetensors", model) end
+  files.write_atomic(result_file, json.encode(result))
+  os.remove(dir .. "/checkpoint.safetensors")   -- the optimizer's state is no longer needed
+  result.test = test                           -- for the caller's printout, not saved
+  return result
+end
+
+-- ---- a script run on its own -----------------------------------------------------------
+
+--- Prints a run's test metrics: landmark errors, attribute accuracy against the
+--- majority rate, early-stopping epochs.
+function M.print_metrics(result)
+  local test = result.test
+  if test and test.landmarks then print(data.metrics.format_landmarks(test.landmarks)) end
+  for task, a in pairs(data.ATTRIBUTES) do
+    if test and test[task] then print(data.metrics.format_attribute(task, test[task], a.names)) end
+  end
+  for task, epoch in pairs(result.stop_epoch or {}) do
+    print(string.format("early stopping: %s stopped after epoch %d", task, epoch))
+  end
+end
+
+--- What an experiment script returns: its table for reproduce.lua, or (run from the
+--- command line) one training run of it.
+function M.script(spec, ...)
+  check(spec)
+  if select(1, ...) == M.AS_SPEC then return spec end
+  local given = options.parse(arg, M.SCRIPT_OPTIONS)
+  if given.help then print(options.usage(arg[0], M.SCRIPT_OPTIONS)) return end
+  local s = options.resolve(given, spec)
+  s.seed = s.seed or 1
+  local epochs_left = s.stop_after_epochs
+  local result = M.run(spec, s, {script = arg[0], should_stop = epochs_left and function()
+    epochs_left = epochs_left - 1
+    return epochs_left <= 0
+  end})
+  if not result then
+    print("stopped as asked (--stop-after-epochs): run the same command again to resume")
+    os.exit(3)
+  end
+  if result.test then M.print_metrics(result) end
+  print("results: " .. M.run_dir(spec, s) .. "/result.json")
+  return result
+end
+
+return M

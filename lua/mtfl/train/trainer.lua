@@ -1,0 +1,183 @@
+-- mtfl.train.trainer: the epoch loop of one training run.
+--
+--   local trainer = Trainer.new{label = "multitask s1", model = model, criterion = criterion,
+--     optimizer = adam, loader = data.loader(ds.train, {...}), val = ds.val, size = 64,
+--     epochs = 30, epoch_size = nil (images per epoch: all), batch = 50,
+--     lr_at = nil (function(epoch) -> learning rate), early_stopping = EarlyStopping.new{tasks = {pose = 6, glasses = 3}},
+--     checkpoint = "out/runs/multitask/seed1/checkpoint.safetensors"}
+--   trainer:resume()                 -- from the checkpoint, when there is one
+--   local status = trainer:fit()     -- "finished" or "interrupted"
+--   local test = trainer:evaluate(ds.test)
+--
+-- Each epoch: train over the loader's batches with a progress bar, measure the
+-- validation set (every head's metrics and every task's loss), let early stopping
+-- stop auxiliary tasks (lambda to 0, head frozen), and write the checkpoint.
+local mtfl = require "mtfl"
+local Progress = require "mtfl.train.progress"
+local evaluate = require "mtfl.train.evaluate"
+local targets = require "mtfl.train.targets"
+local run_state = require "mtfl.train.run_state"
+local errors = require "mtfl.errors"
+
+local Trainer = {}
+Trainer.__index = Trainer
+
+local REQUIRED = {"model", "criterion", "optimizer", "loader", "val", "size", "epochs"}
+
+function Trainer.new(o)
+  for _, key in ipairs(REQUIRED) do
+    if o[key] == nil then errors.raisef("Trainer.new: option %q is missing", key) end
+  end
+  local self = setmetatable({}, Trainer)
+  for k, v in pairs(o) do self[k] = v end
+  self.label = o.label or "run"
+  self.landmark_scale = o.landmark_scale or targets.landmark_scale(o.size)
+  self.tasks = o.criterion:task_names()
+  -- a short epoch is the first epoch_size images of the loader's epoch: a different
+  -- random part of the training set each time, as the order is drawn per epoch
+  self.batches = o.loader:batches()
+  if o.epoch_size then
+    if not o.batch then errors.raise("Trainer.new: epoch_size needs the batch option (the loader's batch size)") end
+    self.batches = math.min(self.batches, math.max(1, math.ceil(o.epoch_size / o.batch)))
+  end
+  self.epoch = 0
+  self.history = {train_loss = {}, val_loss = {}, val = {}, seconds = {}, images_per_second = {}}
+  return self
+end
+
+--- Picks up the checkpoint when there is one; returns the epochs already done.
+function Trainer:resume()
+  if not (self.checkpoint and run_state.exists(self.checkpoint)) then return 0 end
+  local record = run_state.load(self.checkpoint, self.model, self.optimizer)
+  if record.epochs ~= self.epochs then
+    errors.raisef("%s was written by a run of %d epochs, this one has %d (remove it to start over)",
+                  self.checkpoint, record.epochs, self.epochs)
+  end
+  self.epoch, self.history = record.epoch, record.history
+  for task, weight in pairs(record.weights) do self.criterion:set_weight(task, weight) end
+  if self.early_stopping and record.early_stopping then
+    self.early_stopping:load_state(run_state.decode_early_stopping(record.early_stopping))
+    -- the optimizer's state already holds the frozen views; the heads need telling
+    for task in pairs(self.early_stopping.stopped) do self.model:get("heads"):freeze(task) end
+  end
+  return self.epoch
+end
+
+function Trainer:save_checkpoint()
+  if not self.checkpoint then return end
+  local weights = {}
+  for _, task in ipairs(self.tasks) do weights[task] = self.criterion:weight(task) end
+  run_state.save(self.checkpoint, self.model, self.optimizer, {
+    epoch = self.epoch, epochs = self.epochs, history = self.history, weights = weights,
+    early_stopping = self.early_stopping and run_state.encode_early_stopping(self.early_stopping:state()),
+  })
+end
+
+local function append(histories, key, value)
+  histories[key] = histories[key] or {}
+  table.insert(histories[key], value)
+end
+
+-- One pass over the training set; returns the mean loss of every task.
+function Trainer:train_epoch(progress)
+  self.model:training()
+  local sums, seen = {}, 0
+  local means = {}
+  for batch, index in self.loader:epoch(self.epoch + 1) do
+    local t = targets.of_batch(batch, self.criterion, self.landmark_scale)
+    self.optimizer:zeroGrad()
+    local outputs = self.model:forward(batch.images)
+    local total, losses = self.criterion:forward(outputs, t)
+    if total ~= total or total == math.huge then
+      errors.raisef("%s: the loss diverged (%s) in epoch %d, batch %d", self.label, tostring(total),
+                    self.epoch + 1, index)
+    end
+    self.model:backward(batch.images, self.criterion:backward(outputs, t))
+    self.optimizer:step()
+    local n = batch.count
+    seen = seen + n
+    for task, loss in pairs(losses) do
+      sums[task] = (sums[task] or 0) + loss * n
+      means[task] = sums[task] / seen
+    end
+    progress:update(index, means, n)
+    if index == self.batches then break end
+  end
+  return means
+end
+
+-- The early-stopping decisions of this epoch: a stopped task sends no more gradient
+-- (its lambda goes to 0) and its head stays where it is (frozen, also in the optimizer).
+function Trainer:apply_early_stopping(train_losses, val_losses)
+  if not self.early_stopping then return {} end
+  local stopped = self.early_stopping:update(train_losses, val_losses)
+  for _, task in ipairs(stopped) do
+    self.criterion:set_weight(task, 0)
+    self.optimizer:freeze(self.model:get("heads"):freeze(task))
+  end
+  return stopped
+end
+
+--- "val: error 9.81% failure 0.41 | pose 0.62 | glasses 0.91"
+local function summary_line(v, stopped, seconds)
+  local parts = {}
+  if v.mean_error then
+    parts[#parts + 1] = string.format("val: landmarks error %.2f%% accuracy %.3f", 100 * v.mean_error, v.mean_accuracy)
+  end
+  local attrs = {}
+  for key in pairs(v) do
+    local task = key:match("^(.*)_majority_rate$")
+    if task then attrs[#attrs + 1] = task end
+  end
+  table.sort(attrs)
+  for _, task in ipairs(attrs) do
+    parts[#parts + 1] = string.format("%s %.3f (majority %.3f)", task, v[task .. "_accuracy"], v[task .. "_majority_rate"])
+  end
+  if #stopped > 0 then parts[#parts + 1] = "early stopping: " .. table.concat(stopped, ", ") .. " stopped" end
+  parts[#parts + 1] = string.format("%.0f s", seconds)
+  return table.concat(parts, " | ")
+end
+
+--- Trains the remaining epochs. should_stop() (optional) is asked after each epoch's
+--- checkpoint: true ends the loop early ("interrupted"), as a killed process would,
+--- unless that epoch was the last.
+function Trainer:fit(should_stop)
+  local progress = Progress.new{label = self.label, epochs = self.epochs, batches = self.batches,
+                                tasks = self.tasks}
+  while self.epoch < self.epochs do
+    local t0 = mtfl.clock()
+    progress:start_epoch(self.epoch + 1)
+    if self.lr_at then self.optimizer:set_lr(self.lr_at(self.epoch + 1)) end
+    local train_losses = self:train_epoch(progress)
+    local train_seconds = mtfl.clock() - t0
+    local val = self:evaluate(self.val)
+    local flat = evaluate.flatten(val)
+    self.epoch = self.epoch + 1
+    for task, loss in pairs(train_losses) do append(self.history.train_loss, task, loss) end
+    for task, loss in pairs(val.losses) do append(self.history.val_loss, task, loss) end
+    for key, value in pairs(flat) do
+      if type(value) == "number" then append(self.history.val, key, value) end
+    end
+    append(self.history, "seconds", mtfl.clock() - t0)
+    append(self.history, "images_per_second", progress.images / math.max(train_seconds, 1e-9))
+    local stopped = self:apply_early_stopping(train_losses, val.losses)
+    self:save_checkpoint()
+    progress:finish_epoch(train_losses, summary_line(flat, stopped, mtfl.clock() - t0))
+    -- asked after every epoch (it may count them), obeyed unless the run is complete
+    if should_stop and should_stop() and self.epoch < self.epochs then return "interrupted" end
+  end
+  return "finished"
+end
+
+--- The model measured on a set: see mtfl.train.evaluate.
+function Trainer:evaluate(set)
+  return evaluate.evaluate(self.model, self.criterion, set, {size = self.size, landmark_scale = self.landmark_scale,
+                                                             device = self.device})
+end
+
+--- The epoch at which each early-stopped task stopped ({} without early stopping).
+function Trainer:stop_epochs()
+  return self.early_stopping and self.early_stopping.stopped or {}
+end
+
+return Trainer
