@@ -1,0 +1,14 @@
+-- single_task_smile.lua: the seed network trained on smile alone (the single-task
+-- baseline the multi-task network is measured against).
+-- Not in the seed's figures: TCDCN's other auxiliary task, here for completeness.
+--
+--   mtfl-lua examples/single_task_smile.lua [--quick] [--protocol crop] [--seed 2] [--epochs N] ...
+local experiment = require "mtfl.train.experiment"
+
+return experiment.script({
+  name = "single_task_smile",
+  title = "single-task smile",
+  short = "smile",
+  tasks = {smile = 1},
+  network = experiment.example("seed_network.lua"),
+}, ...)

@@ -1,0 +1,228 @@
+-- The experiment scripts and the grid (examples/reproduce.lua) in CI conditions: tiny
+-- synthetic faces, one or two short epochs, a temporary --out. The grid runs end to end
+-- and writes its results and figures; an interrupted grid resumes without redoing
+-- finished runs and ends with the same results; early stopping freezes what it stops.
+local mtfl = require "mtfl"
+local json = require "mtfl.json"
+local nn = require "mtfl.nn"
+local optim = require "mtfl.optim"
+local data = require "mtfl.data"
+local T = require "harness"
+local H = require "data_helpers"
+local options = require "mtfl.train.options"
+local report = require "mtfl.train.report"
+local Trainer = require "mtfl.train.trainer"
+local EarlyStopping = require "mtfl.train.early_stopping"
+local experiment = require "mtfl.train.experiment"
+
+mtfl.set_device("cpu")
+
+local HOST = os.getenv("MTFL_LUA") or "mtfl-lua"
+local REPRODUCE = "../../examples/reproduce.lua"
+-- every experiment, tiny: 24x24 faces (the TCDCN-like one keeps its 40x40), 40 of each part
+local TINY = "--quick --synthetic --limit 40 --size 24 --epoch-size 80 --device cpu"
+
+local function grid(args, out)
+  return T.run(string.format("%s %s %s --out %s", HOST, REPRODUCE, args, out))
+end
+
+local function read_json(path) return json.decode(H.read(path)) end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- ---- options and tables --------------------------------------------------------------
+
+T.test("options: profiles, an experiment's own settings, the command line on top", function()
+  local s = options.resolve(options.parse({"--quick", "--epochs", "3", "--protocol=crop"}))
+  T.eq(s.size, 48, "quick size")
+  T.eq(s.epochs, 3, "--epochs beats the profile")
+  T.eq(s.protocol, "crop", "--protocol=crop")
+  T.eq(options.resolve({}).lr, 1e-4, "the seed's learning rate by default")
+  local spec = {input_size = 40, settings = {quick = {lr = 1e-3, epochs = 12}}}
+  s = options.resolve(options.parse({"--quick", "--size", "64", "--epochs", "2"}), spec)
+  T.eq(s.size, 40, "an experiment's input size is its architecture's")
+  T.eq(s.lr, 1e-3, "the experiment's quick settings")
+  T.eq(s.epochs, 2, "the command line beats the experiment")
+  s = options.resolve(options.parse({"--experiments", "multitask,tcdcn"}))
+  T.eq(#s.experiments, 2, "a list")
+  T.raises(function() options.parse({"--epochs", "0"}) end, "option --epochs wants a positive integer")
+  T.raises(function() options.parse({"--protocol", "box"}) end, "option --protocol is \"box\" (use seed or crop)")
+  T.raises(function() options.parse({"--epochs"}) end, "option --epochs needs a value")
+  T.raises(function() options.parse({"--bogus"}) end, "unknown argument \"--bogus\"")
+  T.raises(function() options.parse({"--seeds", "2"}, experiment.SCRIPT_OPTIONS) end, "unknown argument \"--seeds\"")
+end)
+
+T.test("report: mean and sample standard deviation over seeds, the table beside the seed", function()
+  local st = report.stats({1, 2, 3})
+  T.near(st.mean, 2, 1e-12, "mean")
+  T.near(st.std, 1, 1e-12, "std")
+  T.eq(report.stats({5}).std, 0, "one run")
+  local function run(seed, err, acc)
+    return {experiment = "multitask", title = "multi-task", seed = seed, mean_error = err, mean_accuracy = acc,
+            point_accuracy = {acc, acc, acc, acc, acc}, pose_accuracy = 0.7, pose_majority_rate = 0.6,
+            stop_epoch = {pose = seed + 4}}
+  end
+  local summary = report.summarize({run(1, 0.10, 0.5), run(2, 0.12, 0.4)})
+  T.eq(#summary, 1, "one experiment")
+  T.near(summary[1].stats.mean_error.mean, 0.11, 1e-12, "mean error")
+  T.near(summary[1].stats["stop_epoch.pose"].mean, 5.5, 1e-12, "stop epoch")
+  local text = report.text(summary, "seed")
+  T.truthy(text:find("11.00 ± 1.41", 1, true), "mean ± std in percent:\n" .. text)
+  T.truthy(text:find("acc. 0.19", 1, true), "the seed's published accuracy beside it")
+  T.truthy(report.text(summary, "crop"):find("TCDCN error 8%", 1, true), "TCDCN's 8% on the crop protocol")
+  T.truthy(report.markdown(summary, "seed"):match("^| experiment | runs |"), "markdown header")
+  local csv = report.runs_csv({run(1, 0.1, 0.5)})
+  T.truthy(csv:match("^experiment,seed,"), "csv header")
+  T.truthy(csv:find("point_accuracy.5", 1, true), "per-landmark columns")
+end)
+
+-- ---- the trainer: early stopping and resuming ------------------------------------------
+
+local function tiny_run(dir, should_stop, snapshots)
+  local ds = data.synthetic_dataset{size = 16, seed = 3, train = 40, val = 20, test = 20}
+  mtfl.manual_seed(7)
+  local model = nn.Sequential{nn.Conv2d(3, 4, 3, {padding = "same"}), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(4 * 8 * 8, 16), nn.ReLU()}
+    :add(require("mtfl.train.heads").linear(16, {landmarks = 10, pose = 5, glasses = 2}), "heads")
+  model:input_gradient(false)
+  local params, grads = nn.flatten_parameters(model)
+  local criterion = nn.MultiTask{landmarks = {nn.LandmarkLoss(), 1}, pose = {nn.CrossEntropy(), 6},
+                                 glasses = {nn.CrossEntropy(), 3}}
+  -- epsilon_factor -1: every task stops as soon as eq. (4) has a value (after k epochs)
+  local es = EarlyStopping.new{tasks = {pose = 6, glasses = 3}, k = 2, epsilon_factor = -1}
+  local loader <close> = data.loader(ds.train, {batch = 10, seed = 1})
+  local trainer = Trainer.new{model = model, criterion = criterion, optimizer = optim.Adam(params, grads, {lr = 1e-3}),
+    loader = loader, val = ds.val, size = 16, epochs = 4, early_stopping = es,
+    checkpoint = dir .. "/checkpoint.safetensors"}
+  trainer:resume()
+  local status = trainer:fit(function()
+    if snapshots then snapshots[trainer.epoch] = model:get("heads"):get("pose").weight:clone() end
+    return should_stop and should_stop(trainer.epoch)
+  end)
+  return status, trainer, model, criterion
+end
+
+T.test("early stopping: lambda 0 and a frozen head from the stop epoch on", function()
+  local dir = H.temp_dir("es")
+  local snapshots = {}
+  local status, trainer, model, criterion = tiny_run(dir, nil, snapshots)
+  T.eq(status, "finished", "status")
+  T.eq(trainer:stop_epochs().pose, 2, "pose stopped at epoch 2")
+  T.eq(trainer:stop_epochs().glasses, 2, "glasses stopped at epoch 2")
+  T.eq(criterion:weight("pose"), 0, "pose lambda")
+  T.eq(criterion:weight("landmarks"), 1, "landmarks go on")
+  T.truthy(model:get("heads"):is_frozen("pose"), "pose head frozen")
+  T.eq(mtfl.max_abs_diff(snapshots[2], snapshots[4]), 0, "the pose head did not move after epoch 2")
+  T.truthy(mtfl.max_abs_diff(snapshots[1], snapshots[2]) > 0, "it moved before")
+  T.eq(#trainer.history.val_loss.pose, 4, "validation loss every epoch")
+  H.remove(dir)
+end)
+
+T.test("a run stopped after epoch 3 resumes to the same weights", function()
+  local whole, parts = H.temp_dir("whole"), H.temp_dir("parts")
+  local _, _, model_a = tiny_run(whole)
+  local status = tiny_run(parts, function(epoch) return epoch == 3 end)
+  T.eq(status, "interrupted", "first part")
+  local status2, trainer, model_b, criterion = tiny_run(parts)
+  T.eq(status2, "finished", "second part")
+  T.eq(trainer.epoch, 4, "epochs")
+  T.eq(criterion:weight("glasses"), 0, "the stopped task stays stopped")
+  T.truthy(model_b:get("heads"):is_frozen("glasses"), "and its head frozen")
+  local pa, pb = nn.flatten_parameters(model_a), nn.flatten_parameters(model_b)
+  T.eq(mtfl.max_abs_diff(pa, pb), 0, "weights after an interruption")
+  H.remove(whole)
+  H.remove(parts)
+end)
+
+-- ---- the grid -------------------------------------------------------------------------
+
+T.test("the whole grid on tiny synthetic faces: results, table and figures", function()
+  local out = H.temp_dir("grid")
+  local rc, text = grid(TINY .. " --epochs 2", out)
+  T.eq(rc, 0, "exit status\n" .. text)
+  local dir = out .. "/seed-quick"
+  local results = read_json(dir .. "/results.json")
+  T.eq(#results.runs, 9, "a run per experiment")
+  local by_name = {}
+  for _, run in ipairs(results.runs) do by_name[run.experiment] = run end
+  for _, name in ipairs{"single_task_landmarks", "multitask", "multitask_early_stopping", "multitask_augmentation", "tcdcn"} do
+    local run = by_name[name]
+    T.truthy(run, name .. " ran")
+    T.eq(type(run.mean_error), "number", name .. " mean_error")
+    T.eq(#run.point_accuracy, 5, name .. " point_accuracy")
+    T.eq(#run.point_error, 5, name .. " point_error")
+    T.eq(#run.point_failure, 5, name .. " point_failure")
+    T.eq(#run.history.val.mean_error, 2, name .. " validation every epoch")
+    T.eq(#run.sheet.landmarks, experiment.SHEET_FACES, name .. " sheet predictions")
+  end
+  for _, name in ipairs{"single_task_pose", "single_task_glasses", "single_task_gender", "single_task_smile"} do
+    local task = name:match("single_task_(.*)")
+    T.eq(type(by_name[name][task .. "_accuracy"]), "number", name .. " accuracy")
+    T.eq(type(by_name[name][task .. "_majority_rate"]), "number", name .. " majority rate")
+    T.eq(by_name[name].mean_error, nil, name .. " has no landmarks")
+  end
+  T.eq(type(by_name.tcdcn.smile_accuracy), "number", "the TCDCN-like network has every attribute")
+  T.eq(type(by_name.multitask_early_stopping.stop_epoch), "table", "stop epochs recorded")
+  T.eq(by_name.tcdcn.config.size, 40, "the TCDCN-like network keeps its input size")
+  T.truthy(H.read(dir .. "/results.csv"):match("^experiment,seed,.*mean_error"), "results.csv header")
+  T.truthy(H.read(dir .. "/summary.csv"):match("^experiment,runs,"), "summary.csv header")
+  T.truthy(H.read(dir .. "/summary.md"):find("| multi-task + early stopping |", 1, true), "summary.md rows")
+  T.truthy(text:find("landmark acc.", 1, true) and text:find("acc. 0.24", 1, true), "the printed table")
+  for _, fig in ipairs{"fig2_landmark_accuracy", "fig3_early_stopping", "fig4_validation_accuracy", "fig5_augmentation",
+                       "validation_error"} do
+    T.truthy(exists(dir .. "/" .. fig .. ".csv"), fig .. ".csv")
+    if data.plot.available() then T.truthy(exists(dir .. "/" .. fig .. ".png"), fig .. ".png") end
+  end
+  T.truthy(exists(dir .. "/fig6_test_faces.png"), "the contact sheet")
+  H.remove(out)
+end)
+
+-- The numbers of a run that must not depend on interruptions (not the timings).
+local function comparable(run)
+  local c = {}
+  for k, v in pairs(run) do
+    if k ~= "train_seconds" and k ~= "history" then c[k] = v end
+  end
+  c.history = {train_loss = run.history.train_loss, val_loss = run.history.val_loss, val = run.history.val}
+  return json.encode(c)
+end
+
+T.test("an interrupted grid resumes: finished runs are kept, the rest picks up, same results", function()
+  local args = TINY .. " --epochs 3 --experiments single_task_landmarks,multitask_early_stopping,multitask_augmentation"
+  local whole, parts = H.temp_dir("whole"), H.temp_dir("parts")
+  local rc, text = grid(args, whole)
+  T.eq(rc, 0, "uninterrupted grid\n" .. text)
+  -- 4 epochs: the first run's 3, then one of the second
+  rc, text = grid(args .. " --stop-after-epochs 4", parts)
+  T.eq(rc, 3, "an interrupted grid exits with 3\n" .. text)
+  local runs = parts .. "/seed-quick/runs/"
+  local first = runs .. "single_task_landmarks/seed1/result.json"
+  T.truthy(exists(first), "the first run finished")
+  T.truthy(exists(runs .. "multitask_early_stopping/seed1/checkpoint.safetensors"), "the second has a checkpoint")
+  T.truthy(not exists(runs .. "multitask_early_stopping/seed1/result.json"), "but no result")
+  T.truthy(not exists(parts .. "/seed-quick/results.json"), "no grid results yet")
+  local first_text = H.read(first)
+  rc, text = grid(args, parts)
+  T.eq(rc, 0, "resumed grid\n" .. text)
+  T.truthy(text:find("single_task_landmarks seed 1: finished before", 1, true), "finished run skipped\n" .. text)
+  T.truthy(text:find("multitask_early_stopping seed 1: resuming after epoch 1 of 3", 1, true), "resumed\n" .. text)
+  T.eq(H.read(first), first_text, "the finished run's result is untouched")
+  T.truthy(not exists(runs .. "multitask_early_stopping/seed1/checkpoint.safetensors"), "checkpoint gone once done")
+  local a, b = read_json(whole .. "/seed-quick/results.json"), read_json(parts .. "/seed-quick/results.json")
+  T.eq(#b.runs, 3, "every run in the results")
+  for i = 1, 3 do
+    T.eq(comparable(b.runs[i]), comparable(a.runs[i]), "run " .. a.runs[i].experiment .. " matches the uninterrupted one")
+  end
+  -- a finished run is only reused with the settings it was made with
+  rc, text = grid(args:gsub("%-%-epochs 3", "--epochs 4"), parts)
+  T.truthy(rc ~= 0 and text:find("was made with other settings (epochs 4 here, 3 there)", 1, true),
+           "changed settings are refused\n" .. text)
+  H.remove(whole)
+  H.remove(parts)
+end)
+
+T.run_all()
