@@ -76,7 +76,7 @@ local function fig3(o, ex)
       majority[#groups] = plain.stats[task .. "_majority_rate"].mean
       without[#groups], with[#groups] = a.mean, b.mean
       local st = stopped.stats["stop_epoch." .. task]
-      stops[#stops + 1] = st and string.format("%s after epoch %.1f (%d of %d runs)", task, st.mean, st.n, stopped.runs)
+      stops[#stops + 1] = st and string.format("%s after epoch %.1f (%d/%d runs)", task, st.mean, st.n, stopped.runs)
                           or (task .. " never")
     end
   end
