@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages mtfl-lua builds and tests with. Idempotent and
-# non-interactive: when everything is already installed it changes nothing.
+# Installs the Debian 12 packages mtfl-lua builds, tests and runs its scripts with.
+# Idempotent and non-interactive: when everything is already installed it changes
+# nothing.
+#
+#   bash scripts/setup-deps.sh           # the build, the tests, the scripts and examples
+#   bash scripts/setup-deps.sh --bench   # also the PyTorch peers (scripts/bench_vs_pytorch.sh)
+#   bash scripts/setup-deps.sh --ci      # also what .ci/run adds: the fresh-root run,
+#                                        # the sanitizer build and the fuzzers
 set -euo pipefail
 
 packages=(
@@ -9,12 +15,21 @@ packages=(
   ocl-icd-opencl-dev opencl-c-headers        # OpenCL ICD loader and headers
   pocl-opencl-icd clinfo                     # OpenCL on machines without a GPU
   libclblast-dev                             # GEMM on OpenCL devices
-  libopenblas-dev                            # GEMM on the CPU backend
+  libopenblas-openmp-dev                     # GEMM on the CPU backend: the OpenMP build (one thread pool)
   libstb-dev                                 # image decoding and resizing
   libcriterion-dev                           # C unit tests
   libreadline-dev                            # the REPL's line editing
   gnuplot-nox                                # plots
+  valgrind                                   # the host test runs mtfl-lua under it
+  curl unzip ca-certificates                 # scripts/get-mtfl.sh
 )
+for group in "$@"; do
+  case "$group" in
+    --bench) packages+=(python3 python3-torch libopenblas0-pthread) ;;
+    --ci) packages+=(debootstrap git clang libomp-14-dev libclang-rt-14-dev) ;;
+    *) echo "setup-deps: unknown option $group (use --bench or --ci)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
