@@ -3,18 +3,20 @@
 -- in a few minutes on a CPU; prints the test metrics; writes the test faces annotated
 -- by the network, and plots of the training, into out/quickstart/.
 --
---   mtfl-lua examples/quickstart.lua [--data DIR] [--out DIR] [--epochs N] [--device D] [--synthetic]
+--   mtfl-lua examples/quickstart.lua [--data DIR] [--out DIR] [--epochs N] [--device D] [--synthetic] [--fresh]
 --
 -- It uses what beats the seed study: faces cropped like the test faces (the crop
 -- protocol) and the deeper TCDCN-like network of examples/tcdcn.lua. Running it again
--- shows the finished run's results (remove out/quickstart to train anew); stopped
--- half-way, it resumes from its last epoch.
+-- shows the finished run's results when the settings and the data are the same
+-- (--fresh trains anew; other data or settings are refused, naming the difference);
+-- stopped half-way, it resumes from its last epoch.
 local mtfl = require "mtfl"
 local data = require "mtfl.data"
 local train = require "mtfl.train"
 
-local given = train.options.parse(arg, {data = true, out = true, epochs = true, device = true, synthetic = true})
-if given.help then print(train.options.usage(arg[0], {data = true, out = true, epochs = true, device = true, synthetic = true})) return end
+local OPTIONS = {data = true, out = true, epochs = true, device = true, synthetic = true, fresh = true}
+local given = train.options.parse(arg, OPTIONS)
+if given.help then print(train.options.usage(arg[0], OPTIONS)) return end
 local out = (given.out or "out") .. "/quickstart"
 
 local spec = train.experiment.example("tcdcn.lua")

@@ -6,13 +6,14 @@
 --               "__metadata__": {"key": "string value"}}, padded with spaces
 --   the data    each tensor's float32 values, little-endian, row-major, at [b, e)
 --
--- Only F32 is read and written (mtfl's one type). Files are written atomically: to
--- path .. ".tmp", flushed, closed, then renamed over path, so a crash never leaves a
--- half-written checkpoint under the real name.
+-- Only F32 is read and written (mtfl's one type). Files are written atomically
+-- (mtfl.files: a unique temporary file, fsync, rename), so neither a crash nor a
+-- second process saving the same path leaves a half-written or mixed file under it.
 local mtfl = require "mtfl"
 local json = require "mtfl.json"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local files = require "mtfl.files"
 
 local M = {}
 
@@ -58,24 +59,13 @@ function M.save(path, tensors, metadata)
   local text = json.encode(header)
   text = text .. string.rep(" ", (8 - #text % 8) % 8)   -- the data starts 8-byte aligned
 
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then errors.raisef("safetensors.save: cannot write %s: %s", tmp, err) end
   local ok, werr = pcall(function()
-    assert(f:write(string.pack("<I8", #text), text))
-    for _, name in ipairs(names) do assert(f:write(tensors[name]:to_string())) end
-    assert(f:flush())
+    local w <close> = files.writer(path)
+    w:write(string.pack("<I8", #text), text)
+    for _, name in ipairs(names) do w:write(tensors[name]:to_string()) end
+    w:commit()
   end)
-  f:close()
-  if not ok then
-    os.remove(tmp)
-    errors.raisef("safetensors.save: writing %s failed: %s", tmp, tostring(werr))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    errors.raisef("safetensors.save: cannot rename %s to %s: %s", tmp, path, tostring(rerr))
-  end
+  if not ok then errors.raise("safetensors.save: " .. tostring(werr):gsub("^[^:]*:%d+: ", "")) end
 end
 
 -- ---- loading ------------------------------------------------------------------------------
@@ -86,10 +76,12 @@ local function check_entry(fail, name, e, data_size)
     fail("tensor %q has dtype %s (only F32 is supported)", name, tostring(e.dtype))
   end
   if type(e.shape) ~= "table" then fail("tensor %q has no shape", name) end
-  local numel = 1
+  local numel, fits = 1, true
   for i, s in ipairs(e.shape) do
     if math.type(s) ~= "integer" or s < 0 then fail("tensor %q: shape entry %d is %s", name, i, tostring(s)) end
-    numel = numel * s
+    -- counted without overflow: a hostile shape must not wrap around to the data's size
+    if s > 0 and numel > (math.maxinteger // 4) // s then fits = false end
+    if fits then numel = numel * s end
   end
   local o = e.data_offsets
   if type(o) ~= "table" or math.type(o[1]) ~= "integer" or math.type(o[2]) ~= "integer" then
@@ -98,6 +90,7 @@ local function check_entry(fail, name, e, data_size)
   if o[1] < 0 or o[2] < o[1] or o[2] > data_size then
     fail("tensor %q: data_offsets [%d, %d] lie outside the %d bytes of data", name, o[1], o[2], data_size)
   end
+  if not fits then fail("tensor %q: shape %s has more values than any file can hold", name, shape.str(e.shape)) end
   if o[2] - o[1] ~= numel * 4 then
     fail("tensor %q: shape %s needs %d bytes but data_offsets [%d, %d] span %d", name,
          shape.str(e.shape), numel * 4, o[1], o[2], o[2] - o[1])
@@ -123,6 +116,8 @@ end
 --- strings, empty when the file has none).
 function M.load(path, options)
   local device = options and options.device or mtfl.device()
+  local kind = files.kind(tostring(path))
+  if kind and kind ~= "file" then errors.raisef("safetensors.load: %s is a %s, not a safetensors file", tostring(path), kind) end
   local f, err = io.open(path, "rb")
   if not f then errors.raisef("safetensors.load: cannot open %s: %s", tostring(path), tostring(err)) end
   local function fail(fmt, ...)

@@ -68,6 +68,14 @@ static int64_t group_size(const conv_dims *d, const mtfl_window *g)
  * to the device's memory budget like any tensor. */
 static mtfl_tensor *workspaces[64];
 
+void mtfl_release_workspaces(void)
+{
+    for (int i = 0; i < 64; i++) {
+        mtfl_tensor_release(workspaces[i]);
+        workspaces[i] = NULL;
+    }
+}
+
 static mtfl_status workspace(mtfl_device *dev, size_t numel, mtfl_storage **out)
 {
     int slot = -1;
@@ -202,11 +210,13 @@ mtfl_status mtfl_conv2d_backward(mtfl_tensor *dx, mtfl_tensor *dw, mtfl_tensor *
         mtfl_tensor_release(wc);
         return mtfl_last_status();
     }
-    if (dbias) st = bias_gradient(dbias, dyc, &d);
+    /* the workspace first: nothing is accumulated into dw or dbias before every buffer
+     * this op needs exists */
     int64_t ckk = d.c * g->kernel_h * g->kernel_w, p = d.out_h * d.out_w;
     int64_t nb = group_size(&d, g);
     mtfl_storage *ws = NULL;
-    if (st == MTFL_OK && (dx || dw)) st = workspace(dev, (size_t)((ckk + d.f) * nb * p), &ws);
+    if (dx || dw) st = workspace(dev, (size_t)((ckk + d.f) * nb * p), &ws);
+    if (st == MTFL_OK && dbias) st = bias_gradient(dbias, dyc, &d);
     int64_t w2[2] = {d.f, ckk}, w2s[2] = {ckk, 1};
     mtfl_tensor w2d = stack_view(wc->storage, wc->offset, 2, w2, w2s);
     for (int64_t n0 = 0; st == MTFL_OK && (dx || dw) && n0 < d.n; n0 += nb) {

@@ -24,13 +24,29 @@ void mtfl_clear_error(void)
     last_code = MTFL_OK;
 }
 
+/* The message is formatted aside and then stored: callers often wrap the previous
+ * error ("no MTFL data in D: %s", mtfl_last_error()), and formatting straight into
+ * last_message would overwrite the text while reading it. */
+static mtfl_status store(mtfl_status code, const char *file, int line, const char *fmt, va_list ap)
+{
+    char message[sizeof last_message];
+    int used = vsnprintf(message, sizeof message, fmt, ap);
+    if (file && used >= 0 && (size_t)used < sizeof message) {
+        const char *base = strrchr(file, '/');
+        snprintf(message + used, sizeof message - (size_t)used, " (%s:%d)", base ? base + 1 : file,
+                 line);
+    }
+    memcpy(last_message, message, sizeof message);
+    last_code = code;
+    return code;
+}
+
 mtfl_status mtfl_fail(mtfl_status code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    store(code, NULL, 0, fmt, ap);
     va_end(ap);
-    last_code = code;
     return code;
 }
 
@@ -38,13 +54,7 @@ mtfl_status mtfl_fail_at(mtfl_status code, const char *file, int line, const cha
 {
     va_list ap;
     va_start(ap, fmt);
-    int used = vsnprintf(last_message, sizeof last_message, fmt, ap);
+    store(code, file, line, fmt, ap);
     va_end(ap);
-    if (used >= 0 && (size_t)used < sizeof last_message) {
-        const char *base = strrchr(file, '/');
-        snprintf(last_message + used, sizeof last_message - (size_t)used, " (%s:%d)",
-                 base ? base + 1 : file, line);
-    }
-    last_code = code;
     return code;
 }

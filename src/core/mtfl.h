@@ -70,6 +70,8 @@ typedef struct mtfl_device {
     size_t max_alloc;         /* largest single buffer, bytes */
     size_t memory_limit;      /* budget for mtfl's tensors on this device; 0 = memory */
     size_t bytes_in_use;      /* bytes of live storages */
+    size_t peak_bytes;        /* the most bytes_in_use has been (mtfl_device_reset_peak) */
+    size_t oom_retries;       /* allocations the out-of-memory handler made room for */
     void *impl;               /* backend-private state */
 } mtfl_device;
 
@@ -88,6 +90,18 @@ const char *mtfl_device_backend(const mtfl_device *dev); /* "cpu" or "opencl" */
 /* Why no OpenCL device is listed, or NULL if OpenCL was found. */
 const char *mtfl_opencl_notice(void);
 mtfl_status mtfl_synchronize(mtfl_device *dev);
+void mtfl_device_reset_peak(mtfl_device *dev);
+
+/* What the calling thread does when an allocation does not fit its device's budget or
+ * the device itself: the handler may free memory (the Lua binding runs a full garbage
+ * collection, since garbage tensors hold device memory Lua's collector cannot see)
+ * and returns true to have that one allocation tried again. Only the allocation is
+ * retried, never an op, so an op that has already written part of its results
+ * finishes with the same results as without the shortage. Per thread: the data
+ * loader's threads have none. NULL removes it. */
+typedef bool (*mtfl_oom_handler)(void *ctx, mtfl_device *dev, size_t bytes);
+void mtfl_set_oom_handler(mtfl_oom_handler handler, void *ctx);
+void *mtfl_oom_handler_context(void);
 
 /* ---- tensors ------------------------------------------------------------------ */
 
@@ -116,6 +130,7 @@ bool mtfl_is_contiguous(const mtfl_tensor *t);
 mtfl_device *mtfl_tensor_device(const mtfl_tensor *t);
 /* "[2x3x4]" into buf; returns buf. */
 const char *mtfl_shape_str(const mtfl_tensor *t, char *buf, size_t size);
+const char *mtfl_dims_str(int ndim, const int64_t *shape, char *buf, size_t size);
 bool mtfl_same_shape(const mtfl_tensor *a, const mtfl_tensor *b);
 
 /* Views share storage with t. reshape needs a contiguous t; a -1 entry is inferred. */
@@ -249,6 +264,9 @@ mtfl_status mtfl_conv2d_backward(mtfl_tensor *dx, mtfl_tensor *dw, mtfl_tensor *
  * sized for a 2 GiB GPU). */
 void mtfl_set_workspace_limit(size_t bytes);
 size_t mtfl_workspace_limit(void);
+/* Frees the convolution workspaces of every device (the next convolution allocates
+ * its own again), returning their memory to the devices' budgets. */
+void mtfl_release_workspaces(void);
 
 /* Max pooling of x [N, C, H, W] into y [N, C, OH, OW]; indices (same shape as y) get the
  * position of each maximum within its H x W plane, for the backward pass. */

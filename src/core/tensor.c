@@ -83,29 +83,73 @@ static size_t device_budget(const mtfl_device *dev)
     return dev->memory_limit ? dev->memory_limit : dev->memory;
 }
 
-static mtfl_storage *storage_new(mtfl_device *dev, size_t numel)
+static _Thread_local mtfl_oom_handler oom_handler;
+static _Thread_local void *oom_context;
+static _Thread_local bool in_oom_handler; /* a handler that allocates gets no second call */
+
+void mtfl_set_oom_handler(mtfl_oom_handler handler, void *ctx)
+{
+    oom_handler = handler;
+    oom_context = handler ? ctx : NULL;
+}
+
+void *mtfl_oom_handler_context(void) { return oom_context; }
+
+void mtfl_device_reset_peak(mtfl_device *dev)
+{
+    __atomic_store_n(&dev->peak_bytes, __atomic_load_n(&dev->bytes_in_use, __ATOMIC_RELAXED),
+                     __ATOMIC_RELAXED);
+}
+
+static void note_in_use(mtfl_device *dev, size_t bytes)
+{
+    size_t now = __atomic_add_fetch(&dev->bytes_in_use, bytes, __ATOMIC_RELAXED);
+    size_t peak = __atomic_load_n(&dev->peak_bytes, __ATOMIC_RELAXED);
+    while (now > peak && !__atomic_compare_exchange_n(&dev->peak_bytes, &peak, now, true,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+/* One attempt: within the budget, then from the backend. */
+static mtfl_status try_alloc(mtfl_device *dev, size_t numel, void **handle)
 {
     size_t bytes = numel * sizeof(float);
     size_t in_use = __atomic_load_n(&dev->bytes_in_use, __ATOMIC_RELAXED);
-    if (bytes > device_budget(dev) - (in_use < device_budget(dev) ? in_use : device_budget(dev))) {
-        mtfl_fail(MTFL_ERR_OOM,
-                  "out of memory on %s: %.1f MiB requested, %.1f MiB in use of a %.1f MiB budget",
-                  dev->id, bytes / 1048576.0, in_use / 1048576.0, device_budget(dev) / 1048576.0);
-        return NULL;
-    }
+    size_t budget = device_budget(dev);
+    if (bytes > budget - (in_use < budget ? in_use : budget))
+        return mtfl_fail(MTFL_ERR_OOM,
+                         "out of memory on %s: %.1f MiB requested, %.1f MiB in use of a %.1f MiB "
+                         "budget", dev->id, bytes / 1048576.0, in_use / 1048576.0,
+                         budget / 1048576.0);
+    *handle = NULL;
+    return numel > 0 ? dev->backend->alloc(dev, numel, handle) : MTFL_OK;
+}
+
+static mtfl_storage *storage_new(mtfl_device *dev, size_t numel)
+{
     mtfl_storage *s = calloc(1, sizeof *s);
     if (!s) {
         mtfl_fail(MTFL_ERR_OOM, "out of host memory for a storage header");
         return NULL;
     }
-    if (numel > 0 && dev->backend->alloc(dev, numel, &s->handle) != MTFL_OK) {
+    mtfl_status st = try_alloc(dev, numel, &s->handle);
+    if (st == MTFL_ERR_OOM && oom_handler && !in_oom_handler) {
+        in_oom_handler = true;
+        bool again = oom_handler(oom_context, dev, numel * sizeof(float));
+        in_oom_handler = false;
+        if (again) {
+            __atomic_add_fetch(&dev->oom_retries, 1, __ATOMIC_RELAXED);
+            st = try_alloc(dev, numel, &s->handle);
+        }
+    }
+    if (st != MTFL_OK) {
         free(s);
         return NULL;
     }
     s->device = dev;
     s->numel = numel;
     s->refcount = 1;
-    __atomic_add_fetch(&dev->bytes_in_use, bytes, __ATOMIC_RELAXED);
+    note_in_use(dev, numel * sizeof(float));
     return s;
 }
 
@@ -173,7 +217,7 @@ mtfl_tensor *mtfl_tensor_new(mtfl_device *dev, int ndim, const int64_t *shape)
         return NULL;
     }
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape); /* shape may be NULL */
     set_contiguous_strides(t);
     return t;
 }
@@ -251,7 +295,7 @@ mtfl_tensor *mtfl_tensor_reshape(const mtfl_tensor *t, int ndim, const int64_t *
     mtfl_tensor *v = mtfl_tensor_view(t);
     if (!v) return NULL;
     v->ndim = ndim;
-    memcpy(v->shape, resolved, (size_t)ndim * sizeof *resolved);
+    if (ndim > 0) memcpy(v->shape, resolved, (size_t)ndim * sizeof *resolved);
     set_contiguous_strides(v);
     return v;
 }
@@ -260,10 +304,17 @@ mtfl_tensor *mtfl_tensor_narrow(const mtfl_tensor *t, int dim, int64_t start, in
 {
     char s[128];
     if (!check_dim("narrow", t, dim)) return NULL;
-    if (start < 0 || length < 0 || start + length > t->shape[dim]) {
-        mtfl_fail(MTFL_ERR_ARG, "narrow: elements %lld..%lld of dimension %d are outside "
-                  "shape %s", (long long)start + 1, (long long)(start + length), dim + 1,
-                  mtfl_shape_str(t, s, sizeof s));
+    /* compared without adding: start and length come from users and files */
+    if (start < 0 || length < 0 || start > t->shape[dim] || length > t->shape[dim] - start) {
+        if (start >= 0 && length >= 0 && length <= INT64_MAX - start)
+            mtfl_fail(MTFL_ERR_ARG, "narrow: elements %lld..%lld of dimension %d are outside "
+                      "shape %s", (long long)start + 1, (long long)(start + length), dim + 1,
+                      mtfl_shape_str(t, s, sizeof s));
+        else
+            mtfl_fail(MTFL_ERR_ARG, "narrow: %lld elements from element %lld do not fit "
+                      "dimension %d of shape %s", (long long)length,
+                      (long long)(start >= 0 && start < INT64_MAX ? start + 1 : start), dim + 1,
+                      mtfl_shape_str(t, s, sizeof s));
         return NULL;
     }
     mtfl_tensor *v = mtfl_tensor_view(t);
@@ -279,8 +330,8 @@ mtfl_tensor *mtfl_tensor_select(const mtfl_tensor *t, int dim, int64_t index)
     if (!check_dim("select", t, dim)) return NULL;
     if (index < 0 || index >= t->shape[dim]) {
         mtfl_fail(MTFL_ERR_ARG, "select: index %lld out of range 1..%lld for dimension %d "
-                  "of shape %s", (long long)index + 1, (long long)t->shape[dim], dim + 1,
-                  mtfl_shape_str(t, s, sizeof s));
+                  "of shape %s", (long long)(index < INT64_MAX ? index + 1 : index),
+                  (long long)t->shape[dim], dim + 1, mtfl_shape_str(t, s, sizeof s));
         return NULL;
     }
     mtfl_tensor *v = mtfl_tensor_view(t);

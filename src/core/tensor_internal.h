@@ -9,7 +9,6 @@
 
 #include "backend.h"
 
-const char *mtfl_dims_str(int ndim, const int64_t *shape, char *buf, size_t size);
 mtfl_buf mtfl_tensor_buf(const mtfl_tensor *t);
 mtfl_tensor *mtfl_tensor_new_like(const mtfl_tensor *t);
 

@@ -5,7 +5,8 @@
  *
  * with backslashes in the training paths, a space at the start of every line but the
  * first and a lone space after the last line break. Anything else that is not exactly
- * 15 well-formed fields is an error naming the file, the line and the problem.
+ * 15 well-formed fields is an error naming the file, the line and the problem, and so
+ * is an image path that leaves the data folder (absolute, or through "..").
  */
 #include <errno.h>
 #include <math.h>
@@ -106,6 +107,18 @@ static bool parse_label(line_ctx *c, const tokens *t, int i, int classes, uint8_
     return true;
 }
 
+/* Relative, and no component is "..": the path names a file under the data folder. */
+static bool inside_data_folder(const char *path)
+{
+    if (path[0] == '/') return false;
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') return false;
+        p += n + (p[n] == '/');
+    }
+    return true;
+}
+
 /* Fills f from one line's fields; false with c->problem set when the line is bad. */
 static bool parse_face(line_ctx *c, const tokens *t, mtfl_face *f)
 {
@@ -132,6 +145,11 @@ static bool parse_face(line_ctx *c, const tokens *t, mtfl_face *f)
     }
     for (size_t i = 0; i < t->len[0]; i++) f->path[i] = t->start[0][i] == '\\' ? '/' : t->start[0][i];
     f->path[t->len[0]] = '\0';
+    if (!inside_data_folder(f->path)) {
+        bad(c, "the image path leaves the data folder (absolute or through ..):", f->path);
+        free(f->path);
+        return false;
+    }
     f->line = c->line;
     return true;
 }
@@ -175,6 +193,7 @@ mtfl_status mtfl_annotations_parse(mtfl_annotations *a, const char *name, const 
             mtfl_problems_add(&a->skipped, "%s", c.problem);
             continue;
         }
+        f.file = a->file;
         if (!append_face(a, &cap, &f)) {
             free(f.path);
             mtfl_annotations_free(a);
@@ -189,7 +208,7 @@ mtfl_status mtfl_annotations_read(mtfl_annotations *a, const char *path, mtfl_on
     memset(a, 0, sizeof *a);
     char *text;
     size_t len;
-    mtfl_status s = mtfl_read_file(path, &text, &len);
+    mtfl_status s = mtfl_read_file(path, MTFL_ANNOTATIONS_MAX_BYTES, &text, &len);
     if (s) return s;
     s = mtfl_annotations_parse(a, path, text, len, on_error);
     free(text);

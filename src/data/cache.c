@@ -8,7 +8,7 @@
  * The pixels are mapped, not read: allocating and filling 700 MB of fresh memory takes
  * seconds on a virtual machine (a page fault per 4 KiB), mapping the file's pages from
  * the page cache a few hundredths of one.
- * written to a temporary name and renamed, so a reader sees a whole file or none. It
+ * written atomically (files.c), so a reader sees a whole file or none. It
  * is used only when its key (protocol, size, options, data folder) and the size, mtime
  * and content hash of both annotation files match; every offset in it is checked
  * before use, so a damaged file is rebuilt, not trusted.
@@ -87,23 +87,21 @@ mtfl_status mtfl_cache_write(const char *file, const char *key, const mtfl_finge
                              const mtfl_dataset *d)
 {
     remove_stale_temps(file);
-    char tmp[1100];
-    mtfl_temp_name(tmp, sizeof tmp, file);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return mtfl_fail(MTFL_ERR_IO, "cache %s: cannot create: %s", file, strerror(errno));
+    mtfl_atomic_file af;
+    if (mtfl_atomic_open(&af, file)) return mtfl_fail(MTFL_ERR_IO, "cache: %s", mtfl_last_error());
+    FILE *f = af.stream;
     uint32_t head[3] = {CACHE_VERSION, (uint32_t)sizeof(mtfl_sample), (uint32_t)strlen(key)};
     cache_counts c = {d->train_lines, d->test_lines, d->dropped_nonsquare, d->dropped_gray,
                       d->bad_lines, d->bad_images};
     bool ok = put(f, magic, 8) && put(f, head, sizeof head) && put(f, key, head[2]) &&
               put(f, fp, 2 * sizeof *fp) && put(f, &c, sizeof c) && put_set(f, d->train) &&
               put_set(f, d->val) && put_set(f, d->test) && put(f, end_magic, 8);
-    int err = errno;
-    if (fclose(f) != 0 && ok) ok = false, err = errno;
-    if (!ok || rename(tmp, file) != 0) {
-        if (ok) err = errno;
-        remove(tmp);
+    if (!ok) {
+        int err = errno;
+        mtfl_atomic_abort(&af);
         return mtfl_fail(MTFL_ERR_IO, "cache %s: cannot write: %s", file, strerror(err));
     }
+    if (mtfl_atomic_commit(&af)) return mtfl_fail(MTFL_ERR_IO, "cache: %s", mtfl_last_error());
     return MTFL_OK;
 }
 

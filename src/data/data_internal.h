@@ -15,13 +15,10 @@ const char *mtfl_problems_first(const mtfl_problems *p);
 
 /* dir + "/" + rel into out (rel as is when absolute). false when it does not fit. */
 bool mtfl_path_join(char *out, size_t size, const char *dir, const char *rel);
-/* The whole file, NUL-terminated, in *data (free it); MTFL_ERR_IO naming the path. */
-mtfl_status mtfl_read_file(const char *path, char **data, size_t *len);
+/* The whole of a regular file of at most max_bytes, NUL-terminated, in *data (free
+ * it); MTFL_ERR_IO naming the path when it is missing, not a file, or too large. */
+mtfl_status mtfl_read_file(const char *path, size_t max_bytes, char **data, size_t *len);
 char *mtfl_strdup(const char *s);
-/* mkdir -p */
-mtfl_status mtfl_make_dirs(const char *path);
-/* A temporary name beside path, unique to this process and call. */
-void mtfl_temp_name(char *out, size_t size, const char *path);
 
 /* Uniform float in [lo, hi) from the counter-based stream (seed, index). */
 float mtfl_uniform_at(uint64_t seed, uint64_t index, float lo, float hi);

@@ -30,10 +30,8 @@ static mtfl_status check_protocol(const mtfl_protocol *p)
 }
 
 /* Everything the cached pixels depend on, and the data folder they came from. */
-static void cache_key(char *key, size_t size, const mtfl_protocol *p, const char *dir)
+static void cache_key(char *key, size_t size, const mtfl_protocol *p, const char *real)
 {
-    char real[PATH_MAX];
-    if (!realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
     snprintf(key, size,
              "mtfl-data 1|protocol=%s|size=%d|validation=%d|eye_mouth=%.6g|scale=%.6g|"
              "shift=%.6g|limit=%d|on_error=%s|dir=%s",
@@ -80,6 +78,30 @@ static mtfl_status scan_headers(const char *dir, const mtfl_annotations *a, mtfl
     return MTFL_OK;
 }
 
+/* Every point lies on its image (edges included): a point outside is a typo or a
+ * hostile line, and would otherwise crop or scale a face from nonsense. A bad face
+ * stops the load or, skipped, counts as a bad line. */
+static mtfl_status check_points(const mtfl_annotations *a, mtfl_header *h, const mtfl_protocol *p,
+                                mtfl_dataset *d)
+{
+    for (int i = 0; i < a->count; i++) {
+        if (!h[i].ok) continue;
+        const mtfl_face *f = &a->faces[i];
+        for (int k = 0; k < MTFL_POINTS; k++) {
+            float x = f->points[k], y = f->points[MTFL_POINTS + k];
+            if (x >= 0 && x <= (float)h[i].width && y >= 0 && y <= (float)h[i].height) continue;
+            char problem[320];
+            snprintf(problem, sizeof problem, "%s:%d: point %d (x=%g, y=%g) outside the %dx%d image %s",
+                     a->file, f->line, k + 1, x, y, h[i].width, h[i].height, f->path);
+            if (p->on_error == MTFL_ON_ERROR_STOP) return mtfl_fail(MTFL_ERR_ARG, "%s", problem);
+            mtfl_problems_add(&d->bad_lines, "%s", problem);
+            h[i].ok = false;
+            break;
+        }
+    }
+    return MTFL_OK;
+}
+
 static mtfl_status read_annotations(const char *dir, const mtfl_protocol *p,
                                     mtfl_annotations ann[2], mtfl_dataset *d)
 {
@@ -117,6 +139,7 @@ static mtfl_status load_from_files(mtfl_dataset *d, const char *dir, const mtfl_
     mtfl_plans plans = {0};
     mtfl_status s = read_annotations(dir, p, ann, d);
     for (int f = 0; f < 2 && !s; f++) s = scan_headers(dir, &ann[f], &headers[f], p, &d->bad_images);
+    for (int f = 0; f < 2 && !s; f++) s = check_points(&ann[f], headers[f], p, d);
     if (!s) s = mtfl_protocol_plan(p, ann, headers, &plans, d);
     if (!s) s = decode_sets(dir, p, &plans, d);
     if (!s && d->train->count + d->val->count + d->test->count == 0)
@@ -156,8 +179,12 @@ mtfl_status mtfl_dataset_load(mtfl_dataset *d, const char *dir, const mtfl_proto
     mtfl_status s = check_protocol(p);
     if (!s) s = fingerprints(dir, fp);
     if (s) return s;
+    char real[PATH_MAX];
+    if (!realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
+    snprintf(d->dir, sizeof d->dir, "%s", real);
+    memcpy(d->annotations, fp, sizeof d->annotations);
     char key[PATH_MAX + 256];
-    cache_key(key, sizeof key, p, dir);
+    cache_key(key, sizeof key, p, real);
     bool use_cache = cache_dir && cache_dir[0] && !p->scan_only;
     if (use_cache) {
         cache_file_name(d->cache_file, sizeof d->cache_file, cache_dir, key, p);

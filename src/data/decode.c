@@ -61,8 +61,10 @@ static mtfl_status decode_one(const decode_job *job, int i)
 static void decode_worker(int i, void *ctx)
 {
     decode_job *job = ctx;
+    const mtfl_face *f = job->plans[i].face;
     if (decode_one(job, i) != MTFL_OK)
-        snprintf(job->problem[i], sizeof job->problem[i], "%s", mtfl_last_error());
+        snprintf(job->problem[i], sizeof job->problem[i], "%s:%d: %s", f->file ? f->file : "?",
+                 f->line, mtfl_last_error());
 }
 
 /* Geometry, labels, paths and pixel offsets: everything but the pixels. */

@@ -157,20 +157,19 @@ mtfl_status mtfl_image_save(const mtfl_image *img, const char *path, int quality
     bool jpg = has_extension(path, ".jpg") || has_extension(path, ".jpeg");
     if (!png && !jpg) return mtfl_fail(MTFL_ERR_ARG, "image %s: write .png or .jpg", path);
     if (!img->pixels) return mtfl_fail(MTFL_ERR_ARG, "image %s: no pixels to write", path);
-    char tmp[1100];
-    mtfl_temp_name(tmp, sizeof tmp, path);
-    write_ctx w = {fopen(tmp, "wb"), false};
-    if (!w.f) return mtfl_fail(MTFL_ERR_IO, "image %s: cannot create: %s", path, strerror(errno));
+    mtfl_atomic_file af;
+    if (mtfl_atomic_open(&af, path)) return mtfl_fail(MTFL_ERR_IO, "image %s", mtfl_last_error());
+    write_ctx w = {af.stream, false};
     int ok = png ? stbi_write_png_to_func(write_to_file, &w, img->width, img->height,
                                           img->channels, img->pixels, img->width * img->channels)
                  : stbi_write_jpg_to_func(write_to_file, &w, img->width, img->height,
                                           img->channels, img->pixels, quality);
-    if (fclose(w.f) != 0) w.failed = true;
-    if (!ok || w.failed || rename(tmp, path) != 0) {
+    if (!ok || w.failed) {
         int err = errno;
-        remove(tmp);
+        mtfl_atomic_abort(&af);
         return mtfl_fail(MTFL_ERR_IO, "image %s: cannot write: %s", path,
                          ok ? strerror(err) : "the encoder failed");
     }
+    if (mtfl_atomic_commit(&af)) return mtfl_fail(MTFL_ERR_IO, "image %s", mtfl_last_error());
     return MTFL_OK;
 }

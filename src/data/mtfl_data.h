@@ -32,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mtfl.h"
 
@@ -58,10 +59,44 @@ typedef struct {
     char message[MTFL_PROBLEMS_KEPT][320];
 } mtfl_problems;
 
+/* ---- files (files.c) --------------------------------------------------------------- */
+
+/* mkdir -p */
+mtfl_status mtfl_make_dirs(const char *path);
+
+/* A file written whole or not at all: open makes a unique temporary file beside path,
+ * commit flushes it to disk and renames it over path, abort removes it. Any error
+ * along the way leaves path as it was. */
+typedef struct {
+    FILE *stream;               /* NULL once committed or aborted */
+    bool failed;
+    char path[1024], tmp[1100];
+} mtfl_atomic_file;
+
+mtfl_status mtfl_atomic_open(mtfl_atomic_file *f, const char *path);
+mtfl_status mtfl_atomic_write(mtfl_atomic_file *f, const void *data, size_t n);
+mtfl_status mtfl_atomic_commit(mtfl_atomic_file *f);
+void mtfl_atomic_abort(mtfl_atomic_file *f);
+
+/* An exclusive lock on the file path, which holds the owner's pid while it is held.
+ * Fails (MTFL_ERR_IO) without waiting when another process holds it, with its pid in
+ * *holder. A process that dies lets go of its locks. */
+typedef struct {
+    int fd;
+    char path[1024];
+} mtfl_lock;
+
+mtfl_status mtfl_lock_acquire(mtfl_lock *l, const char *path, long *holder);
+void mtfl_lock_release(mtfl_lock *l);
+
 /* ---- annotations (annotations.c) ------------------------------------------------- */
+
+/* Annotation files larger than this are refused rather than read (MTFL's are 0.7 MB). */
+#define MTFL_ANNOTATIONS_MAX_BYTES ((size_t)64 << 20)
 
 typedef struct {
     char *path;                 /* as written, with '\' turned into '/' */
+    const char *file;           /* the annotation file it came from, for messages */
     int line;                   /* 1-based line number in its file */
     float points[MTFL_COORDS];  /* in the image file's pixels */
     uint8_t attr[MTFL_ATTRS];
@@ -175,8 +210,17 @@ typedef struct {
 mtfl_protocol mtfl_protocol_defaults(mtfl_protocol_kind kind);
 const char *mtfl_protocol_name(mtfl_protocol_kind kind);
 
+/* What the cache checks an annotation file against: size, mtime and a content hash. */
+typedef struct {
+    uint64_t size;
+    int64_t mtime_ns;
+    uint64_t hash;
+} mtfl_fingerprint;
+
 typedef struct {
     mtfl_set *train, *val, *test;
+    char dir[4096];                  /* the data folder, resolved (realpath) */
+    mtfl_fingerprint annotations[2]; /* training.txt and testing.txt: what the sets came from */
     int train_lines, test_lines;     /* faces read from the two files */
     int dropped_nonsquare, dropped_gray;  /* training faces the seed protocol leaves out */
     mtfl_problems bad_lines;         /* skipped malformed lines */
@@ -192,12 +236,6 @@ mtfl_status mtfl_dataset_load(mtfl_dataset *d, const char *dir, const mtfl_proto
                               const char *cache_dir);
 void mtfl_dataset_free(mtfl_dataset *d);
 
-/* What the cache checks an annotation file against: size, mtime and a content hash. */
-typedef struct {
-    uint64_t size;
-    int64_t mtime_ns;
-    uint64_t hash;
-} mtfl_fingerprint;
 
 mtfl_status mtfl_fingerprint_file(const char *path, mtfl_fingerprint *f);
 /* 64-bit FNV-1a, continuing from h (start with MTFL_HASH_INIT). */

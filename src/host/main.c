@@ -274,19 +274,20 @@ static int run_host(lua_State *L)
 
 /* OpenMP threads that spin between parallel regions steal the cores OpenBLAS and the
  * next region need; on a 2-core machine that made a convolution's backward pass 2-4x
- * slower (scripts/bench_seed_net.lua). libgomp reads its settings when it is loaded,
- * before main, so the only way to choose a default is to set it and start again. */
-static void prefer_passive_openmp(char **argv)
+ * slower (scripts/bench_seed_net.lua). libgomp reads OMP_WAIT_POLICY once, in its own
+ * initializer, before main. A function in the program's .preinit_array runs before any
+ * shared library's initializer, so setting the default there reaches libgomp without
+ * starting the program again (which debuggers, valgrind and perf would not follow). */
+static void prefer_passive_openmp(int argc, char **argv, char **envp)
 {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the default policy */
+    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
 }
+
+__attribute__((section(".preinit_array"), used)) static void (*const run_before_libraries)(
+    int, char **, char **) = prefer_passive_openmp;
 
 int main(int argc, char **argv)
 {
-    prefer_passive_openmp(argv);
     host_options o = {.argc = argc, .argv = argv};
     if (!parse_options(&o)) {
         free(o.actions);

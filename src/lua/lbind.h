@@ -21,23 +21,23 @@ int lmtfl_raise(lua_State *L);
 /* Raises a Lua error formatted with printf's rules (luaL_error knows only a few). */
 int lmtfl_error(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Runs a core call; on out-of-memory it runs a full garbage collection (device memory
- * is held by tensors Lua may no longer reach) and tries once more. */
+/* Runs a core call and raises its error. Out of memory is not retried here: the core
+ * retries the one allocation that failed, after the garbage collection the binding's
+ * handler runs (lmtfl_install_oom_handler), so no op ever runs twice. */
 #define LMTFL_CALL(L, expr)                                                        \
     do {                                                                           \
-        mtfl_status lmtfl_st_ = (expr);                                            \
-        if (lmtfl_st_ == MTFL_ERR_OOM) {                                           \
-            lua_gc((L), LUA_GCCOLLECT);                                            \
-            lmtfl_st_ = (expr);                                                    \
-        }                                                                          \
-        if (lmtfl_st_ != MTFL_OK) lmtfl_raise(L);                                  \
+        if ((expr) != MTFL_OK) lmtfl_raise(L);                                     \
     } while (0)
+
+/* Makes allocations on this thread collect Lua's garbage and retry once when a device
+ * runs out of memory; undone when the state closes. */
+void lmtfl_install_oom_handler(lua_State *L);
 
 mtfl_tensor *lmtfl_check_tensor(lua_State *L, int idx);
 mtfl_tensor *lmtfl_test_tensor(lua_State *L, int idx); /* NULL if not a tensor */
 /* Pushes a userdata owning t (the reference passes to Lua). t NULL raises. */
 mtfl_tensor *lmtfl_push_tensor(lua_State *L, mtfl_tensor *t);
-/* A new tensor on dev, with the GC-and-retry on out of memory; pushed on the stack. */
+/* A new tensor on dev, pushed on the stack. */
 mtfl_tensor *lmtfl_new_tensor(lua_State *L, mtfl_device *dev, int ndim, const int64_t *shape);
 mtfl_tensor *lmtfl_new_like(lua_State *L, const mtfl_tensor *t);
 
@@ -46,6 +46,8 @@ mtfl_device *lmtfl_opt_device(lua_State *L, int idx);
 mtfl_device *lmtfl_default_device(lua_State *L);
 /* A 1-based dimension argument, negative counting from the end, returned 0-based. */
 int lmtfl_check_dim(lua_State *L, int idx, const mtfl_tensor *t);
+/* A 1-based element index argument (>= 1) returned 0-based; op names the error. */
+int64_t lmtfl_check_index(lua_State *L, int idx, const char *op);
 
 /* Shape from integers at idx.. or a table at idx; returns ndim. *next is the first
  * argument after the shape. */
@@ -55,6 +57,7 @@ void lmtfl_open_tensor(lua_State *L);  /* metatable and tensor methods */
 void lmtfl_open_ops(lua_State *L);     /* adds op methods to the metatable's __index */
 void lmtfl_open_nn(lua_State *L);      /* layer ops: conv2d, maxpool2d, cross_entropy, ... */
 void lmtfl_open_data(lua_State *L);    /* mtfl._data: the data pipeline (src/data) */
+void lmtfl_open_files(lua_State *L);   /* mtfl._files: atomic writes, locks (lfiles.c) */
 void lmtfl_print_tensor(lua_State *L, const mtfl_tensor *t); /* pushes its text */
 
 #endif

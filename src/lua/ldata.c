@@ -455,8 +455,21 @@ static mtfl_protocol check_protocol(lua_State *L, int opts)
 
 static void push_load_info(lua_State *L, const mtfl_dataset *d, const mtfl_protocol *p)
 {
-    lua_createtable(L, 0, 12);
+    lua_createtable(L, 0, 14);
     lua_pushstring(L, mtfl_protocol_name(p->kind)), lua_setfield(L, -2, "protocol");
+    lua_pushstring(L, d->dir), lua_setfield(L, -2, "real_dir");
+    /* what the sets were made from: {training = {bytes =, hash =}, testing = {...}} */
+    static const char *const files[2] = {"training", "testing"};
+    lua_createtable(L, 0, 2);
+    for (int f = 0; f < 2; f++) {
+        char hash[20];
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)d->annotations[f].hash);
+        lua_createtable(L, 0, 2);
+        lua_pushinteger(L, (lua_Integer)d->annotations[f].size), lua_setfield(L, -2, "bytes");
+        lua_pushstring(L, hash), lua_setfield(L, -2, "hash");
+        lua_setfield(L, -2, files[f]);
+    }
+    lua_setfield(L, -2, "annotations");
     lua_pushinteger(L, p->size), lua_setfield(L, -2, "size");
     lua_pushinteger(L, d->train_lines), lua_setfield(L, -2, "train_lines");
     lua_pushinteger(L, d->test_lines), lua_setfield(L, -2, "test_lines");

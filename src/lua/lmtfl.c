@@ -70,18 +70,72 @@ static int l_synchronize(lua_State *L)
     return 0;
 }
 
-/* memory([device]) -> {in_use=, budget=, total=} in bytes */
+/* memory([device]) -> {in_use=, peak=, budget=, total=, oom_retries=}: bytes, and how
+ * many allocations found room only after a garbage collection */
 static int l_memory(lua_State *L)
 {
     mtfl_device *dev = lmtfl_opt_device(L, 1);
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 5);
     lua_pushinteger(L, (lua_Integer)dev->bytes_in_use);
     lua_setfield(L, -2, "in_use");
+    lua_pushinteger(L, (lua_Integer)dev->peak_bytes);
+    lua_setfield(L, -2, "peak");
+    lua_pushinteger(L, (lua_Integer)dev->oom_retries);
+    lua_setfield(L, -2, "oom_retries");
     lua_pushinteger(L, (lua_Integer)(dev->memory_limit ? dev->memory_limit : dev->memory));
     lua_setfield(L, -2, "budget");
     lua_pushinteger(L, (lua_Integer)dev->memory);
     lua_setfield(L, -2, "total");
     return 1;
+}
+
+/* reset_peak([device]): peak starts again from what is in use now */
+static int l_reset_peak(lua_State *L)
+{
+    mtfl_device_reset_peak(lmtfl_opt_device(L, 1));
+    return 0;
+}
+
+/* release_workspaces(): the convolution workspaces go back to the budgets */
+static int l_release_workspaces(lua_State *L)
+{
+    mtfl_release_workspaces();
+    return 0;
+}
+
+/* ---- out of memory ------------------------------------------------------------------ */
+
+/* Device memory is held by tensors Lua may no longer reach but has not collected (it
+ * sees small userdata, not the buffers behind them): a full collection frees it. The
+ * collection runs on the main thread, which lives as long as the state; the finalizers
+ * it runs only release tensors. */
+static bool collect_garbage(void *ctx, mtfl_device *dev, size_t bytes)
+{
+    lua_gc((lua_State *)ctx, LUA_GCCOLLECT);
+    return true;
+}
+
+static int forget_oom_handler(lua_State *L)
+{
+    if (mtfl_oom_handler_context() == lua_touserdata(L, lua_upvalueindex(1)))
+        mtfl_set_oom_handler(NULL, NULL);
+    return 0;
+}
+
+void lmtfl_install_oom_handler(lua_State *L)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lua_State *main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    mtfl_set_oom_handler(collect_garbage, main);
+    /* a registry value whose finalizer runs when the state closes */
+    lua_newuserdatauv(L, 0, 0);
+    lua_createtable(L, 0, 1);
+    lua_pushlightuserdata(L, main);
+    lua_pushcclosure(L, forget_oom_handler, 1);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "mtfl.oom_handler");
 }
 
 /* set_memory_limit(bytes [, device]): a budget for tensors on a device (0 = all of
@@ -181,12 +235,14 @@ static void install_searcher(lua_State *L)
 static const luaL_Reg module_functions[] = {
     {"devices", l_devices}, {"device", l_device}, {"set_device", l_set_device},
     {"synchronize", l_synchronize}, {"memory", l_memory},
-    {"set_memory_limit", l_set_memory_limit}, {"manual_seed", l_manual_seed},
+    {"set_memory_limit", l_set_memory_limit}, {"reset_peak", l_reset_peak},
+    {"release_workspaces", l_release_workspaces}, {"manual_seed", l_manual_seed},
     {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
     {"is_tensor", l_is_tensor}, {"clock", l_clock}, {NULL, NULL}};
 
 int luaopen_mtfl(lua_State *L)
 {
+    lmtfl_install_oom_handler(L);
     lua_newtable(L);
     luaL_setfuncs(L, module_functions, 0);
     lua_pushstring(L, MTFL_VERSION);
@@ -195,6 +251,7 @@ int luaopen_mtfl(lua_State *L)
     lmtfl_open_ops(L);
     lmtfl_open_nn(L);
     lmtfl_open_data(L);
+    lmtfl_open_files(L);
     luaL_getmetatable(L, LMTFL_TENSOR);
     lua_setfield(L, -2, "Tensor");
     install_searcher(L);

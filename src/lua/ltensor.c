@@ -52,28 +52,9 @@ mtfl_tensor *lmtfl_push_tensor(lua_State *L, mtfl_tensor *t)
     return t;
 }
 
-/* Out of memory is retried once after a full collection: the device memory Lua's
- * collector cannot see may be held by tensors that are already garbage. */
-static mtfl_tensor *retry_on_oom(lua_State *L, mtfl_tensor *t,
-                                 mtfl_tensor *(*again)(const void *), const void *arg)
-{
-    if (t || mtfl_last_status() != MTFL_ERR_OOM) return t;
-    lua_gc(L, LUA_GCCOLLECT);
-    return again(arg);
-}
-
-typedef struct { mtfl_device *dev; int ndim; const int64_t *shape; } new_args;
-
-static mtfl_tensor *new_from_args(const void *p)
-{
-    const new_args *a = p;
-    return mtfl_tensor_new(a->dev, a->ndim, a->shape);
-}
-
 mtfl_tensor *lmtfl_new_tensor(lua_State *L, mtfl_device *dev, int ndim, const int64_t *shape)
 {
-    new_args a = {dev, ndim, shape};
-    mtfl_tensor *t = lmtfl_push_tensor(L, retry_on_oom(L, new_from_args(&a), new_from_args, &a));
+    mtfl_tensor *t = lmtfl_push_tensor(L, mtfl_tensor_new(dev, ndim, shape));
     /* Lua sees a small userdata, not the megabytes behind it: advance the collector by
      * the tensor's size so garbage tensors are freed (and their memory reused) at the
      * pace they are made, not when the Lua heap happens to grow. */
@@ -123,17 +104,26 @@ int lmtfl_check_dim(lua_State *L, int idx, const mtfl_tensor *t)
     return (int)resolved - 1;
 }
 
+int64_t lmtfl_check_index(lua_State *L, int idx, const char *op)
+{
+    lua_Integer i = luaL_checkinteger(L, idx);
+    if (i < 1) lmtfl_error(L, "%s: index %lld is before the first element (indices start at 1)", op, (long long)i);
+    return (int64_t)i - 1;
+}
+
 static int64_t check_size(lua_State *L, int idx, lua_Integer v, bool allow_infer)
 {
     if (v < 0 && !(allow_infer && v == -1))
-        lmtfl_error(L, "bad shape: size %d at position %d is negative", (int)v, idx);
+        lmtfl_error(L, "bad shape: size %lld at position %d is negative", (long long)v, idx);
     return (int64_t)v;
 }
 
 static int shape_from_table(lua_State *L, int idx, int64_t *shape, bool allow_infer)
 {
-    int n = (int)luaL_len(L, idx);
-    if (n > MTFL_MAX_DIMS) lmtfl_error(L, "bad shape: %d dimensions (at most %d)", n, MTFL_MAX_DIMS);
+    lua_Integer len = luaL_len(L, idx);
+    if (len < 0 || len > MTFL_MAX_DIMS)
+        lmtfl_error(L, "bad shape: %lld dimensions (at most %d)", (long long)len, MTFL_MAX_DIMS);
+    int n = (int)len;
     for (int i = 0; i < n; i++) {
         lua_geti(L, idx, i + 1);
         int ok;
@@ -260,6 +250,7 @@ static void nested_shape(lua_State *L, int idx, int depth, int *ndim, int64_t *s
     if (!lua_istable(L, idx)) return;
     if (depth >= MTFL_MAX_DIMS) lmtfl_error(L, "tensor: table nested deeper than %d", MTFL_MAX_DIMS);
     shape[depth] = (int64_t)luaL_len(L, idx);
+    if (shape[depth] < 0) lmtfl_error(L, "tensor: a table of length %lld", (long long)shape[depth]);
     *ndim = depth + 1;
     if (shape[depth] > 0) {
         lua_geti(L, idx, 1);
@@ -306,7 +297,14 @@ static int l_tensor(lua_State *L)
     lua_settop(L, 1);
     nested_shape(L, 1, 0, &ndim, shape);
     size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    for (int i = 0; i < ndim; i++) {
+        /* lengths may come from __len metamethods: the product must not wrap */
+        if (shape[i] > 0 && n > ((size_t)1 << 40) / (size_t)shape[i]) {
+            char dims[256];
+            lmtfl_error(L, "tensor: a table of shape %s is too large", mtfl_dims_str(ndim, shape, dims, sizeof dims));
+        }
+        n *= (size_t)shape[i];
+    }
     float *host = lua_newuserdatauv(L, n * sizeof(float) + 1, 0); /* freed by the GC */
     char path[256] = "";
     size_t at = 0;
@@ -316,13 +314,21 @@ static int l_tensor(lua_State *L)
     return 1;
 }
 
+/* An image side or channel count: 1..2^31-1 (sizes past that would wrap in C). */
+static int check_image_dim(lua_State *L, int idx, const char *what)
+{
+    lua_Integer v = luaL_checkinteger(L, idx);
+    if (v < 1 || v > INT32_MAX) lmtfl_error(L, "from_bytes: %s %lld (1..%d)", what, (long long)v, INT32_MAX);
+    return (int)v;
+}
+
 /* from_bytes(string, height, width, channels [, {layout="chw"|"hwc", scale=1/255, device}]) */
 static int l_from_bytes(lua_State *L)
 {
     size_t len;
     const char *bytes = luaL_checklstring(L, 1, &len);
-    int h = (int)luaL_checkinteger(L, 2), w = (int)luaL_checkinteger(L, 3);
-    int c = (int)luaL_optinteger(L, 4, 3);
+    int h = check_image_dim(L, 2, "height"), w = check_image_dim(L, 3, "width");
+    int c = lua_isnoneornil(L, 4) ? 3 : check_image_dim(L, 4, "channels");
     bool chw = true;
     float scale = 1.0f / 255.0f;
     if (!lua_isnoneornil(L, 5)) {
@@ -336,9 +342,14 @@ static int l_from_bytes(lua_State *L)
         scale = (float)luaL_optnumber(L, -1, scale);
         lua_pop(L, 2);
     }
-    if (h <= 0 || w <= 0 || c <= 0 || (size_t)h * (size_t)w * (size_t)c != len)
-        lmtfl_error(L, "from_bytes: %d x %d x %d pixels need %zu bytes, got %zu", h, w, c,
-                   (size_t)(h > 0 ? h : 0) * (size_t)(w > 0 ? w : 0) * (size_t)(c > 0 ? c : 0), len);
+    /* each factor is below 2^31, so the product of the first two cannot wrap; the third
+     * is checked against what is left */
+    uint64_t hw = (uint64_t)h * (uint64_t)w;
+    if (hw > UINT64_MAX / (uint64_t)c)
+        lmtfl_error(L, "from_bytes: %d x %d x %d pixels are too many", h, w, c);
+    if (hw * (uint64_t)c != len)
+        lmtfl_error(L, "from_bytes: %d x %d x %d pixels need %llu bytes, got %zu", h, w, c,
+                    (unsigned long long)(hw * (uint64_t)c), len);
     int64_t shape[3] = {chw ? c : h, chw ? h : w, chw ? w : c};
     mtfl_tensor *t = lmtfl_new_tensor(L, options_device(L, 5), 3, shape);
     LMTFL_CALL(L, mtfl_from_bytes(t, (const uint8_t *)bytes, h, w, c, chw, scale));
@@ -360,7 +371,7 @@ static int m_to_bytes(lua_State *L)
         lua_pop(L, 2);
     }
     char s[128];
-    if (t->ndim != 3)
+    if (t->ndim != 3 || t->shape[0] > INT32_MAX || t->shape[1] > INT32_MAX || t->shape[2] > INT32_MAX)
         lmtfl_error(L, "to_bytes: expects a 3-D image tensor, got %s", mtfl_shape_str(t, s, sizeof s));
     int h = (int)t->shape[chw ? 1 : 0], w = (int)t->shape[chw ? 2 : 1];
     int c = (int)t->shape[chw ? 0 : 2];
@@ -441,8 +452,8 @@ static int m_narrow(lua_State *L)
 {
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     int dim = lmtfl_check_dim(L, 2, t);
-    lua_Integer start = luaL_checkinteger(L, 3), length = luaL_checkinteger(L, 4);
-    lmtfl_push_tensor(L, mtfl_tensor_narrow(t, dim, start - 1, length));
+    int64_t start = lmtfl_check_index(L, 3, "narrow");
+    lmtfl_push_tensor(L, mtfl_tensor_narrow(t, dim, start, luaL_checkinteger(L, 4)));
     return 1;
 }
 
@@ -450,7 +461,7 @@ static int m_select(lua_State *L)
 {
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     int dim = lmtfl_check_dim(L, 2, t);
-    lmtfl_push_tensor(L, mtfl_tensor_select(t, dim, luaL_checkinteger(L, 3) - 1));
+    lmtfl_push_tensor(L, mtfl_tensor_select(t, dim, lmtfl_check_index(L, 3, "select")));
     return 1;
 }
 
@@ -485,8 +496,16 @@ static int l_from_string(lua_State *L)
     int64_t shape[MTFL_MAX_DIMS];
     int next;
     int ndim = lmtfl_check_shape(L, 2, shape, &next);
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    /* the element count stays below len / 4 + 1, or the shape cannot fit the bytes */
+    size_t n = 1, fit = len / sizeof(float);
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] != 0 && n > fit / (size_t)shape[i]) {
+            char dims[256];
+            lmtfl_error(L, "from_string: %zu bytes cannot hold a tensor of shape %s", len,
+                        mtfl_dims_str(ndim, shape, dims, sizeof dims));
+        }
+        n *= (size_t)shape[i];
+    }
     if (n * sizeof(float) != len)
         lmtfl_error(L, "from_string: %zu bytes for %zu float32 values (%zu bytes expected)", len, n,
                     n * sizeof(float));
@@ -645,7 +664,7 @@ static int mm_index(lua_State *L)
     if (lua_type(L, 2) == LUA_TNUMBER) {
         mtfl_tensor *t = lmtfl_check_tensor(L, 1);
         if (t->ndim == 0) lmtfl_error(L, "cannot index a 0-dimensional tensor (use item())");
-        mtfl_tensor *row = lmtfl_push_tensor(L, mtfl_tensor_select(t, 0, luaL_checkinteger(L, 2) - 1));
+        mtfl_tensor *row = lmtfl_push_tensor(L, mtfl_tensor_select(t, 0, lmtfl_check_index(L, 2, "index")));
         if (row->ndim == 0) {
             float v;
             LMTFL_CALL(L, mtfl_tensor_read(row, &v, 1));
@@ -664,7 +683,7 @@ static int mm_newindex(lua_State *L)
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     if (lua_type(L, 2) != LUA_TNUMBER) lmtfl_error(L, "tensors take only integer keys");
     if (t->ndim == 0) lmtfl_error(L, "cannot index a 0-dimensional tensor");
-    mtfl_tensor *row = lmtfl_push_tensor(L, mtfl_tensor_select(t, 0, luaL_checkinteger(L, 2) - 1));
+    mtfl_tensor *row = lmtfl_push_tensor(L, mtfl_tensor_select(t, 0, lmtfl_check_index(L, 2, "index")));
     mtfl_tensor *src = lmtfl_test_tensor(L, 3);
     if (src) LMTFL_CALL(L, mtfl_copy(row, src));
     else LMTFL_CALL(L, mtfl_fill(row, (float)luaL_checknumber(L, 3)));

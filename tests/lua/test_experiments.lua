@@ -219,7 +219,7 @@ T.test("an interrupted grid resumes: finished runs are kept, the rest picks up, 
   end
   -- a finished run is only reused with the settings it was made with
   rc, text = grid(args:gsub("%-%-epochs 3", "--epochs 4"), parts)
-  T.truthy(rc ~= 0 and text:find("was made with other settings (epochs 4 here, 3 there)", 1, true),
+  T.truthy(rc ~= 0 and text:find("was made with other settings or data (epochs: 4 now, 3 before)", 1, true),
            "changed settings are refused\n" .. text)
   H.remove(whole)
   H.remove(parts)

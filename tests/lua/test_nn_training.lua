@@ -337,6 +337,9 @@ T.test("corrupt safetensors files raise errors naming the file and the fault", f
                        '"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', "abcdefgh"), "overlap or gap"},
     {safetensors_bytes(good_header, "abcdefgh1234"), "4 bytes of data after the last tensor"},
     {safetensors_bytes('{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}', "abcdefgh"), "shape entry 1 is -2"},
+    -- 2^62 * 4 values wrap around to 0 in 64-bit arithmetic: must not pass as 0 bytes
+    {safetensors_bytes('{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}', ""),
+     "has more values than any file can hold"},
   }
   for i, case in ipairs(cases) do
     write_file(path, case[1])
@@ -346,7 +349,12 @@ T.test("corrupt safetensors files raise errors naming the file and the fault", f
   T.raises(function() safetensors.load(path .. ".missing") end, "cannot open " .. path .. ".missing")
   T.raises(function() nn.load(path, tiny_network(1)) end, "safetensors.load " .. path)
   T.raises(function() safetensors.save("/nonexistent-dir/x.safetensors", {a = mtfl.zeros(1)}) end,
-           "cannot write /nonexistent-dir/x.safetensors.tmp")
+           "safetensors.save: /nonexistent-dir/x.safetensors: cannot create a temporary file beside it")
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir " .. dir)
+  T.raises(function() nn.load(dir, tiny_network(1)) end, "safetensors.load: " .. dir .. " is a directory, not a safetensors file")
+  os.remove(dir)
   os.remove(path)
 end)
 

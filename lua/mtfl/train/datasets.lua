@@ -5,6 +5,7 @@
 -- mtfl.data does it (--data, MTFL_DATA, ./data/MTFL, ../shared/MTFL); without it, or
 -- with --synthetic, the synthetic faces stand in and the results say so.
 local data = require "mtfl.data"
+local errors = require "mtfl.errors"
 
 local M = {}
 
@@ -32,8 +33,35 @@ local function open(s, script)
                                 test = SYNTHETIC.test}}
 end
 
+-- What a run's data is, as one line a finished run's result is checked against: the
+-- folder and the size and hash of both annotation files, or the synthetic set's
+-- parameters; and the parts' sizes.
+local function identity(ds)
+  local info, parts = ds.info, string.format("train %d, val %d, test %d", #ds.train, #ds.val, #ds.test)
+  if info.synthetic then
+    return string.format("synthetic faces (seed 1, %dx%d; %s)", info.size, info.size, parts)
+  end
+  local a = info.annotations
+  return string.format("MTFL in %s (training.txt %d bytes, hash %s; testing.txt %d bytes, hash %s; %s)",
+                       info.real_dir, a.training.bytes, a.training.hash, a.testing.bytes, a.testing.hash, parts)
+end
+
+-- A run cannot train, validate or be tested on nothing: say which file came up empty.
+local function check_parts(ds)
+  local where = ds.info.synthetic and "the synthetic set" or nil
+  local dir = ds.info.real_dir or ds.info.dir
+  local files = {train = "training.txt", val = "testing.txt (its first lines)", test = "testing.txt (after the validation lines)"}
+  for _, part in ipairs{"train", "val", "test"} do
+    if #ds[part] == 0 then
+      errors.raisef("no %s faces in %s: nothing to %s", part == "val" and "validation" or part == "train" and "training" or "test",
+                    where or (dir .. "/" .. files[part]), part == "train" and "train on" or part == "val" and "validate on" or "test on")
+    end
+  end
+end
+
 --- get(settings [, script path]) -> {train, val, test, info}; info.source is "MTFL"
---- or "synthetic". The script path helps find ../shared/MTFL beside the repository.
+--- or "synthetic", info.identity says what exactly (see identity above). The script
+--- path helps find ../shared/MTFL beside the repository.
 function M.get(s, script)
   local key = table.concat({s.synthetic and "synthetic" or (s.data or "found"), s.protocol, s.size, s.limit or "all"}, "|")
   if not loaded[key] then
@@ -45,6 +73,8 @@ function M.get(s, script)
       ds.info.note = ((ds.info.note and ds.info.note .. "; ") or "") .. "limited to the first " .. s.limit .. " faces of each part"
     end
     print(data.describe(ds))
+    check_parts(ds)
+    ds.info.identity = identity(ds)
     loaded[key] = ds
   end
   return loaded[key]

@@ -6,6 +6,7 @@
 local mtfl = require "mtfl"
 local metrics = require("mtfl.data").metrics
 local targets = require "mtfl.train.targets"
+local errors = require "mtfl.errors"
 
 local M = {}
 
@@ -13,6 +14,7 @@ local M = {}
 --- {losses = {task = mean loss}, landmarks = summary, pose = summary, ...,
 ---  predictions = {task = [N, ...] cpu tensor}}
 function M.evaluate(model, criterion, set, o)
+  if #set == 0 then errors.raise("evaluate: the set has no faces") end
   local was_training = model.train
   model:evaluate()
   local sums, count = {}, 0

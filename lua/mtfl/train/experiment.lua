@@ -28,7 +28,7 @@ local Trainer = require "mtfl.train.trainer"
 local evaluate = require "mtfl.train.evaluate"
 local datasets = require "mtfl.train.datasets"
 local options = require "mtfl.train.options"
-local files = require "mtfl.train.files"
+local files = require "mtfl.files"
 local targets = require "mtfl.train.targets"
 local heads = require "mtfl.train.heads"
 local errors = require "mtfl.errors"
@@ -48,7 +48,7 @@ M.SHEET_FACES = 6
 --- The options an experiment script takes (the grid's, less --seeds/--experiments).
 M.SCRIPT_OPTIONS = {protocol = true, quick = true, epochs = true, ["epoch-size"] = true, seed = true, device = true, data = true,
                     out = true, batch = true, lr = true, size = true, synthetic = true, limit = true,
-                    ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true}
+                    ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true, fresh = true}
 
 local function check(spec)
   if type(spec) ~= "table" or type(spec.name) ~= "string" then
@@ -87,7 +87,7 @@ end
 local CONFIG_KEYS = {"protocol", "profile", "size", "epochs", "epoch_size", "batch", "lr", "es_factor", "limit"}
 
 local function config_of(spec, s, ds)
-  local c = {experiment = spec.name, seed = s.seed, source = ds.info.source}
+  local c = {experiment = spec.name, seed = s.seed, source = ds.info.source, data = ds.info.identity}
   for _, k in ipairs(CONFIG_KEYS) do c[k] = s[k] end
   return c
 end
@@ -97,7 +97,7 @@ local function differences(a, b)
   for k in pairs(a) do keys[k] = true end
   for k in pairs(b) do keys[k] = true end
   for k in pairs(keys) do
-    if a[k] ~= b[k] then out[#out + 1] = string.format("%s %s here, %s there", k, tostring(b[k]), tostring(a[k])) end
+    if a[k] ~= b[k] then out[#out + 1] = string.format("%s: %s now, %s before", k, tostring(b[k]), tostring(a[k])) end
   end
   table.sort(out)
   return table.concat(out, "; ")
@@ -156,34 +156,42 @@ local function build(spec, s, ds)
   return model, optim.Adam(params, grads, {lr = s.lr}), criterion, early_stopping, size_check
 end
 
+-- What a run leaves in its folder; --fresh removes them to start over.
+local RUN_FILES = {"result.json", "config.json", "checkpoint.safetensors", "model.safetensors"}
+
 --- run(spec, settings, {script, should_stop, quiet, dir}) -> the run's result, or nil when
 --- should_stop ended it early (its checkpoint holds the epochs done). A run whose
---- result.json exists is not trained again: that result comes back.
+--- result.json exists, made with the same settings on the same data, is not trained
+--- again: that result comes back. One made otherwise is refused, naming the
+--- difference, or replaced with settings.fresh (--fresh). While a run trains, its
+--- folder is locked: a second process given the same folder is refused.
 function M.run(spec, s, o)
   o = o or {}
   check(spec)
   local dir = o.dir or M.run_dir(spec, s)
-  local result_file = dir .. "/result.json"
-  if files.exists(result_file) then
-    local done = json.decode(files.read(result_file))
-    local ds_source = s.synthetic and "synthetic" or done.config.source
-    local want = config_of(spec, s, {info = {source = ds_source}})
-    local diff = differences(done.config, want)
-    if diff ~= "" then
-      errors.raisef("%s was made with other settings (%s): use another --out or remove it", result_file, diff)
-    end
-    print(string.format("%s seed %d: finished before, %s", spec.name, s.seed, result_file))
-    return done
-  end
   if s.device then mtfl.set_device(s.device) end
   local ds = datasets.get(s, o.script)
   local config = config_of(spec, s, ds)
   files.mkdir(dir)
+  local lock <close> = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir))
+  if s.fresh then
+    for _, name in ipairs(RUN_FILES) do os.remove(dir .. "/" .. name) end
+  end
+  local result_file = dir .. "/result.json"
+  if files.exists(result_file) then
+    local done = json.decode(files.read(result_file))
+    local diff = differences(done.config or {}, config)
+    if diff ~= "" then
+      errors.raisef("%s was made with other settings or data (%s): run with --fresh to train it again, or use another --out", result_file, diff)
+    end
+    print(string.format("%s seed %d: finished before, %s", spec.name, s.seed, result_file))
+    return done
+  end
   local config_file = dir .. "/config.json"
   if files.exists(config_file) then
     local diff = differences(json.decode(files.read(config_file)), config)
     if diff ~= "" then
-      errors.raisef("%s belongs to a run with other settings (%s): use another --out or remove %s", config_file, diff, dir)
+      errors.raisef("%s belongs to a run with other settings or data (%s): run with --fresh to start it over, or use another --out", config_file, diff)
     end
   else
     files.write_atomic(config_file, json.encode(config))

@@ -4,6 +4,7 @@
 --     :add(heads.linear(1024, {landmarks = 10, pose = 5}), "heads")
 local mtfl = require "mtfl"
 local nn = require "mtfl.nn"
+local errors = require "mtfl.errors"
 
 local M = {}
 
@@ -24,6 +25,7 @@ end
 --- times scale: a [10] tensor on the CPU.
 function M.mean_shape(set, size, scale)
   local n = math.min(#set, 2000)
+  if n == 0 then errors.raise("mean_shape: the set has no faces") end
   local sum = mtfl.zeros(10, {device = "cpu"})
   for first = 1, n, 500 do
     local indices = {}

@@ -43,6 +43,7 @@ M.SPEC = {
                    choices = {"validation", "training"}},
   ["stop-after-epochs"] = {"int", "end this invocation after N epochs in all, as an interruption would (resume by running again)"},
   ["keep-models"] = {"flag", "keep each finished run's weights (runs/.../model.safetensors)"},
+  fresh = {"flag", "train every run again from the start, replacing what the output folder holds for it"},
   help = {"flag", "show the options"},
 }
 

@@ -41,7 +41,7 @@ function Trainer.new(o)
     self.batches = math.min(self.batches, math.max(1, math.ceil(o.epoch_size / o.batch)))
   end
   self.epoch = 0
-  self.history = {train_loss = {}, val_loss = {}, val = {}, seconds = {}, images_per_second = {}}
+  self.history = {train_loss = {}, val_loss = {}, val = {}, seconds = {}, images_per_second = {}, first_loss = {}}
   return self
 end
 
@@ -54,6 +54,7 @@ function Trainer:resume()
                   self.checkpoint, record.epochs, self.epochs)
   end
   self.epoch, self.history = record.epoch, record.history
+  self.history.first_loss = self.history.first_loss or {}
   for task, weight in pairs(record.weights) do self.criterion:set_weight(task, weight) end
   if self.early_stopping and record.early_stopping then
     self.early_stopping:load_state(run_state.decode_early_stopping(record.early_stopping))
@@ -78,6 +79,48 @@ local function append(histories, key, value)
   table.insert(histories[key], value)
 end
 
+-- A task's loss this many times its first value means the run has diverged.
+Trainer.DIVERGENCE_FACTOR = 1e3
+
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+
+-- The parameters and gradients holding a NaN or an infinity (inf * 0 and nan * 0 are
+-- nan), by state_dict name and layer: where a diverged run went wrong.
+local function non_finite(model)
+  local found = {}
+  model:each_parameter(function(m, slot, name)
+    for _, part in ipairs{{slot.param, "weights"}, {slot.grad, "gradient"}} do
+      local t = m[part[1]]
+      if t and t:numel() > 0 and t:mul(0):sum():item() ~= 0 then
+        found[#found + 1] = string.format("%s (%s, %s)", name, m:describe(), part[2])
+      end
+    end
+  end)
+  return found
+end
+
+-- Stops the run when a task's loss is not finite or has grown DIVERGENCE_FACTOR times
+-- past its first value: training on would only write meaningless numbers.
+function Trainer:check_losses(losses, index)
+  local first = self.history.first_loss
+  for _, task in ipairs(self.tasks) do
+    local loss, why = losses[task], nil
+    if loss and not finite(loss) then
+      why = string.format("the %s loss is %s", task, tostring(loss))
+    elseif loss and first[task] and first[task] > 0 and loss > Trainer.DIVERGENCE_FACTOR * first[task] then
+      why = string.format("the %s loss grew to %.4g, more than %g times its first value %.4g", task, loss,
+                          Trainer.DIVERGENCE_FACTOR, first[task])
+    end
+    if why then
+      local bad = non_finite(self.model)
+      errors.raisef("%s: training diverged in epoch %d, batch %d: %s%s; lower the learning rate (--lr)",
+                    self.label, self.epoch + 1, index, why,
+                    #bad > 0 and "; not finite: " .. table.concat(bad, ", ") or "")
+    end
+    if loss and not first[task] then first[task] = loss end
+  end
+end
+
 -- One pass over the training set; returns the mean loss of every task.
 function Trainer:train_epoch(progress)
   self.model:training()
@@ -87,11 +130,8 @@ function Trainer:train_epoch(progress)
     local t = targets.of_batch(batch, self.criterion, self.landmark_scale)
     self.optimizer:zeroGrad()
     local outputs = self.model:forward(batch.images)
-    local total, losses = self.criterion:forward(outputs, t)
-    if total ~= total or total == math.huge then
-      errors.raisef("%s: the loss diverged (%s) in epoch %d, batch %d", self.label, tostring(total),
-                    self.epoch + 1, index)
-    end
+    local _, losses = self.criterion:forward(outputs, t)
+    self:check_losses(losses, index)
     self.model:backward(batch.images, self.criterion:backward(outputs, t))
     self.optimizer:step()
     local n = batch.count
