@@ -20,7 +20,7 @@ packages=(
   libcriterion-dev                           # C unit tests
   libreadline-dev                            # the REPL's line editing
   gnuplot-nox                                # plots
-  valgrind                                   # the host test runs mtfl-lua under it
+  valgrind libc6-dbg                         # the host test runs mtfl-lua under valgrind (glibc's symbols)
   curl unzip ca-certificates                 # scripts/get-mtfl.sh
 )
 for group in "$@"; do

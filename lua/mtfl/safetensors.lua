@@ -18,6 +18,7 @@ local files = require "mtfl.files"
 local M = {}
 
 local HEADER_LIMIT = 100 * 2^20   -- the reference implementation's cap on header size
+local MAX_DIMS = 8                -- mtfl's tensors have at most 8 dimensions
 
 local function metadata_strings(metadata, path)
   if metadata == nil then return nil end
@@ -75,13 +76,17 @@ local function check_entry(fail, name, e, data_size)
   if e.dtype ~= "F32" then
     fail("tensor %q has dtype %s (only F32 is supported)", name, tostring(e.dtype))
   end
-  if type(e.shape) ~= "table" then fail("tensor %q has no shape", name) end
+  if type(e.shape) ~= "table" or not json.is_array(e.shape) then fail("tensor %q has no shape", name) end
+  if #e.shape > MAX_DIMS then fail("tensor %q has %d dimensions (at most %d)", name, #e.shape, MAX_DIMS) end
   local numel, fits = 1, true
   for i, s in ipairs(e.shape) do
     if math.type(s) ~= "integer" or s < 0 then fail("tensor %q: shape entry %d is %s", name, i, tostring(s)) end
-    -- counted without overflow: a hostile shape must not wrap around to the data's size
-    if s > 0 and numel > (math.maxinteger // 4) // s then fits = false end
-    if fits then numel = numel * s end
+    if s == 0 then numel = 0 end
+  end
+  -- counted without overflow: a hostile shape must not wrap around to the data's size
+  for _, s in ipairs(e.shape) do
+    if numel > 0 and numel > (math.maxinteger // 4) // s then fits = false break end
+    if numel > 0 then numel = numel * s end
   end
   local o = e.data_offsets
   if type(o) ~= "table" or math.type(o[1]) ~= "integer" or math.type(o[2]) ~= "integer" then
@@ -137,7 +142,9 @@ function M.load(path, options)
 
   local metadata = header.__metadata__ or {}
   header.__metadata__ = nil
-  if type(metadata) ~= "table" then fail("__metadata__ is not an object") end
+  if type(metadata) ~= "table" or (next(metadata) ~= nil and json.is_array(metadata)) then
+    fail("__metadata__ is not an object")
+  end
   for k, v in pairs(metadata) do
     if type(v) ~= "string" then fail("metadata %q is not a string", tostring(k)) end
   end

@@ -65,10 +65,17 @@ static bool bad(line_ctx *c, const char *what, const char *text)
     return false;
 }
 
+static bool too_long(line_ctx *c, const tokens *t, int i)
+{
+    snprintf(c->problem, sizeof c->problem, "%s:%d: %s is %zu characters long, not a number",
+             c->file, c->line, field_names[i], t->len[i]);
+    return false;
+}
+
 static bool parse_coordinate(line_ctx *c, const tokens *t, int i, float *out)
 {
     char buf[64];
-    if (!field_text(t, i, buf, sizeof buf)) return bad(c, field_names[i], "is too long:");
+    if (!field_text(t, i, buf, sizeof buf)) return too_long(c, t, i);
     char *end;
     errno = 0;
     float v = strtof(buf, &end);
@@ -89,7 +96,7 @@ static bool parse_coordinate(line_ctx *c, const tokens *t, int i, float *out)
 static bool parse_label(line_ctx *c, const tokens *t, int i, int classes, uint8_t *out)
 {
     char buf[64];
-    if (!field_text(t, i, buf, sizeof buf)) return bad(c, field_names[i], "is too long:");
+    if (!field_text(t, i, buf, sizeof buf)) return too_long(c, t, i);
     char *end;
     errno = 0;
     long v = strtol(buf, &end, 10);

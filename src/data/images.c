@@ -32,19 +32,72 @@ void mtfl_image_free(mtfl_image *img)
     img->width = img->height = img->channels = 0;
 }
 
-static FILE *open_image(const char *path)
+/* Image files larger than this are refused rather than read (MTFL's are 10-300 kB). */
+#define IMAGE_MAX_BYTES ((size_t)256 << 20)
+
+/* stb_image 2.27, Debian 12's, trusts a JPEG's Huffman tables: sixteen code counts that
+ * add up to more than 256 make it write past its tables (found by tests/fuzz/
+ * fuzz_image). So the tables are checked here before stb sees the bytes, walking the
+ * markers the way its decoder does: segments by their lengths, and after a
+ * start-of-scan the entropy-coded data up to the next marker (0xFF then a byte other
+ * than 0 or a restart). Bytes past the end read as 0, as stb reads them. */
+static bool jpeg_tables_fit(const uint8_t *p, size_t n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) mtfl_fail(MTFL_ERR_IO, "image %s: cannot open: %s", path, strerror(errno));
-    return f;
+#define BYTE(k) ((k) < n ? p[k] : 0)
+    if (n < 2 || p[0] != 0xFF || p[1] != 0xD8) return true;   /* not a JPEG */
+    size_t i = 2;
+    while (i + 1 < n) {
+        if (p[i] != 0xFF || p[i + 1] == 0xFF) {   /* junk and fill bytes between markers */
+            i++;
+            continue;
+        }
+        uint8_t marker = p[i + 1];
+        if (marker == 0xD9) return true;   /* end of image */
+        if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {
+            i += 2;
+            continue;
+        }
+        size_t length = ((size_t)BYTE(i + 2) << 8) | BYTE(i + 3);
+        if (marker == 0xC4) {
+            long left = (long)length - 2;
+            size_t at = i + 4;
+            while (left > 0) {
+                size_t count = 0;
+                for (int k = 1; k <= 16; k++) count += BYTE(at + (size_t)k);
+                if (count > 256) return false;
+                at += 17 + count;
+                left -= 17 + (long)count;
+            }
+        }
+        i += 2 + length;
+        if (marker == 0xDA)   /* the scan's coded data runs to the next real marker */
+            while (i + 1 < n && !(p[i] == 0xFF && p[i + 1] != 0 && !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7)))
+                i++;
+    }
+    return true;
+#undef BYTE
+}
+
+/* The file's bytes, checked as far as stb cannot be trusted to. */
+static mtfl_status read_image(const char *path, char **bytes, size_t *len)
+{
+    if (mtfl_read_file(path, IMAGE_MAX_BYTES, bytes, len))
+        return mtfl_fail(MTFL_ERR_IO, "image %s", mtfl_last_error());
+    if (*len > INT32_MAX || !jpeg_tables_fit((const uint8_t *)*bytes, *len)) {
+        free(*bytes);
+        *bytes = NULL;
+        return mtfl_fail(MTFL_ERR_IO, "image %s: not a readable JPEG or PNG (bad Huffman table)", path);
+    }
+    return MTFL_OK;
 }
 
 mtfl_status mtfl_image_info(const char *path, int *width, int *height, int *channels)
 {
-    FILE *f = open_image(path);
-    if (!f) return MTFL_ERR_IO;
-    int ok = stbi_info_from_file(f, width, height, channels);
-    fclose(f);
+    char *bytes;
+    size_t len;
+    if (read_image(path, &bytes, &len)) return MTFL_ERR_IO;
+    int ok = stbi_info_from_memory((const stbi_uc *)bytes, (int)len, width, height, channels);
+    free(bytes);
     if (!ok)
         return mtfl_fail(MTFL_ERR_IO, "image %s: not a readable JPEG or PNG (%s)", path,
                          stbi_failure_reason());
@@ -54,11 +107,12 @@ mtfl_status mtfl_image_info(const char *path, int *width, int *height, int *chan
 mtfl_status mtfl_image_load(mtfl_image *img, const char *path, int *file_channels)
 {
     img->pixels = NULL;
-    FILE *f = open_image(path);
-    if (!f) return MTFL_ERR_IO;
+    char *bytes;
+    size_t len;
+    if (read_image(path, &bytes, &len)) return MTFL_ERR_IO;
     int w, h, comp;
-    uint8_t *pixels = stbi_load_from_file(f, &w, &h, &comp, 3);
-    fclose(f);
+    uint8_t *pixels = stbi_load_from_memory((const stbi_uc *)bytes, (int)len, &w, &h, &comp, 3);
+    free(bytes);
     if (!pixels)
         return mtfl_fail(MTFL_ERR_IO, "image %s: cannot decode: %s", path, stbi_failure_reason());
     img->pixels = pixels, img->width = w, img->height = h, img->channels = 3;

@@ -496,10 +496,13 @@ static int l_from_string(lua_State *L)
     int64_t shape[MTFL_MAX_DIMS];
     int next;
     int ndim = lmtfl_check_shape(L, 2, shape, &next);
-    /* the element count stays below len / 4 + 1, or the shape cannot fit the bytes */
+    /* counted without overflow: a shape with a 0 anywhere holds nothing, whatever the
+     * other sizes; otherwise the product must stay within what the bytes can hold */
     size_t n = 1, fit = len / sizeof(float);
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] != 0 && n > fit / (size_t)shape[i]) {
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) n = 0;
+    for (int i = 0; i < ndim && n > 0; i++) {
+        if (n > fit / (size_t)shape[i]) {
             char dims[256];
             lmtfl_error(L, "from_string: %zu bytes cannot hold a tensor of shape %s", len,
                         mtfl_dims_str(ndim, shape, dims, sizeof dims));

@@ -202,6 +202,27 @@ check "--device with an unknown device fails with a message" \
 run --device </dev/null
 check "--device without an argument fails" eval '[[ $rc -ne 0 ]] && contains "$err" "--device"'
 
+# --- tools see the program itself: no re-exec to pick OpenMP's wait policy ----------------
+# libgomp prints its settings once per start with OMP_DISPLAY_ENV; a re-exec printed
+# them twice, the first time without the PASSIVE default.
+out=$(env -u OMP_WAIT_POLICY OMP_DISPLAY_ENV=true "$BIN" -e 'print("ran")' 2>&1 </dev/null)
+rc=$?; err=""
+check "OpenMP starts once, with the passive wait policy as its default" \
+    eval '[[ $rc -eq 0 && $(grep -c "OPENMP DISPLAY ENVIRONMENT BEGIN" <<<"$out") -eq 1 ]] && grep -q "OMP_WAIT_POLICY = .PASSIVE." <<<"$out" && grep -q "^ran$" <<<"$out"'
+out=$(OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=true "$BIN" -e 'print("ran")' 2>&1 </dev/null)
+rc=$?
+check "a wait policy given by the user is kept" eval '[[ $rc -eq 0 ]] && grep -q "OMP_WAIT_POLICY = .ACTIVE." <<<"$out"'
+if command -v valgrind >/dev/null; then
+    # no OpenCL platform: PoCL's own start-up under valgrind would take a minute
+    out=$(env -u OMP_WAIT_POLICY OCL_ICD_VENDORS=/nonexistent valgrind -q --error-exitcode=99 "$BIN" \
+          --device cpu -e 'print(mtfl.ones(3):sum())' 2>&1 </dev/null)
+    rc=$?
+    check "valgrind runs mtfl-lua itself (no re-exec) without errors" \
+        eval '[[ $rc -eq 0 ]] && grep -q "^3.0$" <<<"$out"'
+else
+    fail "valgrind runs mtfl-lua" "valgrind is not installed (scripts/setup-deps.sh installs it)"
+fi
+
 # --- history stays where it was told ---------------------------------------------------
 check "the tests did not write into HOME" eval '[[ ! -e "$HOME/.mtfl_lua_history" ]]'
 

@@ -109,6 +109,83 @@ T.test("malformed lines in a data folder stop the load, or are skipped", functio
   H.remove(dir)
 end)
 
+-- Replaces field `field` (2 = x1 .. 11 = y5) of line `line` of an annotation file.
+local function set_field(file, line, field, value)
+  local lines = {}
+  for l in (H.read(file) .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
+  local fields = {}
+  for f in lines[line]:gmatch("%S+") do fields[#fields + 1] = f end
+  fields[field] = value
+  lines[line] = (line > 1 and " " or "") .. table.concat(fields, " ") .. "\r"
+  H.write(file, table.concat(lines, "\n"))
+end
+
+T.test("landmarks outside the image are bad lines, never a crop from nonsense", function()
+  for _, x in ipairs{"5000", "-3", "1e12", "32.5"} do
+    local dir = H.synthetic_mtfl{train = 5, test = 3, size = 32}
+    set_field(dir .. "/training.txt", 2, 4, x)   -- x3: the nose
+    for _, protocol in ipairs{"seed", "crop"} do
+      T.raises(function() local ds = data.load{dir = dir, cache = false, protocol = protocol} return ds end,
+               "training.txt:2: point 3 (x=" .. string.format("%g", tonumber(x)), "outside the 32x32 image")
+    end
+    local ds = data.load{dir = dir, cache = false, protocol = "crop", on_error = "skip"}
+    T.eq(#ds.train, 4, "x3 = " .. x .. ": the face left out")
+    T.eq(ds.info.bad_lines.count, 1, "counted as a bad line")
+    H.remove(dir)
+  end
+  local dir = H.synthetic_mtfl{train = 3, test = 3, size = 32}
+  set_field(dir .. "/testing.txt", 3, 11, "33")   -- y5 of a test face
+  T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end,
+           "testing.txt:3: point 5 (x=", "y=33) outside the 32x32 image")
+  H.remove(dir)
+end)
+
+T.test("image paths stay inside the data folder", function()
+  local dir = H.synthetic_mtfl{train = 3, test = 3, size = 32}
+  for _, path in ipairs{"../outside.jpg", "/etc/passwd", "synthetic_train/../../x.jpg", "..\\x.jpg"} do
+    set_field(dir .. "/training.txt", 2, 1, path)
+    T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end,
+             "training.txt:2: the image path leaves the data folder")
+    local ds = data.load{dir = dir, cache = false, on_error = "skip"}
+    T.eq(#ds.train, 2, path .. " skipped")
+  end
+  T.eq(#data.parse_annotations("a/..b/c..d/x.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3", "t").faces, 1, "dots inside names are fine")
+  H.remove(dir)
+end)
+
+T.test("annotation files: a missing one named once, a folder or a huge file refused", function()
+  local dir = H.synthetic_mtfl{train = 3, test = 3, size = 32}
+  local train = dir .. "/training.txt"
+  os.remove(train)
+  local msg = T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end,
+                       "no MTFL data in " .. dir .. ": " .. train .. ": No such file or directory")
+  T.truthy(not msg:find("no MTFL data in " .. dir .. ": no MTFL", 1, true), "the message repeats itself: " .. msg)
+  os.execute("mkdir '" .. train .. "'")
+  T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end, train .. ": not a regular file")
+  T.raises(function() return data.read_annotations(train) end, train .. ": not a regular file")
+  os.remove(train)
+  local f = assert(io.open(train, "wb"))   -- 65 MB, sparse: refused without reading it
+  f:seek("set", 65 * 2^20)
+  f:write("x")
+  f:close()
+  T.raises(function() return data.read_annotations(train) end, train .. ": 68.2 MB, more than the 67.1 MB allowed")
+  T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end, "more than the 67.1 MB allowed")
+  H.remove(dir)
+end)
+
+T.test("a truncated image names its annotation line", function()
+  local dir = H.synthetic_mtfl{train = 4, test = 3, size = 64, format = "jpg"}
+  local image = dir .. "/synthetic_train/000002.jpg"
+  local bytes = H.read(image)
+  H.write(image, bytes:sub(1, #bytes // 3))   -- the header survives, the pixels do not
+  T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end,
+           "training.txt:2: ", "synthetic_train/000002.jpg")
+  local ds = data.load{dir = dir, cache = false, on_error = "skip"}
+  T.eq(#ds.train, 3, "skipped")
+  T.truthy(ds.info.bad_images[1]:find("training.txt:2: ", 1, true), ds.info.bad_images[1])
+  H.remove(dir)
+end)
+
 T.test("finding the data: dir, --data, and clear errors", function()
   local dir = H.synthetic_mtfl{train = 2, test = 2, size = 32}
   T.eq(data.find{dir = dir}, dir, "dir option")

@@ -225,4 +225,114 @@ T.test("an interrupted grid resumes: finished runs are kept, the rest picks up, 
   H.remove(parts)
 end)
 
+-- ---- trust: results belong to their data, one process per run, divergence stops ---------
+
+local MULTITASK = "../../examples/multitask.lua"
+local QUICKSTART = "../../examples/quickstart.lua"
+local ONE_RUN = "--quick --limit 40 --size 24 --epoch-size 80 --epochs 1 --device cpu"
+
+local function script(path, args, env)
+  return T.run(string.format("%s%s %s %s", env and env .. " " or "", HOST, path, args))
+end
+
+-- An MTFL-format folder big enough to have validation (the first 1,000 test lines) and
+-- test faces.
+local function mtfl_folder() return H.synthetic_mtfl{train = 60, test = 1030, size = 32} end
+
+T.test("a finished run is reused only on the same data: other data refused, --fresh retrains", function()
+  local out, dir = H.temp_dir("reuse"), mtfl_folder()
+  local args = ONE_RUN .. " --out " .. out
+  local rc, text = script(MULTITASK, args .. " --synthetic")
+  T.eq(rc, 0, "on synthetic faces\n" .. text)
+  local result = out .. "/seed-quick/runs/multitask/seed1/result.json"
+  T.eq(read_json(result).config.source, "synthetic", "the first run's data")
+  rc, text = script(MULTITASK, args .. " --data " .. dir)
+  T.truthy(rc ~= 0, "the synthetic result reused for MTFL\n" .. text)
+  T.truthy(text:find("was made with other settings or data (data: MTFL in ", 1, true) and
+           text:find("now, synthetic faces (seed 1, 24x24; train 40, val 40, test 40) before", 1, true) and
+           text:find("--fresh", 1, true), "the difference named\n" .. text)
+  T.truthy(not text:find("finished before", 1, true), "not reported as finished\n" .. text)
+  rc, text = script(MULTITASK, args .. " --data " .. dir .. " --fresh")
+  T.eq(rc, 0, "--fresh retrains\n" .. text)
+  T.eq(read_json(result).config.source, "MTFL", "the new result's data")
+  rc, text = script(MULTITASK, args .. " --data " .. dir)
+  T.eq(rc, 0, "the same data again\n" .. text)
+  T.truthy(text:find("multitask seed 1: finished before", 1, true), "reused\n" .. text)
+  -- the same folder with one label changed: its hash differs
+  local train = H.read(dir .. "/training.txt")
+  H.write(dir .. "/training.txt", (train:gsub(" 1 1 (%d) (%d)\r\n", " 2 1 %1 %2\r\n", 1)))
+  rc, text = script(MULTITASK, args .. " --data " .. dir)
+  T.truthy(rc ~= 0 and text:find("training.txt %d+ bytes, hash %x+") and text:find("other settings or data", 1, true),
+           "a changed annotation file is other data\n" .. text)
+  H.remove(dir)
+  H.remove(out)
+end)
+
+T.test("the quickstart never shows a synthetic run's numbers as MTFL's", function()
+  local out, dir = H.temp_dir("qs"), mtfl_folder()
+  local rc, text = script(QUICKSTART, "--synthetic --epochs 1 --device cpu --out " .. out)
+  T.eq(rc, 0, "synthetic quickstart\n" .. text)
+  T.truthy(text:find("synthetic faces: the published numbers are for MTFL", 1, true), "labelled synthetic\n" .. text)
+  rc, text = script(QUICKSTART, "--epochs 1 --device cpu --out " .. out, "MTFL_DATA=" .. dir)
+  T.truthy(rc ~= 0 and text:find("was made with other settings or data", 1, true), "refused\n" .. text)
+  T.truthy(not text:find("test faces: mean landmark error", 1, true), "no metrics printed\n" .. text)
+  H.remove(dir)
+  H.remove(out)
+end)
+
+T.test("an empty part is an error naming its file", function()
+  local out, dir = H.temp_dir("empty"), H.synthetic_mtfl{train = 6, test = 5, size = 32}
+  local rc, text = script(MULTITASK, ONE_RUN .. " --out " .. out .. " --data " .. dir)
+  T.truthy(rc ~= 0 and text:find("no test faces in ", 1, true) and text:find("testing.txt (after the validation lines)", 1, true),
+           "five test lines are all validation\n" .. text)
+  T.truthy(not exists(out .. "/seed-quick/runs/multitask/seed1/result.json"), "no result written")
+  H.write(dir .. "/training.txt", "")
+  rc, text = script(MULTITASK, ONE_RUN .. " --out " .. out .. " --data " .. dir)
+  T.truthy(rc ~= 0 and text:find("no training faces in ", 1, true) and text:find("/training.txt", 1, true), text)
+  H.remove(dir)
+  H.remove(out)
+end)
+
+T.test("a second process given the same --out is refused while the first trains", function()
+  local out = H.temp_dir("busy")
+  local args = "--quick --synthetic --limit 40 --size 24 --epoch-size 40 --epochs 40 --device cpu --out " .. out
+  local lock = out .. "/seed-quick/runs/multitask/seed1/lock"
+  os.execute(string.format("%s %s %s > %s/first.log 2>&1 &", HOST, MULTITASK, args, out))
+  local t0 = mtfl.clock()
+  while not exists(lock) and mtfl.clock() - t0 < 60 do os.execute("sleep 0.05") end
+  T.truthy(exists(lock), "the first run took its lock")
+  local rc, text = script(MULTITASK, args)
+  T.truthy(rc ~= 0 and text:find("is in use by process %d+") and text:find("wait for it to finish, or use another folder", 1, true),
+           "the second is refused\n" .. text)
+  while exists(lock) and mtfl.clock() - t0 < 300 do os.execute("sleep 0.1") end
+  rc, text = script(MULTITASK, args)
+  T.eq(rc, 0, "after the first finished\n" .. text .. H.read(out .. "/first.log"))
+  T.truthy(text:find("finished before", 1, true), "its result is reused, not trained twice\n" .. text)
+  H.remove(out)
+end)
+
+T.test("a diverging run stops, naming the task, and writes no result", function()
+  local out = H.temp_dir("diverge")
+  local rc, text = script(MULTITASK, "--quick --synthetic --limit 40 --size 24 --epoch-size 80 --epochs 3 --device cpu --lr 100 --out " .. out)
+  T.truthy(rc ~= 0, "exit status\n" .. text)
+  T.truthy(text:find("multitask s1: training diverged in epoch %d+, batch %d+: the %a+ loss ") and
+           text:find("lower the learning rate (--lr)", 1, true), "the message\n" .. text)
+  T.truthy(not exists(out .. "/seed-quick/runs/multitask/seed1/result.json"), "no result.json")
+  H.remove(out)
+end)
+
+T.test("a non-finite loss names the task and the layers holding non-finite values", function()
+  local dir = H.temp_dir("nan")
+  local ds = data.synthetic_dataset{size = 16, seed = 3, train = 20, val = 10, test = 10}
+  local model = nn.Sequential{nn.Flatten()}:add(nn.Heads{landmarks = nn.Linear(3 * 16 * 16, 10)}, "heads")
+  model:get("heads"):get("landmarks").weight:fill(0 / 0)   -- as a non-finite gradient step would leave it
+  local params, grads = nn.flatten_parameters(model)
+  local loader <close> = data.loader(ds.train, {batch = 10, seed = 1})
+  local trainer = Trainer.new{model = model, criterion = nn.MultiTask{landmarks = {nn.LandmarkLoss(), 1}},
+    optimizer = optim.Adam(params, grads, {lr = 1e-3}), loader = loader, val = ds.val, size = 16, epochs = 1}
+  T.raises(function() trainer:fit() end, "training diverged in epoch 1, batch 1: the landmarks loss is ",
+           "not finite: heads.landmarks.weight (Linear")
+  H.remove(dir)
+end)
+
 T.run_all()

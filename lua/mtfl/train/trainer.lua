@@ -91,7 +91,7 @@ local function non_finite(model)
   model:each_parameter(function(m, slot, name)
     for _, part in ipairs{{slot.param, "weights"}, {slot.grad, "gradient"}} do
       local t = m[part[1]]
-      if t and t:numel() > 0 and t:mul(0):sum():item() ~= 0 then
+      if t and t:numel() > 0 and t:mul(0):sum() ~= 0 then
         found[#found + 1] = string.format("%s (%s, %s)", name, m:describe(), part[2])
       end
     end
