@@ -44,8 +44,13 @@ void mtfl_image_free(mtfl_image *img)
 static bool jpeg_tables_fit(const uint8_t *p, size_t n)
 {
 #define BYTE(k) ((k) < n ? p[k] : 0)
-    if (n < 2 || p[0] != 0xFF || p[1] != 0xD8) return true;   /* not a JPEG */
-    size_t i = 2;
+    /* stb finds the start of image as any marker: 0xFF, any number of fill bytes 0xFF,
+     * then 0xD8; anything else is not a JPEG to it */
+    size_t i = 0;
+    if (n < 2 || p[0] != 0xFF) return true;
+    while (i < n && p[i] == 0xFF) i++;
+    if (i >= n || p[i] != 0xD8) return true;
+    i++;
     while (i + 1 < n) {
         if (p[i] != 0xFF || p[i + 1] == 0xFF) {   /* junk and fill bytes between markers */
             i++;
