@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Side-by-side throughput of the seed network: mtfl-lua (scripts/bench_seed_net.lua)
 # against the PyTorch peer (../shared/peers/pytorch_seed_net.py), run alternately in one
-# go on the same machine, and the ratios.
+# go on the same machine, and the ratios of the medians over the rounds.
 #
-#   bash scripts/bench_vs_pytorch.sh [--device D] [--batch 64] [--rounds 2]
+#   bash scripts/bench_vs_pytorch.sh [--device D] [--batch 64] [--rounds 5]
 #
-# The peer needs Debian's PyTorch with OpenBLAS: apt-get install python3-torch
-# libopenblas0-pthread (done here when missing and running as root). On a GPU machine
-# pass --device opencl:0 for mtfl; the peer then runs with --device cuda.
+# Run it on a quiet machine: PyTorch loses half its speed beside another busy process.
+# The peer needs Debian's PyTorch with OpenBLAS (python3-torch libopenblas0-pthread),
+# which `scripts/setup-deps.sh --bench` installs. On a GPU machine pass --device
+# opencl:0 for mtfl; the peer then runs with --device cuda.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-device=cpu batch=64 rounds=2
+device=cpu batch=64 rounds=5
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
@@ -22,27 +23,27 @@ done
 peer=${MTFL_PEER:-../shared/peers/pytorch_seed_net.py}
 python=/usr/bin/python3
 if ! $python -c "import torch" 2>/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null
-  else
-    echo "PyTorch is missing: apt-get install python3-torch libopenblas0-pthread" >&2; exit 1
-  fi
+  bash scripts/setup-deps.sh --bench
 fi
 peer_device=cpu
 [ "$device" = cpu ] || peer_device=cuda
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 mt=() pt=()
+run_mtfl() { build/mtfl-lua scripts/bench_seed_net.lua --device "$device" --batch "$batch" | tail -1; }
+run_peer() { $python "$peer" --device "$peer_device" --batch "$batch" | tail -1; }
 for r in $(seq "$rounds"); do
-  m=$(build/mtfl-lua scripts/bench_seed_net.lua --device "$device" --batch "$batch" | tail -1)
-  p=$($python "$peer" --device "$peer_device" --batch "$batch" | tail -1)
+  # who goes first alternates too, so neither always runs on a machine the other warmed
+  if [ $((r % 2)) -eq 1 ]; then m=$(run_mtfl); p=$(run_peer); else p=$(run_peer); m=$(run_mtfl); fi
   echo "round $r  mtfl:    $m"
   echo "round $r  pytorch: $p"
   mt+=("$m") pt+=("$p")
 done
-best() { printf '%s\n' "$@" | field "$key" | sort -g | tail -1; }
-key=train_img_per_s; mtr=$(best "${mt[@]}"); ptr=$(best "${pt[@]}")
-key=infer_img_per_s; mti=$(best "${mt[@]}"); pti=$(best "${pt[@]}")
-awk -v a="$mtr" -v b="$ptr" -v c="$mti" -v d="$pti" -v dev="$device" 'BEGIN {
-  printf "best of rounds on %s: mtfl train %.1f infer %.1f img/s; pytorch train %.1f infer %.1f img/s\n", dev, a, c, b, d
+# the median of the rounds (the middle value; the mean of the two middle ones when even)
+median() { printf '%s\n' "$@" | field "$key" | sort -g | awk '{v[NR] = $1} END {
+  print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+key=train_img_per_s; mtr=$(median "${mt[@]}"); ptr=$(median "${pt[@]}")
+key=infer_img_per_s; mti=$(median "${mt[@]}"); pti=$(median "${pt[@]}")
+awk -v a="$mtr" -v b="$ptr" -v c="$mti" -v d="$pti" -v dev="$device" -v n="$rounds" 'BEGIN {
+  printf "median of %d alternating rounds on %s: mtfl train %.1f infer %.1f img/s; pytorch train %.1f infer %.1f img/s\n", n, dev, a, c, b, d
   printf "ratio_train=%.2f ratio_infer=%.2f\n", a / b, c / d }'
