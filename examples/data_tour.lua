@@ -15,7 +15,7 @@ for i = 1, #arg do
   if arg[i] == "--protocol" then protocol = arg[i + 1] end
   if arg[i] == "--out" then out = arg[i + 1] end
 end
-os.execute("mkdir -p '" .. out .. "'")
+require("mtfl.files").mkdir(out)
 
 local ds = data.open{protocol = protocol, args = arg}
 print(data.describe(ds))

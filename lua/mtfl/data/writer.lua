@@ -14,13 +14,11 @@
 -- leaves out, so that its filter can be checked on a synthetic set too.
 local call = require "mtfl.data.call"
 local errors = require "mtfl.errors"
+local files = require "mtfl.files"
 
 local NONSQUARE = {160, 216}   -- MTFL's own non-square size
 
-local function mkdir(path)
-  local ok = os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'")
-  if not ok then errors.raisef("write_mtfl: cannot create %s", path) end
-end
+local mkdir = files.mkdir
 
 local function annotation_line(path, points, labels)
   local fields = {path}
@@ -61,11 +59,7 @@ local function write_part(set, dir, part, o)
     lines[i] = write_face(set, i, dir, folder, string.format("%06d.%s", i, ext), o, v)
   end
   local file = dir .. "/" .. (part == "train" and "training.txt" or "testing.txt")
-  local f, err = io.open(file .. ".tmp", "wb")
-  if not f then errors.raisef("write_mtfl: cannot write %s: %s", file, err) end
-  f:write(table.concat(lines, "\r\n "), "\r\n ")
-  f:close()
-  assert(os.rename(file .. ".tmp", file))
+  files.write_atomic(file, table.concat(lines, "\r\n ") .. "\r\n ")
   return #lines
 end
 
