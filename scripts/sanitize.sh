@@ -38,9 +38,6 @@ export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 if command -v llvm-symbolizer >/dev/null; then
   export ASAN_SYMBOLIZER_PATH=$(command -v llvm-symbolizer)
 fi
-# mtfl-lua sets OMP_WAIT_POLICY and re-executes itself when it is unset; set it here
-# so that every test runs the process it started.
-export OMP_WAIT_POLICY=PASSIVE
 
 rm -rf "$logs"
 mkdir -p "$logs"
