@@ -83,15 +83,36 @@ static bool jpeg_tables_fit(const uint8_t *p, size_t n)
 #undef BYTE
 }
 
+/* stb's PNG reader grows its buffer to a chunk's declared length before it finds that
+ * the file is shorter: 150 bytes claiming a 2 GiB chunk made it ask for 2 GiB (found by
+ * tests/fuzz/fuzz_image). So every chunk up to IEND, where stb stops reading, must lie
+ * inside the file. */
+static bool png_chunks_fit(const uint8_t *p, size_t n)
+{
+    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n < 8 || memcmp(p, signature, 8) != 0) return true;   /* not a PNG */
+    for (size_t i = 8; i + 8 <= n;) {
+        uint64_t length = (uint64_t)p[i] << 24 | (uint64_t)p[i + 1] << 16 | (uint64_t)p[i + 2] << 8 | p[i + 3];
+        if (length + 12 > n - i) return false;   /* length, type, data and CRC */
+        if (memcmp(p + i + 4, "IEND", 4) == 0) return true;
+        i += 12 + (size_t)length;
+    }
+    return true;
+}
+
 /* The file's bytes, checked as far as stb cannot be trusted to. */
 static mtfl_status read_image(const char *path, char **bytes, size_t *len)
 {
     if (mtfl_read_file(path, IMAGE_MAX_BYTES, bytes, len))
         return mtfl_fail(MTFL_ERR_IO, "image %s", mtfl_last_error());
-    if (*len > INT32_MAX || !jpeg_tables_fit((const uint8_t *)*bytes, *len)) {
+    const uint8_t *p = (const uint8_t *)*bytes;
+    const char *why = !jpeg_tables_fit(p, *len)  ? "bad Huffman table"
+                      : !png_chunks_fit(p, *len) ? "a chunk runs past the end of the file"
+                                                 : NULL;
+    if (why) {
         free(*bytes);
         *bytes = NULL;
-        return mtfl_fail(MTFL_ERR_IO, "image %s: not a readable JPEG or PNG (bad Huffman table)", path);
+        return mtfl_fail(MTFL_ERR_IO, "image %s: not a readable JPEG or PNG (%s)", path, why);
     }
     return MTFL_OK;
 }

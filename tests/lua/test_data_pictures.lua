@@ -57,6 +57,13 @@ T.test("drawing on images, and images to tensors and back", function()
     H.write(path, bytes)
     T.raises(function() local x = data.image_load(path) return x end, path .. ": not a readable JPEG or PNG (bad Huffman table)")
   end
+  -- a PNG chunk declaring 2 GiB in a small file made stb ask for 2 GiB before reading it
+  local png = dir .. "/big_chunk.png"
+  img:save(png)
+  local bytes = H.read(png)
+  local at = bytes:find("IDAT", 1, true) - 4
+  H.write(png, bytes:sub(1, at - 1) .. string.pack(">I4", 0x7fffffff) .. bytes:sub(at + 4))
+  T.raises(function() local x = data.image_load(png) return x end, "not a readable JPEG or PNG (a chunk runs past the end of the file)")
   H.remove(dir)
 end)
 
