@@ -27,6 +27,14 @@ if ! $python -c "import torch" 2>/dev/null; then
 fi
 peer_device=cpu
 [ "$device" = cpu ] || peer_device=cuda
+# The same OpenBLAS kernels for both: mtfl-lua picks them itself when OpenBLAS does not
+# recognise the CPU (src/host/engine.c); the peer, on the same OpenBLAS, gets that choice
+# too, so that neither runs the generic fallback while the other does not.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  core=$(build/mtfl-lua --devices | sed -n 's/.*host (OpenBLAS \([A-Za-z0-9]*\),.*/\1/p')
+  [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
+fi
+echo "OpenBLAS kernels for both: ${OPENBLAS_CORETYPE:-as OpenBLAS detects them}"
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 mt=() pt=()

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <omp.h>
+#include <cblas.h>
 
 #include "backend.h"
 
@@ -47,7 +48,8 @@ static void probe_devices(void)
     cpu->backend = &mtfl_cpu_backend;
     snprintf(cpu->id, sizeof cpu->id, "cpu");
     read_cpu_name(cpu->name, sizeof cpu->name);
-    snprintf(cpu->platform, sizeof cpu->platform, "host (OpenBLAS, OpenMP)");
+    /* the kernels OpenBLAS picked for this CPU: "Prescott" means it did not recognise it */
+    snprintf(cpu->platform, sizeof cpu->platform, "host (OpenBLAS %s, OpenMP)", openblas_get_corename());
     cpu->compute_units = omp_get_max_threads();
     cpu->memory = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
     cpu->max_alloc = cpu->memory;
@@ -72,6 +74,18 @@ mtfl_device *mtfl_device_at(int index)
 mtfl_device *mtfl_device_cpu(void) { return mtfl_device_at(0); }
 
 const char *mtfl_device_backend(const mtfl_device *dev) { return dev->backend->name; }
+
+const char *mtfl_blas_notice(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (strcmp(openblas_get_corename(), "Prescott") == 0 && __builtin_cpu_supports("avx2"))
+        return "OpenBLAS did not recognise this CPU and runs its slowest (Prescott) kernels: "
+               "start the program with OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2), "
+               "as mtfl-lua does";
+#endif
+    return NULL;
+}
 
 const char *mtfl_opencl_notice(void)
 {

@@ -89,6 +89,9 @@ mtfl_device *mtfl_device_cpu(void);
 const char *mtfl_device_backend(const mtfl_device *dev); /* "cpu" or "opencl" */
 /* Why no OpenCL device is listed, or NULL if OpenCL was found. */
 const char *mtfl_opencl_notice(void);
+/* Why the CPU backend runs slower than it could (OpenBLAS fell back to its generic
+ * kernels on a CPU it does not know), or NULL. */
+const char *mtfl_blas_notice(void);
 mtfl_status mtfl_synchronize(mtfl_device *dev);
 void mtfl_device_reset_peak(mtfl_device *dev);
 

@@ -27,4 +27,9 @@ int host_report(lua_State *L, int status, bool prefixed);
 /* Prints "mtfl-lua: <msg>" to stderr. */
 void host_message(const char *msg);
 
+/* engine.c: the runtimes' defaults (set before anything loads them), and the loader of
+ * mtfl.so for package.preload.mtfl. */
+void host_runtime_defaults(void);
+int host_open_mtfl(lua_State *L);
+
 #endif

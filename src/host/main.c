@@ -14,7 +14,6 @@
 
 #include "devices.h"
 #include "host.h"
-#include "../lua/lmtfl.h"
 #include "repl.h"
 
 /* -e and -l run in the order given, so they are kept as a list. */
@@ -150,13 +149,13 @@ static bool wants_repl(const host_options *o)
     return o->interactive || (stdin_is_the_program(o) && isatty(STDIN_FILENO));
 }
 
-/* mtfl is only preloaded here; requiring it is left to load_mtfl, whose failure gets
- * a traceback like any other error. */
+/* mtfl is only preloaded here (engine.c opens mtfl.so); requiring it is left to
+ * load_mtfl, whose failure gets a traceback like any other error. */
 static void open_libraries(lua_State *L)
 {
     luaL_openlibs(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_pushcfunction(L, luaopen_mtfl);
+    lua_pushcfunction(L, host_open_mtfl);
     lua_setfield(L, -2, "mtfl");
     lua_pop(L, 1);
 }
@@ -272,22 +271,9 @@ static int run_host(lua_State *L)
     return 0;
 }
 
-/* OpenMP threads that spin between parallel regions steal the cores OpenBLAS and the
- * next region need; on a 2-core machine that made a convolution's backward pass 2-4x
- * slower (scripts/bench_seed_net.lua). libgomp reads OMP_WAIT_POLICY once, in its own
- * initializer, before main. A function in the program's .preinit_array runs before any
- * shared library's initializer, so setting the default there reaches libgomp without
- * starting the program again (which debuggers, valgrind and perf would not follow). */
-static void prefer_passive_openmp(int argc, char **argv, char **envp)
-{
-    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-}
-
-__attribute__((section(".preinit_array"), used)) static void (*const run_before_libraries)(
-    int, char **, char **) = prefer_passive_openmp;
-
 int main(int argc, char **argv)
 {
+    host_runtime_defaults();   /* before mtfl.so, and with it OpenMP and OpenBLAS, loads */
     host_options o = {.argc = argc, .argv = argv};
     if (!parse_options(&o)) {
         free(o.actions);

@@ -70,16 +70,18 @@ mtfl_tensor *lmtfl_new_like(lua_State *L, const mtfl_tensor *t)
 
 /* ---- arguments -------------------------------------------------------------------- */
 
-static bool opencl_notice_shown;
+static bool notices_shown;
 
 mtfl_device *lmtfl_default_device(lua_State *L)
 {
     mtfl_device *dev = mtfl_device_default();
     if (!dev) lmtfl_raise(L);
-    /* The one place that tells a user why OpenCL is missing: once, on first use. */
-    if (!opencl_notice_shown && mtfl_opencl_notice()) {
-        opencl_notice_shown = true;
-        fprintf(stderr, "mtfl: %s\n", mtfl_opencl_notice());
+    /* The one place that tells a user why OpenCL is missing or why the CPU backend is
+     * slower than it could be: once, on first use. */
+    if (!notices_shown) {
+        notices_shown = true;
+        if (mtfl_opencl_notice()) fprintf(stderr, "mtfl: %s\n", mtfl_opencl_notice());
+        if (mtfl_blas_notice()) fprintf(stderr, "mtfl: %s\n", mtfl_blas_notice());
     }
     return dev;
 }

@@ -202,16 +202,29 @@ check "--device with an unknown device fails with a message" \
 run --device </dev/null
 check "--device without an argument fails" eval '[[ $rc -ne 0 ]] && contains "$err" "--device"'
 
-# --- tools see the program itself: no re-exec to pick OpenMP's wait policy ----------------
-# libgomp prints its settings once per start with OMP_DISPLAY_ENV; a re-exec printed
-# them twice, the first time without the PASSIVE default.
-out=$(env -u OMP_WAIT_POLICY OMP_DISPLAY_ENV=true "$BIN" -e 'print("ran")' 2>&1 </dev/null)
+# --- tools see the program itself: the runtimes' defaults without a re-exec --------------
+# mtfl-lua sets OpenMP's passive wait policy (and OpenBLAS's kernels, on Intel CPUs it
+# does not know) before it loads mtfl.so and with it those runtimes. libgomp shows what
+# it read with OMP_DISPLAY_ENV=verbose: a passive policy means a spin count of 0 (its
+# display of OMP_WAIT_POLICY says PASSIVE even when the variable is unset).
+out=$(env -u OMP_WAIT_POLICY OMP_DISPLAY_ENV=verbose "$BIN" -e 'print("ran")' 2>&1 </dev/null)
 rc=$?; err=""
-check "OpenMP starts once, with the passive wait policy as its default" \
-    eval '[[ $rc -eq 0 && $(grep -c "OPENMP DISPLAY ENVIRONMENT BEGIN" <<<"$out") -eq 1 ]] && grep -q "OMP_WAIT_POLICY = .PASSIVE." <<<"$out" && grep -q "^ran$" <<<"$out"'
-out=$(OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=true "$BIN" -e 'print("ran")' 2>&1 </dev/null)
+check "OpenMP starts once, in this process, with the passive wait policy" \
+    eval '[[ $rc -eq 0 && $(grep -c "OPENMP DISPLAY ENVIRONMENT BEGIN" <<<"$out") -eq 1 ]] && grep -q "GOMP_SPINCOUNT = .0.$" <<<"$out" && grep -q "^ran$" <<<"$out"'
+out=$(OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose "$BIN" -e 'print("ran")' 2>&1 </dev/null)
 rc=$?
-check "a wait policy given by the user is kept" eval '[[ $rc -eq 0 ]] && grep -q "OMP_WAIT_POLICY = .ACTIVE." <<<"$out"'
+check "a wait policy given by the user is kept" eval '[[ $rc -eq 0 ]] && grep -q "OMP_WAIT_POLICY = .ACTIVE." <<<"$out" && ! grep -q "GOMP_SPINCOUNT = .0.$" <<<"$out"'
+if grep -q -w avx2 /proc/cpuinfo; then
+    out=$(OPENBLAS_CORETYPE=Haswell "$BIN" --devices 2>&1 </dev/null)
+    rc=$?
+    check "OpenBLAS's kernels given by the user are kept" eval '[[ $rc -eq 0 ]] && contains "$out" "OpenBLAS Haswell"'
+    out=$(env -u OPENBLAS_CORETYPE "$BIN" --devices 2>&1 </dev/null)
+    rc=$?
+    check "OpenBLAS never falls back to its generic kernels on an AVX2 CPU" \
+        eval '[[ $rc -eq 0 ]] && contains "$out" "host (OpenBLAS " && ! contains "$out" "OpenBLAS Prescott"'
+fi
+MTFL_MODULE=$WORK/none.so run -e 'print("ran")' </dev/null
+check "a missing mtfl.so is a clear error" eval '[[ $rc -eq 1 ]] && contains "$err" "cannot load the mtfl module" && contains "$err" "none.so"'
 if ldd "$BIN" | grep -q libasan; then
     echo "skip  valgrind runs mtfl-lua: a sanitizer build cannot run under valgrind"
 elif command -v valgrind >/dev/null; then
