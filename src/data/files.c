@@ -20,12 +20,19 @@
 mtfl_status mtfl_read_file(const char *path, size_t max_bytes, char **data, size_t *len)
 {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mtfl_fail(MTFL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer before the check */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return mtfl_fail(MTFL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return mtfl_fail(MTFL_ERR_IO, "%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int err = errno;
+        close(fd);
+        return mtfl_fail(MTFL_ERR_IO, "%s: cannot open: %s", path, strerror(err));
     }
     if ((uint64_t)st.st_size > max_bytes) {
         fclose(f);

@@ -153,7 +153,7 @@ T.test("image paths stay inside the data folder", function()
   H.remove(dir)
 end)
 
-T.test("annotation files: a missing one named once, a folder or a huge file refused", function()
+T.test("annotation files: a missing one named once, a folder, a FIFO or a huge file refused", function()
   local dir = H.synthetic_mtfl{train = 3, test = 3, size = 32}
   local train = dir .. "/training.txt"
   os.remove(train)
@@ -162,6 +162,10 @@ T.test("annotation files: a missing one named once, a folder or a huge file refu
   T.truthy(not msg:find("no MTFL data in " .. dir .. ": no MTFL", 1, true), "the message repeats itself: " .. msg)
   os.execute("mkdir '" .. train .. "'")
   T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end, train .. ": not a regular file")
+  T.raises(function() return data.read_annotations(train) end, train .. ": not a regular file")
+  os.remove(train)
+  -- a FIFO nobody writes to: refused at once, not waited on
+  os.execute("mkfifo '" .. train .. "'")
   T.raises(function() return data.read_annotations(train) end, train .. ": not a regular file")
   os.remove(train)
   local f = assert(io.open(train, "wb"))   -- 65 MB, sparse: refused without reading it
