@@ -23,7 +23,7 @@
 
 /* OpenMP threads that spin between parallel regions steal the cores OpenBLAS and the
  * next region need; on a 2-core machine that made a convolution's backward pass 2-4x
- * slower (scripts/bench_seed_net.lua). */
+ * slower (scripts/bench_net.lua). */
 static void prefer_passive_openmp(void)
 {
     if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);

@@ -12,6 +12,7 @@ if [ ! -x "$BIN" ]; then
     exit 2
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)   # for the scripts it runs
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -237,6 +238,18 @@ elif command -v valgrind >/dev/null; then
 else
     fail "valgrind runs mtfl-lua" "valgrind is not installed (scripts/setup-deps.sh installs it)"
 fi
+
+# --- the benchmark scripts run (tiny, so that they cannot rot unseen) --------------------
+run "$REPO/scripts/bench_net.lua" --net tcdcn --device cpu --batch 2 --steps 1 --profile </dev/null
+check "bench_net.lua --net tcdcn prints its figures and a profile" \
+    eval '[[ $rc -eq 0 ]] && grep -qE "^train_img_per_s=[0-9.]+ infer_img_per_s=[0-9.]+$" <<<"$out" && contains "$out" "backward ms" && contains "$out" "(smile) Linear(256 -> 2)"'
+run "$REPO/scripts/bench_net.lua" --net seed --device cpu --batch 2 --steps 1 --size 24 </dev/null
+check "bench_net.lua --net seed builds the seed network with its three heads" \
+    eval '[[ $rc -eq 0 ]] && grep -qE "^train_img_per_s=[0-9.]+ " <<<"$out" && contains "$out" "Linear(1152 -> 1024)" && contains "$out" "(pose) Linear(1024 -> 5)"'
+run "$REPO/scripts/bench_net.lua" --net resnet </dev/null
+check "bench_net.lua names an unknown network" eval '[[ $rc -ne 0 ]] && contains "$err" "--net resnet: unknown network"'
+run "$REPO/scripts/bench_net.lua" --steps 0 </dev/null
+check "bench_net.lua refuses a step count that is not positive" eval '[[ $rc -ne 0 ]] && contains "$err" "--steps needs a value (a positive integer)"'
 
 # --- history stays where it was told ---------------------------------------------------
 check "the tests did not write into HOME" eval '[[ ! -e "$HOME/.mtfl_lua_history" ]]'

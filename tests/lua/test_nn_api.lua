@@ -133,4 +133,41 @@ T.test("json: round trips, escapes, arrays, and clear errors", function()
   T.raises(function() json.encode(0 / 0) end, "has no JSON form")
 end)
 
+T.test("profile: a row per module of the tree, containers including their children, nothing left changed", function()
+  mtfl.manual_seed(3)
+  local model = small_model()
+  local x = mtfl.rand(4, 1, 4, 4)
+  local before = model:forward(x).a:clone()
+  local _, grads = model:parameters()
+  grads[1]:fill(0.25)
+  local report = model:profile(x, {steps = 2})
+  local names = {}
+  model:each_module(function(m) names[#names + 1] = m:describe() end)
+  T.eq(#report.rows, #names, "one row per module")
+  for i, row in ipairs(report.rows) do
+    T.truthy(row.name:find(names[i], 1, true), "row " .. i .. " is " .. names[i] .. ": " .. row.name)
+    T.truthy(row.forward_ms >= 0 and row.backward_ms >= 0, "times are measured: " .. row.name)
+    if i > 1 then
+      T.truthy(report.rows[1].forward_ms >= row.forward_ms, "the whole model includes " .. row.name)
+    end
+  end
+  T.eq(report.forward_ms, report.rows[1].forward_ms, "the model's own row is the total")
+  local text = tostring(report)
+  T.truthy(text:find("forward ms", 1, true) and text:find("(heads) Heads", 1, true) and
+           text:find("2 timed steps of batch 4 on cpu", 1, true), text)
+  T.eq(rawget(model, "forward"), nil, "the timing shadows are gone")
+  T.eq(rawget(model:get("heads"):get("a"), "backward"), nil, "from every module")
+  T.eq(grads[1]:min(), 0.25, "the gradients are as they were")
+  T.eq(grads[1]:max(), 0.25, "the gradients are as they were")
+  T.eq(mtfl.max_abs_diff(model:forward(x).a, before), 0, "the same outputs afterwards")
+  local fwd = model:profile(x, {backward = false, steps = 1})
+  T.eq(fwd.rows[2].backward_ms, nil, "forward only: no backward column")
+  T.truthy(tostring(fwd):find("-", 1, true), "shown as -")
+  T.raises(function() model:profile(x, {steps = 0}) end, "profile: steps must be a positive integer")
+  T.raises(function() model:profile({}) end, "profile: the input holds no tensor")
+  T.raises(function() model:profile(mtfl.rand(4, 3, 4, 4)) end, "Conv2d")
+  T.eq(rawget(model, "forward"), nil, "an error inside the profile leaves no shadows")
+  T.eq(grads[1]:max(), 0.25, "nor changed gradients")
+end)
+
 T.run_all()

@@ -275,6 +275,11 @@ function Module:summary(input_shape)
   return tostring(self)
 end
 
+--- Milliseconds of forward and backward per module (mtfl.nn.profile); print the result.
+function Module:profile(input, options)
+  return require("mtfl.nn.profile").profile(self, input, options)
+end
+
 function Module:state_dict()
   return require("mtfl.nn.state_dict").state_dict(self)
 end
