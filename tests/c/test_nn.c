@@ -210,6 +210,12 @@ Test(nn, maxpool2d_forward_and_backward)
         {2, 3, 75, 75, {2, 2, 2, 2, 0, 0, true}},  /* the seed's 75 -> 38 */
         {1, 2, 9, 11, {3, 3, 2, 2, 1, 1, false}},  /* overlapping, padded */
         {2, 1, 8, 8, {2, 2, 2, 2, 0, 0, false}},
+        /* the 2x2 fast path at every edge: odd rows, odd columns, each alone, ceil or not */
+        {2, 2, 5, 5, {2, 2, 2, 2, 0, 0, true}},    /* TCDCN-like's 5 -> 3 */
+        {1, 3, 7, 6, {2, 2, 2, 2, 0, 0, true}},
+        {1, 2, 6, 9, {2, 2, 2, 2, 0, 0, true}},
+        {1, 2, 75, 75, {2, 2, 2, 2, 0, 0, false}}, /* the last row and column dropped */
+        {1, 1, 2, 2, {2, 2, 2, 2, 0, 0, false}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         int planes = cases[k].n * cases[k].c, h = cases[k].h, w = cases[k].w;

@@ -6,9 +6,21 @@
  * touches: the scatter-style backward passes need no atomics and are deterministic.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "cpu_internal.h"
+
+/* The output columns [*lo, *hi) whose input column ow * stride + shift lies inside a row
+ * of `width`; the others read padding. Settling this per row lets the inner loops run
+ * without a bounds test per element (and as memcpy or a plain add when stride is 1). */
+static void inside_columns(long shift, long stride, size_t width, size_t out_w, long *lo, long *hi)
+{
+    *lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+    *hi = (long)width - shift <= 0 ? 0 : ((long)width - shift + stride - 1) / stride;
+    if (*hi > (long)out_w) *hi = (long)out_w;
+    if (*lo > *hi) *lo = *hi;
+}
 
 mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols_b, mtfl_buf x_b, size_t batch,
                             size_t channels, size_t height, size_t width, const mtfl_window *g,
@@ -17,7 +29,7 @@ mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols_b, mtfl_buf x_b, siz
     float *cols = cpu_ptr(cols_b);
     const float *x = cpu_ptr(x_b);
     size_t plane = out_h * out_w, row_len = batch * plane;
-    long kh = g->kernel_h, kw = g->kernel_w;
+    long kh = g->kernel_h, kw = g->kernel_w, sw = g->stride_w;
 #pragma omp parallel for collapse(2) schedule(static)
     for (size_t c = 0; c < channels; c++)
         for (size_t n = 0; n < batch; n++) {
@@ -25,6 +37,8 @@ mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols_b, mtfl_buf x_b, siz
             for (long ki = 0; ki < kh; ki++)
                 for (long kj = 0; kj < kw; kj++) {
                     float *dst = cols + ((c * (size_t)kh + (size_t)ki) * (size_t)kw + (size_t)kj) * row_len + n * plane;
+                    long shift = kj - g->pad_w, lo, hi;
+                    inside_columns(shift, sw, width, out_w, &lo, &hi);
                     for (size_t oh = 0; oh < out_h; oh++) {
                         long ih = (long)oh * g->stride_h - g->pad_h + ki;
                         float *out = dst + oh * out_w;
@@ -33,12 +47,6 @@ mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols_b, mtfl_buf x_b, siz
                             continue;
                         }
                         const float *in = src + (size_t)ih * width;
-                        /* output columns [lo, hi) read inside the row; the rest is padding */
-                        long shift = kj - g->pad_w, sw = g->stride_w;
-                        long lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
-                        long hi = (long)width - shift <= 0 ? 0 : ((long)width - shift + sw - 1) / sw;
-                        if (hi > (long)out_w) hi = (long)out_w;
-                        if (lo > hi) lo = hi;
                         for (long ow = 0; ow < lo; ow++) out[ow] = 0.0f;
                         if (sw == 1) {
                             memcpy(out + lo, in + lo + shift, (size_t)(hi - lo) * sizeof(float));
@@ -59,7 +67,7 @@ mtfl_status mtfl_cpu_col2im(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf cols_b, si
     float *dx = cpu_ptr(dx_b);
     const float *cols = cpu_ptr(cols_b);
     size_t plane = out_h * out_w, row_len = batch * plane;
-    long kh = g->kernel_h, kw = g->kernel_w;
+    long kh = g->kernel_h, kw = g->kernel_w, sw = g->stride_w;
 #pragma omp parallel for collapse(2) schedule(static)
     for (size_t n = 0; n < batch; n++)
         for (size_t c = 0; c < channels; c++) {
@@ -68,17 +76,60 @@ mtfl_status mtfl_cpu_col2im(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf cols_b, si
             for (long ki = 0; ki < kh; ki++)
                 for (long kj = 0; kj < kw; kj++) {
                     const float *src = cols + ((c * (size_t)kh + (size_t)ki) * (size_t)kw + (size_t)kj) * row_len + n * plane;
+                    long shift = kj - g->pad_w, lo, hi;
+                    inside_columns(shift, sw, width, out_w, &lo, &hi);
                     for (size_t oh = 0; oh < out_h; oh++) {
                         long ih = (long)oh * g->stride_h - g->pad_h + ki;
                         if (ih < 0 || ih >= (long)height) continue;
-                        for (size_t ow = 0; ow < out_w; ow++) {
-                            long iw = (long)ow * g->stride_w - g->pad_w + kj;
-                            if (iw >= 0 && iw < (long)width) dst[(size_t)ih * width + (size_t)iw] += src[oh * out_w + ow];
+                        float *row = dst + (size_t)ih * width;
+                        const float *in = src + oh * out_w;
+                        if (sw == 1) {   /* a plain vector add: row[lo + shift ...] += in[lo ...] */
+                            float *to = row + (lo + shift);
+                            const float *from = in + lo;
+                            for (long k = 0; k < hi - lo; k++) to[k] += from[k];
+                        } else {
+                            for (long ow = lo; ow < hi; ow++) row[ow * sw + shift] += in[ow];
                         }
                     }
                 }
         }
     return MTFL_OK;
+}
+
+/* The 2x2 window of stride 2 without padding, which every network here uses: the same
+ * order and ties as the general loop (rows then columns, the first maximum wins), with
+ * the bounds settled per row instead of per element. A window that hangs over the
+ * right or bottom edge (ceil mode) reads only the elements inside. */
+static void maxpool_2x2(float *y, float *idx, const float *in, size_t height, size_t width,
+                        size_t out_h, size_t out_w)
+{
+    for (size_t oh = 0; oh < out_h; oh++) {
+        size_t r0 = 2 * oh, r1 = r0 + 1 < height ? r0 + 1 : r0;
+        const float *a = in + r0 * width, *b = in + r1 * width;
+        bool two_rows = r1 != r0;
+        float *yo = y + oh * out_w, *io = idx + oh * out_w;
+        size_t full = width / 2 < out_w ? width / 2 : out_w;   /* windows with both columns */
+        for (size_t ow = 0; ow < full; ow++) {
+            size_t c = 2 * ow;
+            float best = a[c];
+            size_t at = r0 * width + c;
+            if (a[c + 1] > best) best = a[c + 1], at = r0 * width + c + 1;
+            if (two_rows) {
+                if (b[c] > best) best = b[c], at = r1 * width + c;
+                if (b[c + 1] > best) best = b[c + 1], at = r1 * width + c + 1;
+            }
+            yo[ow] = best;
+            io[ow] = (float)at;
+        }
+        for (size_t ow = full; ow < out_w; ow++) {   /* the last column alone */
+            size_t c = 2 * ow;
+            float best = a[c];
+            size_t at = r0 * width + c;
+            if (two_rows && b[c] > best) best = b[c], at = r1 * width + c;
+            yo[ow] = best;
+            io[ow] = (float)at;
+        }
+    }
 }
 
 mtfl_status mtfl_cpu_maxpool_forward(mtfl_device *dev, mtfl_buf y_b, mtfl_buf idx_b, mtfl_buf x_b,
@@ -87,6 +138,14 @@ mtfl_status mtfl_cpu_maxpool_forward(mtfl_device *dev, mtfl_buf y_b, mtfl_buf id
 {
     float *y = cpu_ptr(y_b), *idx = cpu_ptr(idx_b);
     const float *x = cpu_ptr(x_b);
+    if (g->kernel_h == 2 && g->kernel_w == 2 && g->stride_h == 2 && g->stride_w == 2 &&
+        g->pad_h == 0 && g->pad_w == 0 && 2 * out_h <= height + 1 && 2 * out_w <= width + 1) {
+#pragma omp parallel for schedule(static)
+        for (size_t p = 0; p < planes; p++)
+            maxpool_2x2(y + p * out_h * out_w, idx + p * out_h * out_w, x + p * height * width,
+                        height, width, out_h, out_w);
+        return MTFL_OK;
+    }
 #pragma omp parallel for schedule(static)
     for (size_t p = 0; p < planes; p++) {
         const float *in = x + p * height * width;
