@@ -18,8 +18,10 @@
 -- measured is what the experiments train. Landmark targets are uniform in [0, 150) as
 -- in the peers (in [0, size) for the seed network); class labels are uniform. The device
 -- is synchronised before each clock reading; on a GPU at least 50 steps are timed;
--- inference is forward only, in evaluation mode. --profile also prints where a training
--- step's time goes, per module (Module:profile). The last line is
+-- inference is forward only, in evaluation mode. It also prints what one training step
+-- asks of the device (mtfl.stats: kernel launches, blocking reads, fresh and cached
+-- allocations), and --profile where the step's time goes, per module (Module:profile).
+-- The last line is
 --   train_img_per_s=X infer_img_per_s=Y
 local mtfl = require "mtfl"
 local nn = require "mtfl.nn"
@@ -107,6 +109,16 @@ end
 
 print(model:summary{B, 3, S, S})
 local train = rate(train_step, steps)
+-- what one steady-state training step asks of the device (mtfl.stats)
+local before = mtfl.stats(device)
+train_step()
+local after = mtfl.stats(device)
+local counts = {}
+for _, k in ipairs{"launches", "blocking_reads", "synchronizations", "bytes_to_device", "bytes_to_host",
+                   "allocations", "cached_allocations"} do
+  counts[#counts + 1] = string.format("%s=%d", k, after[k] - before[k])
+end
+print("one training step: " .. table.concat(counts, " "))
 if opts.profile then
   local out = model:forward(x)
   criterion:forward(out, targets)

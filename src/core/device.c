@@ -150,5 +150,20 @@ void mtfl_device_set_default(mtfl_device *dev) { chosen_default = dev; }
 
 mtfl_status mtfl_synchronize(mtfl_device *dev)
 {
+    mtfl_count(&dev->stats.synchronizations, 1);
     return dev->backend->synchronize(dev);
+}
+
+mtfl_device_stats mtfl_device_stats_of(const mtfl_device *dev)
+{
+    const mtfl_device_stats *s = &dev->stats;
+    return (mtfl_device_stats){
+        .launches = __atomic_load_n(&s->launches, __ATOMIC_RELAXED),
+        .blocking_reads = __atomic_load_n(&s->blocking_reads, __ATOMIC_RELAXED),
+        .synchronizations = __atomic_load_n(&s->synchronizations, __ATOMIC_RELAXED),
+        .bytes_to_device = __atomic_load_n(&s->bytes_to_device, __ATOMIC_RELAXED),
+        .bytes_to_host = __atomic_load_n(&s->bytes_to_host, __ATOMIC_RELAXED),
+        .allocations = __atomic_load_n(&s->allocations, __ATOMIC_RELAXED),
+        .cached_allocations = __atomic_load_n(&s->cached_allocations, __ATOMIC_RELAXED),
+    };
 }

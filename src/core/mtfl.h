@@ -59,6 +59,19 @@ void mtfl_clear_error(void);
 
 typedef struct mtfl_backend mtfl_backend;
 
+/* What a device has been asked to do since start-up (mtfl_device_stats). A step that
+ * waits for the device more than once, or takes fresh memory in the steady state,
+ * shows here. */
+typedef struct {
+    size_t launches;           /* kernels and GEMM routines enqueued (OpenCL; 0 on the CPU) */
+    size_t blocking_reads;     /* tensor data read to the host, each waiting for the queue */
+    size_t synchronizations;   /* waits for the whole queue (mtfl_synchronize) */
+    size_t bytes_to_device;    /* written into tensors from host memory */
+    size_t bytes_to_host;      /* read from tensors into host memory */
+    size_t allocations;        /* buffers taken fresh from the driver or the system */
+    size_t cached_allocations; /* buffers handed out again from the backend's cache */
+} mtfl_device_stats;
+
 typedef struct mtfl_device {
     const mtfl_backend *backend;
     char id[32];              /* "cpu", "opencl:0", ... the name users select with */
@@ -72,6 +85,7 @@ typedef struct mtfl_device {
     size_t bytes_in_use;      /* bytes of live storages */
     size_t peak_bytes;        /* the most bytes_in_use has been (mtfl_device_reset_peak) */
     size_t oom_retries;       /* allocations the out-of-memory handler made room for */
+    mtfl_device_stats stats;  /* counted atomically; read with mtfl_device_stats */
     void *impl;               /* backend-private state */
 } mtfl_device;
 
@@ -94,6 +108,13 @@ const char *mtfl_opencl_notice(void);
 const char *mtfl_blas_notice(void);
 mtfl_status mtfl_synchronize(mtfl_device *dev);
 void mtfl_device_reset_peak(mtfl_device *dev);
+/* A consistent-enough copy of the counters (each read atomically). */
+mtfl_device_stats mtfl_device_stats_of(const mtfl_device *dev);
+/* Adds n to one of dev->stats' counters; for backends. */
+static inline void mtfl_count(size_t *counter, size_t n)
+{
+    __atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
+}
 
 /* What the calling thread does when an allocation does not fit its device's budget or
  * the device itself: the handler may free memory (the Lua binding runs a full garbage

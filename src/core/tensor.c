@@ -427,6 +427,7 @@ mtfl_status mtfl_tensor_write(mtfl_tensor *t, const float *src, size_t n)
     if (!check_count("write", t, n)) return MTFL_ERR_ARG;
     if (n == 0) return MTFL_OK;
     mtfl_device *dev = t->storage->device;
+    mtfl_count(&dev->stats.bytes_to_device, n * sizeof(float));
     if (mtfl_is_contiguous(t)) return dev->backend->write(dev, mtfl_tensor_buf(t), src, n);
     mtfl_tensor *tmp = mtfl_tensor_new_like(t);
     if (!tmp) return mtfl_last_status();
@@ -443,6 +444,8 @@ mtfl_status mtfl_tensor_read(const mtfl_tensor *t, float *dst, size_t n)
     mtfl_tensor *c = mtfl_tensor_contiguous(t);
     if (!c) return mtfl_last_status();
     mtfl_device *dev = c->storage->device;
+    mtfl_count(&dev->stats.blocking_reads, 1);
+    mtfl_count(&dev->stats.bytes_to_host, n * sizeof(float));
     mtfl_status st = dev->backend->read(dev, dst, mtfl_tensor_buf(c), n);
     mtfl_tensor_release(c);
     return st;

@@ -89,6 +89,26 @@ static int l_memory(lua_State *L)
     return 1;
 }
 
+/* stats([device]) -> {launches, blocking_reads, synchronizations, bytes_to_device,
+ * bytes_to_host, allocations, cached_allocations}: counts since start-up; the
+ * difference of two calls is what the code between them asked of the device */
+static int l_stats(lua_State *L)
+{
+    mtfl_device_stats s = mtfl_device_stats_of(lmtfl_opt_device(L, 1));
+    const struct { const char *name; size_t value; } fields[] = {
+        {"launches", s.launches}, {"blocking_reads", s.blocking_reads},
+        {"synchronizations", s.synchronizations}, {"bytes_to_device", s.bytes_to_device},
+        {"bytes_to_host", s.bytes_to_host}, {"allocations", s.allocations},
+        {"cached_allocations", s.cached_allocations},
+    };
+    lua_createtable(L, 0, (int)(sizeof fields / sizeof *fields));
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        lua_pushinteger(L, (lua_Integer)fields[i].value);
+        lua_setfield(L, -2, fields[i].name);
+    }
+    return 1;
+}
+
 /* reset_peak([device]): peak starts again from what is in use now */
 static int l_reset_peak(lua_State *L)
 {
@@ -234,7 +254,7 @@ static void install_searcher(lua_State *L)
 
 static const luaL_Reg module_functions[] = {
     {"devices", l_devices}, {"device", l_device}, {"set_device", l_set_device},
-    {"synchronize", l_synchronize}, {"memory", l_memory},
+    {"synchronize", l_synchronize}, {"memory", l_memory}, {"stats", l_stats},
     {"set_memory_limit", l_set_memory_limit}, {"reset_peak", l_reset_peak},
     {"release_workspaces", l_release_workspaces}, {"manual_seed", l_manual_seed},
     {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},

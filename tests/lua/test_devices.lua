@@ -53,4 +53,44 @@ T.test("no OpenCL platform: the CPU with a one-line notice", function()
   T.truthy(code ~= 0 and out:find("device 'opencl:0' not found", 1, true), "asking for OpenCL: " .. out)
 end)
 
+T.test("stats count what each device was asked: reads, writes, launches, allocations", function()
+  local function delta(dev, fn)
+    local before = mtfl.stats(dev)
+    fn()
+    local after, d = mtfl.stats(dev), {}
+    for k, v in pairs(after) do d[k] = v - before[k] end
+    return d
+  end
+  for _, dev in ipairs(T.devices()) do
+    local opencl = dev ~= "cpu"
+    local x = mtfl.rand(64, 64, {device = dev})
+    local d = delta(dev, function() x:totable() end)
+    T.eq(d.blocking_reads, 1, dev .. ": totable is one blocking read")
+    T.eq(d.bytes_to_host, 64 * 64 * 4, dev .. ": of the tensor's bytes")
+    T.eq(d.launches, 0, dev .. ": a read launches nothing")
+    d = delta(dev, function() x:copy(mtfl.ones(64, 64, {device = "cpu"})) end)
+    T.eq(d.bytes_to_device, opencl and 64 * 64 * 4 or 0, dev .. ": a copy from the CPU is written to the device")
+    T.eq(d.blocking_reads, 0, dev .. ": and reads nothing from it")
+    d = delta(dev, function() mtfl.tensor({1, 2, 3}, {device = dev}) end)
+    T.eq(d.bytes_to_device, 12, dev .. ": a tensor from a table is written to the device")
+    d = delta(dev, function() local y = x * 2 + 1 end)
+    T.eq(d.blocking_reads, 0, dev .. ": arithmetic stays on the device")
+    if opencl then
+      T.truthy(d.launches >= 2, dev .. ": two ops, at least two kernels: " .. d.launches)
+    else
+      T.eq(d.launches, 0, "the CPU launches no kernels")
+    end
+    d = delta(dev, function() mtfl.synchronize(dev) end)
+    T.eq(d.synchronizations, 1, dev .. ": synchronize waits once")
+    -- a large block freed goes to the backend's cache and comes back from it
+    local big = mtfl.empty(1024, 1024, {device = dev})
+    big = nil
+    collectgarbage()
+    d = delta(dev, function() local again = mtfl.empty(1024, 1024, {device = dev}) end)
+    T.eq(d.cached_allocations, 1, dev .. ": the freed 4 MiB block is handed out again")
+    T.eq(d.allocations, 0, dev .. ": nothing fresh")
+  end
+  T.raises(function() mtfl.stats("opencl:99") end, "opencl:99")
+end)
+
 T.run_all()

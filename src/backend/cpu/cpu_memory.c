@@ -57,7 +57,11 @@ static void *take_cached(size_t bytes)
 mtfl_status mtfl_cpu_alloc(mtfl_device *dev, size_t numel, void **handle)
 {
     size_t bytes = block_size(numel);
-    if (bytes >= LARGE_BLOCK && (*handle = take_cached(bytes))) return MTFL_OK;
+    if (bytes >= LARGE_BLOCK && (*handle = take_cached(bytes))) {
+        mtfl_count(&dev->stats.cached_allocations, 1);
+        return MTFL_OK;
+    }
+    mtfl_count(&dev->stats.allocations, 1);
     *handle = aligned_alloc(bytes >= LARGE_BLOCK ? HUGE_PAGE : 64, bytes);
     if (!*handle && bytes >= LARGE_BLOCK) {
         mtfl_cpu_release_cache();

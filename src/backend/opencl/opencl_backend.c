@@ -87,6 +87,7 @@ static int probe_platform(cl_platform_id platform, mtfl_device *list, int first,
             break;
         describe_device(&list[first + added], first + added, platform, devices[i]);
         list[first + added].impl = state;
+        state->owner = &list[first + added];
         added++;
     }
     free(devices);
@@ -356,6 +357,7 @@ static mtfl_status opencl_alloc(mtfl_device *dev, size_t numel, void **handle)
     size_t bytes = buffer_bytes(numel);
     cl_mem mem = take_cached(cl, bytes);
     cl_int err = CL_SUCCESS;
+    mtfl_count(mem ? &dev->stats.cached_allocations : &dev->stats.allocations, 1);
     if (!mem) mem = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS && mtfl_opencl_status_of(err) == MTFL_ERR_OOM && cl->cached_count) {
         drop_cache(cl);

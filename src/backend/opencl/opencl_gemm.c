@@ -33,6 +33,7 @@ typedef struct {
     mtfl_buf a, b, c;
     size_t lda, ldb, ldc;
     size_t stride_a, stride_b, stride_c, batch;
+    size_t routines;   /* CLBlast routines enqueued, for the device's launch count */
 } gemm_call;
 
 static mtfl_status clblast_failure(CLBlastStatusCode code, const char *routine,
@@ -46,6 +47,7 @@ static mtfl_status clblast_failure(CLBlastStatusCode code, const char *routine,
 
 static mtfl_status sgemm(gemm_call *g, size_t m, size_t a_off, size_t b_off, size_t c_off)
 {
+    g->routines++;
     CLBlastStatusCode code = CLBlastSgemm(
         CLBlastLayoutRowMajor, g->trans_a, g->trans_b, m, g->n, g->k, g->alpha, g->a.handle,
         a_off, g->lda, g->b.handle, b_off, g->ldb, g->beta, g->c.handle, c_off, g->ldc,
@@ -66,6 +68,7 @@ static mtfl_status sgemm_each(gemm_call *g)
 
 static mtfl_status sgemm_strided_batched(gemm_call *g)
 {
+    g->routines++;
     CLBlastStatusCode code = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a.handle,
         g->a.offset, g->lda, g->stride_a, g->b.handle, g->b.offset, g->ldb, g->stride_b, g->beta,
@@ -92,6 +95,7 @@ static mtfl_status sgemm_batched(gemm_call *g)
         scalars[i] = g->alpha;
         scalars[count + i] = g->beta;
     }
+    g->routines++;
     CLBlastStatusCode code = CLBlastSgemmBatched(
         CLBlastLayoutRowMajor, g->trans_a, g->trans_b, g->m, g->n, g->k, scalars, g->a.handle,
         offsets, g->lda, g->b.handle, offsets + count, g->ldb, scalars + count, g->c.handle,
@@ -188,6 +192,7 @@ mtfl_status mtfl_opencl_gemm(mtfl_device *dev, bool trans_a, bool trans_b, size_
     status = check_int_range(&g, a_rows, b_rows);
     if (status == MTFL_OK)
         status = dispatch(&g, trans_a, a_rows, b_rows);
+    mtfl_count(&dev->stats.launches, g.routines);
     mtfl_opencl_unlock(cl);
     return status;
 }

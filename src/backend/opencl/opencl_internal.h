@@ -44,6 +44,7 @@ typedef enum {
 typedef struct {
     cl_platform_id platform;
     cl_device_id device;
+    mtfl_device *owner;              /* the device this is the state of (its counters) */
     pthread_mutex_t lock;            /* guards everything below and kernel arguments */
 
     bool ready;                      /* context, queue, program and kernels exist */

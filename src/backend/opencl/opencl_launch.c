@@ -49,6 +49,7 @@ mtfl_status mtfl_opencl_launch(mtfl_opencl_device *cl, mtfl_cl_kernel kernel, si
     if (groups == 0)
         groups = 1;
     size_t global = groups * local;
+    mtfl_count(&cl->owner->stats.launches, 1);
     cl_int err = clEnqueueNDRangeKernel(cl->queue, cl->kernels[kernel], 1, NULL, &global,
                                         &local, 0, NULL, NULL);
     if (err != CL_SUCCESS)
