@@ -170,4 +170,35 @@ T.test("profile: a row per module of the tree, containers including their childr
   T.eq(grads[1]:max(), 0.25, "nor changed gradients")
 end)
 
+T.test("CrossEntropy: forward makes the gradient backward hands out, once, for that input only", function()
+  for _, dev in ipairs(T.devices()) do
+    mtfl.manual_seed(4)
+    local logits = mtfl.randn(6, 3, {device = dev})
+    local labels = mtfl.tensor({1, 3, 2, 2, 1, 3}, {device = dev})
+    local fresh = nn.CrossEntropy()
+    local _, want = mtfl.cross_entropy(logits, labels, {grad = true, scale = 1 / 6})
+    local ce = nn.CrossEntropy()
+    local before = mtfl.stats(dev)
+    ce:forward(logits, labels)
+    local grad = ce:backward(logits, labels)
+    local reads = mtfl.stats(dev).blocking_reads - before.blocking_reads
+    T.eq(reads, 2, dev .. ": one look at the labels and the loss value, for forward and backward")
+    T.eq(mtfl.max_abs_diff(grad, want), 0, dev .. ": the same gradient")
+    local again = ce:backward(logits, labels)
+    T.truthy(not rawequal(again, grad), dev .. ": a second backward computes a new tensor")
+    T.eq(mtfl.max_abs_diff(again, want), 0, dev .. ": with the same values")
+    ce:forward(logits, labels)
+    local other = mtfl.randn(6, 3, {device = dev})
+    local _, other_want = mtfl.cross_entropy(other, labels, {grad = true, scale = 1 / 6})
+    T.eq(mtfl.max_abs_diff(ce:backward(other, labels), other_want), 0,
+         dev .. ": backward of another input is that input's gradient, not the cached one")
+    ce:forward(logits, labels)
+    local other_labels = mtfl.tensor({2, 2, 2, 2, 2, 2}, {device = dev})
+    local _, label_want = mtfl.cross_entropy(logits, other_labels, {grad = true, scale = 1 / 6})
+    T.eq(mtfl.max_abs_diff(ce:backward(logits, other_labels), label_want), 0,
+         dev .. ": and of other labels, theirs")
+    T.eq(fresh:backward(logits, labels):size(1), 6, dev .. ": backward without forward still works")
+  end
+end)
+
 T.run_all()

@@ -21,12 +21,21 @@ function CrossEntropy:labels(input, target)
   return labels
 end
 
+-- Forward makes the gradient too, from the same softmax and the same look at the labels
+-- (a read from the device); backward with that same input and target takes it instead of
+-- computing both again. The contract is Torch7's: backward follows the forward of its
+-- input, and a tensor changed in place in between must go through forward again.
 function CrossEntropy:updateOutput(input, target)
-  local per_sample = self:call(mtfl.cross_entropy, input, self:labels(input, target), {grad = false})
+  local per_sample, grad = self:call(mtfl.cross_entropy, input, self:labels(input, target),
+                                     {grad = true, scale = 1 / input:size(1)})
+  self.cache = {input = input, target = target, grad = grad}
   return per_sample:mean()
 end
 
 function CrossEntropy:updateGradInput(input, target)
+  local made = self.cache
+  self.cache = nil   -- handed out once: the caller may scale it in place
+  if made and rawequal(made.input, input) and rawequal(made.target, target) then return made.grad end
   local labels = self:labels(input, target)
   local _, grad = self:call(mtfl.cross_entropy, input, labels, {grad = true, scale = 1 / input:size(1)})
   return grad
