@@ -119,6 +119,10 @@ for _, k in ipairs{"launches", "blocking_reads", "synchronizations", "bytes_to_d
   counts[#counts + 1] = string.format("%s=%d", k, after[k] - before[k])
 end
 print("one training step: " .. table.concat(counts, " "))
+-- the most device memory in use at once so far: parameters, Adam's moments, activations,
+-- gradients, the convolution workspace and the data
+print(string.format("peak device memory after %d training steps: %.1f MiB", net.warmup + steps + 1,
+                    mtfl.memory(device).peak / 2^20))
 if opts.profile then
   local out = model:forward(x)
   criterion:forward(out, targets)
