@@ -55,28 +55,26 @@ local function rows_of(module)
   return rows
 end
 
+-- method, timed into times while row.recording is set, the device synchronised on both
+-- sides so that the time is the method's own work
+local function timed(method, times, row, device)
+  return function(self, ...)
+    mtfl.synchronize(device)
+    local t0 = mtfl.clock()
+    local result = method(self, ...)
+    mtfl.synchronize(device)
+    if row.recording then table.insert(times, mtfl.clock() - t0) end
+    return result
+  end
+end
+
 -- Times every module's forward and backward by shadowing the two methods on the
 -- instance; the class's methods are what runs, and the shadows go when profiling ends.
 local function instrument(rows, device)
   for _, row in ipairs(rows) do
     local m = row.module
-    local forward, backward = m.forward, m.backward
-    m.forward = function(self, ...)
-      mtfl.synchronize(device)
-      local t0 = mtfl.clock()
-      local out = forward(self, ...)
-      mtfl.synchronize(device)
-      if row.recording then table.insert(row.forward, mtfl.clock() - t0) end
-      return out
-    end
-    m.backward = function(self, ...)
-      mtfl.synchronize(device)
-      local t0 = mtfl.clock()
-      local grad = backward(self, ...)
-      mtfl.synchronize(device)
-      if row.recording then table.insert(row.backward, mtfl.clock() - t0) end
-      return grad
-    end
+    m.forward = timed(m.forward, row.forward, row, device)
+    m.backward = timed(m.backward, row.backward, row, device)
   end
 end
 
