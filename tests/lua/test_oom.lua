@@ -124,4 +124,40 @@ T.test("a coroutine's allocations are retried too", function()
   T.eq(co(), 1024, "sum computed after the collection")
 end)
 
+-- The budget a 2 GiB GTX 950M leaves: the seed network (150x150, batch 50, Adam, three
+-- heads) must train in it. The accounting is the core's, the same on every backend.
+T.test("the seed network trains at batch 50 within 1.5 GiB of device memory", function()
+  local optim = require "mtfl.optim"
+  local experiment = require "mtfl.train.experiment"
+  local spec = assert(loadfile("../../examples/multitask.lua"))(experiment.AS_SPEC)
+  for _, dev in ipairs(T.devices()) do
+    collectgarbage()
+    mtfl.reset_peak(dev)
+    local start = mtfl.memory(dev).in_use
+    mtfl.set_device(dev)
+    mtfl.manual_seed(1)
+    local model = spec.network(150, {landmarks = 10, pose = 5, glasses = 2})
+    model:input_gradient(false)
+    local params, grads = nn.flatten_parameters(model)
+    local adam = optim.Adam(params, grads, {lr = 1e-4})
+    local criterion = nn.MultiTask{landmarks = {nn.LandmarkLoss(), 1}, pose = {nn.CrossEntropy(), 6},
+                                   glasses = {nn.CrossEntropy(), 3}}
+    local x = mtfl.rand(50, 3, 150, 150)
+    local targets = {landmarks = mtfl.rand(50, 10):mul_(150), pose = mtfl.ones(50), glasses = mtfl.ones(50)}
+    for _ = 1, 2 do   -- the second step runs beside the first one's garbage
+      adam:zeroGrad()
+      local out = model:forward(x)
+      criterion:forward(out, targets)
+      model:backward(x, criterion:backward(out, targets))
+      adam:step()
+    end
+    mtfl.synchronize(dev)
+    local peak = mtfl.memory(dev).peak - start
+    T.truthy(peak <= 1.5 * 2^30, string.format("%s: %.1f MiB at most in use, more than 1536 MiB", dev, peak / 2^20))
+    T.truthy(peak > 4 * 189e6, string.format("%s: %.1f MiB cannot hold weights, gradients and Adam's moments", dev, peak / 2^20))
+    print(string.format("  %s: peak %.1f MiB", dev, peak / 2^20))
+    mtfl.set_device("cpu")
+  end
+end)
+
 T.run_all()
