@@ -12,6 +12,12 @@
 
 #include "mtfl.h"
 
+/* Adds n to one of a device's counters (dev->stats), from any thread. */
+static inline void mtfl_count(size_t *counter, size_t n)
+{
+    __atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
+}
+
 typedef struct {
     void *handle;   /* float* (CPU) or cl_mem (OpenCL) */
     size_t offset;  /* in elements */

@@ -59,7 +59,7 @@ void mtfl_clear_error(void);
 
 typedef struct mtfl_backend mtfl_backend;
 
-/* What a device has been asked to do since start-up (mtfl_device_stats). A step that
+/* What a device has been asked to do since start-up (mtfl_device_stats_of). A step that
  * waits for the device more than once, or takes fresh memory in the steady state,
  * shows here. */
 typedef struct {
@@ -85,7 +85,7 @@ typedef struct mtfl_device {
     size_t bytes_in_use;      /* bytes of live storages */
     size_t peak_bytes;        /* the most bytes_in_use has been (mtfl_device_reset_peak) */
     size_t oom_retries;       /* allocations the out-of-memory handler made room for */
-    mtfl_device_stats stats;  /* counted atomically; read with mtfl_device_stats */
+    mtfl_device_stats stats;  /* counted atomically; read with mtfl_device_stats_of */
     void *impl;               /* backend-private state */
 } mtfl_device;
 
@@ -108,13 +108,8 @@ const char *mtfl_opencl_notice(void);
 const char *mtfl_blas_notice(void);
 mtfl_status mtfl_synchronize(mtfl_device *dev);
 void mtfl_device_reset_peak(mtfl_device *dev);
-/* A consistent-enough copy of the counters (each read atomically). */
+/* The counters, each read atomically (they may move while being read). */
 mtfl_device_stats mtfl_device_stats_of(const mtfl_device *dev);
-/* Adds n to one of dev->stats' counters; for backends. */
-static inline void mtfl_count(size_t *counter, size_t n)
-{
-    __atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
-}
 
 /* What the calling thread does when an allocation does not fit its device's budget or
  * the device itself: the handler may free memory (the Lua binding runs a full garbage
