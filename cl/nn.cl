@@ -254,15 +254,25 @@ __kernel void mtfl_softmax(__global float *probs, ulong probs_off, __global cons
     }
 }
 
-/* loss = logsumexp(row) - row[label] = log1p(rest) - (row[label] - max) */
+/* loss = logsumexp(row) - row[label] = log1p(rest) - (row[label] - max); a label that
+ * is not a class number first..first+classes-1 makes the row NaN (src/core/nn.c) */
 __kernel void mtfl_softmax_xent(__global float *loss, ulong loss_off, __global float *grad,
                                 ulong grad_off, int has_grad, __global const float *logits,
                                 ulong logits_off, __global const float *labels,
-                                ulong labels_off, ulong rows, ulong classes, float grad_scale)
+                                ulong labels_off, ulong rows, ulong classes, int first,
+                                float grad_scale)
 {
     MTFL_NN_FOR_EACH(r, rows) {
         __global const float *row = logits + logits_off + r * classes;
-        ulong label = (ulong)labels[labels_off + r];
+        float c = labels[labels_off + r] - (float)first;
+        if (!(c >= 0.0f && c < (float)classes && c == floor(c))) {
+            loss[loss_off + r] = NAN;
+            if (has_grad)
+                for (ulong j = 0; j < classes; j++)
+                    grad[grad_off + r * classes + j] = NAN;
+            continue;
+        }
+        ulong label = (ulong)c;
         mtfl_row_stats s = mtfl_row_stats_of(row, classes);
         loss[loss_off + r] = (float)(log1p(s.rest) - (mtfl_acc)(row[label] - s.max));
         if (has_grad) {

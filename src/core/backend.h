@@ -83,9 +83,11 @@ struct mtfl_backend {
                                 size_t channels, size_t inner);
     mtfl_status (*softmax)(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,
                            size_t classes);
-    /* labels hold valid class numbers (the core checked them); grad.handle NULL: none */
+    /* labels hold class numbers first_class..first_class+classes-1; any other value makes
+     * that row's loss and gradient NaN. grad.handle NULL: no gradient. */
     mtfl_status (*softmax_xent)(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad, mtfl_buf logits,
-                                mtfl_buf labels, size_t rows, size_t classes, float grad_scale);
+                                mtfl_buf labels, size_t rows, size_t classes, int first_class,
+                                float grad_scale);
     /* Adam with the bias corrections folded in by the core:
      *   g = grad + wd * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
      *   p -= lr_t * m / (sqrt(v) + eps_t)

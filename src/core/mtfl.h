@@ -300,13 +300,18 @@ mtfl_status mtfl_add_channel_bias(mtfl_tensor *x, const mtfl_tensor *bias, int d
 
 /* Row-wise softmax of [N, K]. */
 mtfl_status mtfl_softmax(mtfl_tensor *probs, const mtfl_tensor *logits);
-/* Softmax cross-entropy of logits [N, K] against labels [N] (class numbers 0..K-1 as
- * floats; others are an error naming the sample): loss [N] gets -log p(label) per
- * sample, computed stably, and grad [N, K] (may be NULL) gets
- * grad_scale * (softmax - onehot). */
+/* Softmax cross-entropy of logits [N, K] against labels [N] (class numbers
+ * first_class..first_class+K-1 as floats: 0 in C, 1 from Lua): loss [N] gets -log
+ * p(label) per sample, computed stably, and grad [N, K] (may be NULL) gets
+ * grad_scale * (softmax - onehot). The labels are not read back to the host (that
+ * would wait for the device): a label that is not a class number makes its sample's
+ * loss and gradient row NaN, and mtfl_check_labels names it. */
 mtfl_status mtfl_softmax_cross_entropy(mtfl_tensor *loss, mtfl_tensor *grad,
                                        const mtfl_tensor *logits, const mtfl_tensor *labels,
-                                       float grad_scale);
+                                       int first_class, float grad_scale);
+/* Reads labels [N] and fails, naming the first sample (numbered from first_class too),
+ * when one is not a class number first_class..first_class+classes-1. */
+mtfl_status mtfl_check_labels(const mtfl_tensor *labels, int64_t classes, int first_class);
 
 typedef struct {
     float lr, beta1, beta2, eps;

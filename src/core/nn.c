@@ -141,25 +141,38 @@ mtfl_status mtfl_softmax(mtfl_tensor *probs, const mtfl_tensor *logits)
                                                       (size_t)logits->shape[0], (size_t)logits->shape[1]));
 }
 
-/* Labels usually come from the host a moment before; reading them back is a few bytes
- * and turns a wrong label into an error instead of a silently wrong loss. */
-static mtfl_status check_labels(const mtfl_tensor *labels, int64_t classes)
+/* One pass over labels that were read to the host: the first that is not a class
+ * number names its sample. */
+mtfl_status mtfl_check_labels(const mtfl_tensor *labels, int64_t classes, int first_class)
 {
+    char s[128];
+    if (first_class < 0)
+        return mtfl_fail(MTFL_ERR_ARG, "cross_entropy: first class %d is negative", first_class);
+    if (labels->ndim != 1)
+        return mtfl_fail(MTFL_ERR_ARG, "cross_entropy: labels %s are not [N]",
+                         mtfl_shape_str(labels, s, sizeof s));
     size_t n = mtfl_numel(labels);
     float *host = malloc((n ? n : 1) * sizeof *host);
     if (!host) return mtfl_fail(MTFL_ERR_OOM, "cross_entropy: out of host memory");
     mtfl_status st = mtfl_tensor_read(labels, host, n);
-    for (size_t i = 0; st == MTFL_OK && i < n; i++)
-        if (!(host[i] >= 0 && host[i] < (float)classes && host[i] == floorf(host[i])))
+    for (size_t i = 0; st == MTFL_OK && i < n; i++) {
+        float c = host[i] - (float)first_class;
+        if (!(c >= 0 && c < (float)classes && c == floorf(c)))
             st = mtfl_fail(MTFL_ERR_ARG, "cross_entropy: label %g of sample %zu is not a class "
-                           "number 1..%lld", (double)host[i] + 1, i + 1, (long long)classes);
+                           "number %d..%lld", (double)host[i], i + (size_t)first_class, first_class,
+                           (long long)(first_class + classes - 1));
+    }
     free(host);
     return st;
 }
 
+/* The labels are never read here: reading them from a device would wait for its whole
+ * queue, once per step. A label that is not a class number makes its sample's loss and
+ * gradient row NaN instead, which the loss's one read shows (mtfl_check_labels then
+ * names it). */
 mtfl_status mtfl_softmax_cross_entropy(mtfl_tensor *loss, mtfl_tensor *grad,
                                        const mtfl_tensor *logits, const mtfl_tensor *labels,
-                                       float grad_scale)
+                                       int first_class, float grad_scale)
 {
     mtfl_status st;
     mtfl_device *dev = mtfl_tensor_device(logits);
@@ -176,7 +189,6 @@ mtfl_status mtfl_softmax_cross_entropy(mtfl_tensor *loss, mtfl_tensor *grad,
                          mtfl_tensor_device(labels)->id, dev->id);
     MTFL_REQUIRE_OP(dev, softmax_xent, "cross_entropy");
     if (logits->shape[0] == 0) return MTFL_OK;
-    if ((st = check_labels(labels, logits->shape[1]))) return st;
     mtfl_tensor *lc = mtfl_tensor_contiguous(logits);
     mtfl_tensor *yc = lc ? mtfl_tensor_contiguous(labels) : NULL;
     if (!yc) {
@@ -186,7 +198,7 @@ mtfl_status mtfl_softmax_cross_entropy(mtfl_tensor *loss, mtfl_tensor *grad,
     mtfl_buf gb = grad ? mtfl_tensor_buf(grad) : (mtfl_buf){NULL, 0};
     st = dev->backend->softmax_xent(dev, mtfl_tensor_buf(loss), gb, mtfl_tensor_buf(lc),
                                     mtfl_tensor_buf(yc), (size_t)logits->shape[0],
-                                    (size_t)logits->shape[1], grad_scale);
+                                    (size_t)logits->shape[1], first_class, grad_scale);
     mtfl_tensor_release(lc);
     mtfl_tensor_release(yc);
     return st;

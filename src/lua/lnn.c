@@ -166,7 +166,9 @@ static int l_softmax(lua_State *L)
     return 1;
 }
 
-/* cross_entropy(logits, labels [, {grad = true, scale = 1}]) -> loss per sample, grad */
+/* cross_entropy(logits, labels [, {grad = true, scale = 1}]) -> loss per sample, grad.
+ * The labels are not read (that would wait for the device): one that is not a class
+ * number 1..K gives its sample a NaN loss, and check_labels names it. */
 static int l_cross_entropy(lua_State *L)
 {
     mtfl_tensor *logits = lmtfl_check_tensor(L, 1), *labels = lmtfl_check_tensor(L, 2);
@@ -181,14 +183,20 @@ static int l_cross_entropy(lua_State *L)
     char s[128];
     if (logits->ndim != 2)
         lmtfl_error(L, "cross_entropy: logits %s are not [N, classes]", mtfl_shape_str(logits, s, sizeof s));
-    /* Lua's labels are 1-based; the core's are 0-based */
-    mtfl_tensor *zero_based = lmtfl_new_like(L, labels);
-    LMTFL_CALL(L, mtfl_unary(MTFL_UNARY_ADD_SCALAR, zero_based, labels, -1.0f, 0.0f));
     mtfl_tensor *loss = lmtfl_new_tensor(L, mtfl_tensor_device(logits), 1, logits->shape);
     mtfl_tensor *grad = want_grad ? lmtfl_new_like(L, logits) : NULL;
     if (!want_grad) lua_pushnil(L);
-    LMTFL_CALL(L, mtfl_softmax_cross_entropy(loss, grad, logits, zero_based, scale));
+    LMTFL_CALL(L, mtfl_softmax_cross_entropy(loss, grad, logits, labels, 1, scale));
     return 2;
+}
+
+/* check_labels(labels, classes): an error naming the first label that is not 1..classes */
+static int l_check_labels(lua_State *L)
+{
+    mtfl_tensor *labels = lmtfl_check_tensor(L, 1);
+    lua_Integer classes = luaL_checkinteger(L, 2);
+    LMTFL_CALL(L, mtfl_check_labels(labels, classes, 1));
+    return 0;
 }
 
 static int activation_backward(lua_State *L, mtfl_binary_op op)
@@ -265,7 +273,8 @@ static const luaL_Reg nn_functions[] = {
     {"conv2d", l_conv2d}, {"conv2d_backward", l_conv2d_backward},
     {"maxpool2d", l_maxpool2d}, {"maxpool2d_backward", l_maxpool2d_backward},
     {"add_channel_bias_", l_add_channel_bias}, {"softmax", l_softmax},
-    {"cross_entropy", l_cross_entropy}, {"relu_backward", l_relu_backward},
+    {"cross_entropy", l_cross_entropy}, {"check_labels", l_check_labels},
+    {"relu_backward", l_relu_backward},
     {"tanh_backward", l_tanh_backward}, {"sigmoid_backward", l_sigmoid_backward},
     {"adam_step", l_adam_step}, {"sgd_step", l_sgd_step},
     {"workspace_limit", l_workspace_limit}, {"window_output", l_window_output},

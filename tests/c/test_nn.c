@@ -275,7 +275,7 @@ Test(nn, channel_bias_softmax_and_cross_entropy)
         mtfl_tensor *tl = tensor_from(dev, 2, ls, logits), *ty = tensor_from(dev, 1, ns, labels);
         mtfl_tensor *tloss = CHECK_PTR(mtfl_tensor_new(dev, 1, ns)), *tg = CHECK_PTR(mtfl_tensor_new(dev, 2, ls));
         mtfl_tensor *tp = CHECK_PTR(mtfl_tensor_new(dev, 2, ls));
-        CHECK_OK(mtfl_softmax_cross_entropy(tloss, tg, tl, ty, scale));
+        CHECK_OK(mtfl_softmax_cross_entropy(tloss, tg, tl, ty, 0, scale));
         CHECK_OK(mtfl_softmax(tp, tl));
         expect_values(tloss, loss, (size_t)rows, TOL, "cross-entropy loss");
         float *got = values_of(tg);
@@ -285,14 +285,31 @@ Test(nn, channel_bias_softmax_and_cross_entropy)
         expect_close(got, probs, (size_t)rows * classes, TOL, 1.0, "softmax", dev->id);
         free(got);
 
-        /* a label outside 0..K-1 is an error that names the sample */
-        float bad = 5;
-        int64_t one = 1, one_row[2] = {1, classes};
-        mtfl_tensor *bl = tensor_from(dev, 1, &one, &bad), *row = CHECK_PTR(mtfl_tensor_narrow(tl, 0, 0, 1));
-        mtfl_tensor *bloss = CHECK_PTR(mtfl_tensor_new(dev, 1, &one));
-        (void)one_row;
-        cr_expect_eq(mtfl_softmax_cross_entropy(bloss, NULL, row, bl, 1.0f), MTFL_ERR_ARG);
-        cr_expect(strstr(mtfl_last_error(), "label 6 of sample 1") != NULL, "%s", mtfl_last_error());
+        /* a label that is not a class number is never read by the op: it makes that
+         * sample's loss and gradient NaN, and mtfl_check_labels names it */
+        float bad_labels[3] = {1, 5, 2.5f};
+        int64_t three = 3, three_rows[2] = {3, classes};
+        mtfl_tensor *bl = tensor_from(dev, 1, &three, bad_labels);
+        mtfl_tensor *row = CHECK_PTR(mtfl_tensor_narrow(tl, 0, 0, 3));
+        mtfl_tensor *bloss = CHECK_PTR(mtfl_tensor_new(dev, 1, &three));
+        mtfl_tensor *bgrad = CHECK_PTR(mtfl_tensor_new(dev, 2, three_rows));
+        CHECK_OK(mtfl_softmax_cross_entropy(bloss, bgrad, row, bl, 0, 1.0f));
+        float *bl_loss = values_of(bloss), *bl_grad = values_of(bgrad);
+        cr_expect(isfinite(bl_loss[0]) && isnan(bl_loss[1]) && isnan(bl_loss[2]),
+                  "%s: losses %g %g %g", dev->id, bl_loss[0], bl_loss[1], bl_loss[2]);
+        for (int k = 0; k < classes; k++)
+            cr_expect(isfinite(bl_grad[k]) && isnan(bl_grad[classes + k]) && isnan(bl_grad[2 * classes + k]),
+                      "%s: gradient column %d", dev->id, k);
+        free(bl_loss);
+        free(bl_grad);
+        cr_expect_eq(mtfl_check_labels(bl, classes, 0), MTFL_ERR_ARG);
+        cr_expect(strstr(mtfl_last_error(), "label 5 of sample 1 is not a class number 0..4") != NULL,
+                  "%s", mtfl_last_error());
+        /* 1-based, as from Lua: the same labels shifted by one are classes 1..5 */
+        cr_expect_eq(mtfl_check_labels(bl, 6, 1), MTFL_ERR_ARG);
+        cr_expect(strstr(mtfl_last_error(), "label 2.5 of sample 3 is not a class number 1..6") != NULL,
+                  "%s", mtfl_last_error());
+        mtfl_tensor_release(bgrad);
 
         /* bias over dimension 1 of [2, 3, 4] */
         int64_t xs[3] = {2, 3, 4}, bs[1] = {3};

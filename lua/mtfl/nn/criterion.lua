@@ -1,6 +1,13 @@
 -- mtfl.nn.criterion: the base of the losses. forward(input, target) returns the loss
 -- as a Lua number; backward(input, target) returns dLoss/dInput as a new tensor (the
 -- caller may scale it in place).
+--
+-- A criterion implements either updateOutput(input, target) -> number, or
+-- loss(input, target) -> a one-element tensor on the input's device. The second keeps
+-- the value on the device: MultiTask reads every task's loss with one transfer, the
+-- training step's only wait for the device. When the value read is not finite,
+-- explain(input, target) may raise the reason (CrossEntropy: a label that is not a
+-- class number).
 local mtfl = require "mtfl"
 local class = require("mtfl.nn.class").class
 local shape = require "mtfl.nn.shape"
@@ -13,6 +20,24 @@ function Criterion:__init() end
 function Criterion:describe() return self._class_name end
 
 function Criterion:__tostring() return self:describe() end
+
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+Criterion.finite = finite
+
+function Criterion:updateOutput(input, target)
+  if not self.loss then self:fail("defines neither updateOutput nor loss") end
+  return self:value_of(self:loss(input, target):item(), input, target)
+end
+
+--- The loss value read from the device, explained first when it is not finite.
+function Criterion:value_of(value, input, target)
+  if not finite(value) then self:explain(input, target) end
+  return value
+end
+
+--- Raises why the loss is not finite, when the inputs say so (nothing by default:
+--- the trainer reports a diverged run).
+function Criterion:explain(input, target) end
 
 function Criterion:forward(input, target)
   self.output = self:updateOutput(input, target)

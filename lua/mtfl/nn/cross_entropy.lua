@@ -21,15 +21,20 @@ function CrossEntropy:labels(input, target)
   return labels
 end
 
--- Forward makes the gradient too, from the same softmax and the same look at the labels
--- (a read from the device); backward with that same input and target takes it instead of
--- computing both again. The contract is Torch7's: backward follows the forward of its
--- input, and a tensor changed in place in between must go through forward again.
-function CrossEntropy:updateOutput(input, target)
+-- The loss makes the gradient too, from the same softmax; backward with that same input
+-- and target takes it instead of computing both again. The contract is Torch7's:
+-- backward follows the forward of its input, and a tensor changed in place in between
+-- must go through forward again. The labels are never read: a label that is not a
+-- class number turns the loss into NaN, and explain names the sample.
+function CrossEntropy:loss(input, target)
   local per_sample, grad = self:call(mtfl.cross_entropy, input, self:labels(input, target),
                                      {grad = true, scale = 1 / input:size(1)})
   self.cache = {input = input, target = target, grad = grad}
-  return per_sample:mean()
+  return per_sample:mean(1)
+end
+
+function CrossEntropy:explain(input, target)
+  self:call(mtfl.check_labels, self:labels(input, target), input:size(2))
 end
 
 function CrossEntropy:updateGradInput(input, target)

@@ -58,12 +58,15 @@ function LandmarkLoss:points(d)
   return points, distance
 end
 
-function LandmarkLoss:updateOutput(input, target)
+-- the sum of all elements as a one-element tensor, left on the device
+local function total(t) return t:reshape(t:numel()):sum(1) end
+
+function LandmarkLoss:loss(input, target)
   local d = self:difference(input, target)
   local n = d:size(1)
-  if self.variant == "least_squares" then return d:pow(2):sum() / (2 * n) end
+  if self.variant == "least_squares" then return total(d:pow(2)):mul_(1 / (2 * n)) end
   local _, distance = self:points(d)
-  return distance:sum() / n
+  return total(distance):mul_(1 / n)
 end
 
 function LandmarkLoss:updateGradInput(input, target)

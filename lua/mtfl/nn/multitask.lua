@@ -85,15 +85,47 @@ function MultiTask:pair(outputs, targets, task)
   return output, target
 end
 
+-- The values of the pending losses ({task, criterion, loss tensor, output, target}),
+-- read with one transfer per device: each loss is copied into its place in one small
+-- tensor, which is read at once.
+local function read_losses(pending, values)
+  local by_device, order = {}, {}
+  for _, p in ipairs(pending) do
+    local device = p.loss:device()
+    if not by_device[device] then by_device[device] = {}; order[#order + 1] = device end
+    table.insert(by_device[device], p)
+  end
+  for _, device in ipairs(order) do
+    local group = by_device[device]
+    local all = mtfl.empty(#group, {device = device})
+    for i, p in ipairs(group) do all:narrow(1, i, 1):copy(p.loss) end
+    local read = all:totable()
+    for i, p in ipairs(group) do
+      p.criterion.output = p.criterion:value_of(read[i], p.output, p.target)
+      values[p.task] = p.criterion.output
+    end
+  end
+end
+
 --- forward(outputs, targets) -> total loss, {task = loss}
 function MultiTask:forward(outputs, targets)
-  local total, losses = 0, {}
+  local losses, pending = {}, {}
   for _, task in ipairs(self.tasks) do
     local output, target = self:pair(outputs, targets, task)
-    if target ~= nil then
-      losses[task] = self.criteria[task]:forward(output, target)
-      total = total + self.weights[task] * losses[task]
+    local criterion = self.criteria[task]
+    if target == nil then
+      -- a stopped task without a target: nothing to report
+    elseif criterion.loss then
+      pending[#pending + 1] = {task = task, criterion = criterion, output = output, target = target,
+                               loss = criterion:loss(output, target)}
+    else
+      losses[task] = criterion:forward(output, target)
     end
+  end
+  read_losses(pending, losses)
+  local total = 0
+  for _, task in ipairs(self.tasks) do
+    if losses[task] then total = total + self.weights[task] * losses[task] end
   end
   self.output, self.losses = total, losses
   return total, losses

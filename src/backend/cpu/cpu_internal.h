@@ -46,7 +46,8 @@ mtfl_status mtfl_cpu_channel_bias(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, s
 mtfl_status mtfl_cpu_softmax(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,
                              size_t classes);
 mtfl_status mtfl_cpu_softmax_xent(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad, mtfl_buf logits,
-                                  mtfl_buf labels, size_t rows, size_t classes, float grad_scale);
+                                  mtfl_buf labels, size_t rows, size_t classes, int first_class,
+                                  float grad_scale);
 mtfl_status mtfl_cpu_adam(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf m, mtfl_buf v,
                           size_t n, float lr_t, float beta1, float beta2, float eps_t,
                           float weight_decay);

@@ -230,14 +230,20 @@ mtfl_status mtfl_cpu_softmax(mtfl_device *dev, mtfl_buf probs_b, mtfl_buf logits
 
 mtfl_status mtfl_cpu_softmax_xent(mtfl_device *dev, mtfl_buf loss_b, mtfl_buf grad_b,
                                   mtfl_buf logits_b, mtfl_buf labels_b, size_t rows,
-                                  size_t classes, float grad_scale)
+                                  size_t classes, int first_class, float grad_scale)
 {
     float *loss = cpu_ptr(loss_b), *grad = grad_b.handle ? cpu_ptr(grad_b) : NULL;
     const float *logits = cpu_ptr(logits_b), *labels = cpu_ptr(labels_b);
 #pragma omp parallel for if (rows * classes >= MTFL_CPU_PARALLEL_MIN) schedule(static)
     for (size_t r = 0; r < rows; r++) {
         const float *row = logits + r * classes;
-        size_t label = (size_t)labels[r];
+        float c = labels[r] - (float)first_class;
+        if (!(c >= 0 && c < (float)classes && c == floorf(c))) {
+            loss[r] = NAN;
+            for (size_t k = 0; grad && k < classes; k++) grad[r * classes + k] = NAN;
+            continue;
+        }
+        size_t label = (size_t)c;
         float max;
         double sum;
         softmax_row(row, grad ? grad + r * classes : NULL, classes, &max, &sum);

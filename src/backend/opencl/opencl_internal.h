@@ -146,7 +146,7 @@ mtfl_status mtfl_opencl_softmax(mtfl_device *dev, mtfl_buf probs, mtfl_buf logit
                                 size_t classes);
 mtfl_status mtfl_opencl_softmax_xent(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad,
                                      mtfl_buf logits, mtfl_buf labels, size_t rows,
-                                     size_t classes, float grad_scale);
+                                     size_t classes, int first_class, float grad_scale);
 mtfl_status mtfl_opencl_adam(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf m,
                              mtfl_buf v, size_t n, float lr_t, float beta1, float beta2,
                              float eps_t, float weight_decay);

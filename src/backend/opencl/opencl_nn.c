@@ -176,7 +176,7 @@ mtfl_status mtfl_opencl_softmax(mtfl_device *dev, mtfl_buf probs, mtfl_buf logit
 
 mtfl_status mtfl_opencl_softmax_xent(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad,
                                      mtfl_buf logits, mtfl_buf labels, size_t rows,
-                                     size_t classes, float grad_scale)
+                                     size_t classes, int first_class, float grad_scale)
 {
     mtfl_opencl_device *cl;
     mtfl_status status = mtfl_opencl_lock(dev, &cl);
@@ -189,13 +189,14 @@ mtfl_status mtfl_opencl_softmax_xent(mtfl_device *dev, mtfl_buf loss, mtfl_buf g
     cl_ulong logits_off = logits.offset, labels_off = labels.offset;
     cl_int has_grad = grad.handle != NULL;
     cl_ulong rows_arg = rows, classes_arg = classes;
+    cl_int first = first_class;
     cl_float scale = grad_scale;
     status = MTFL_CL_LAUNCH(cl, MTFL_CL_SOFTMAX_XENT, rows, MTFL_CL_ARG(loss_mem),
                             MTFL_CL_ARG(loss_off), MTFL_CL_ARG(grad_mem), MTFL_CL_ARG(grad_off),
                             MTFL_CL_ARG(has_grad), MTFL_CL_ARG(logits_mem),
                             MTFL_CL_ARG(logits_off), MTFL_CL_ARG(labels_mem),
                             MTFL_CL_ARG(labels_off), MTFL_CL_ARG(rows_arg),
-                            MTFL_CL_ARG(classes_arg), MTFL_CL_ARG(scale));
+                            MTFL_CL_ARG(classes_arg), MTFL_CL_ARG(first), MTFL_CL_ARG(scale));
     mtfl_opencl_unlock(cl);
     return status;
 }
