@@ -18,6 +18,11 @@ static inline void mtfl_count(size_t *counter, size_t n)
     __atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
 }
 
+/* The devices live in one table (device.c); a device's slot indexes per-device state
+ * such as its block cache (memory.c). */
+#define MTFL_MAX_DEVICES 32
+int mtfl_device_slot(const mtfl_device *dev);
+
 typedef struct {
     void *handle;   /* float* (CPU) or cl_mem (OpenCL) */
     size_t offset;  /* in elements */
@@ -26,8 +31,10 @@ typedef struct {
 struct mtfl_backend {
     const char *name;
 
-    mtfl_status (*alloc)(mtfl_device *dev, size_t numel, void **handle);
-    void (*release)(mtfl_device *dev, void *handle, size_t numel); /* numel as allocated */
+    /* fresh memory from the driver or the system (memory.c caches it); bytes is a
+     * multiple of 512 */
+    mtfl_status (*alloc)(mtfl_device *dev, size_t bytes, void **handle);
+    void (*release)(mtfl_device *dev, void *handle, size_t bytes); /* bytes as allocated */
     /* host <-> device, n elements; read waits for queued work */
     mtfl_status (*write)(mtfl_device *dev, mtfl_buf dst, const float *src, size_t n);
     mtfl_status (*read)(mtfl_device *dev, float *dst, mtfl_buf src, size_t n);

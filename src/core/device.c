@@ -15,9 +15,7 @@
 
 #include "backend.h"
 
-#define MAX_DEVICES 32
-
-static mtfl_device devices[MAX_DEVICES];
+static mtfl_device devices[MTFL_MAX_DEVICES];
 static int device_count;
 static const char *opencl_notice;
 static mtfl_device *chosen_default;
@@ -54,10 +52,12 @@ static void probe_devices(void)
     cpu->memory = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
     cpu->max_alloc = cpu->memory;
     device_count = 1;
-    device_count += mtfl_opencl_probe(devices + 1, MAX_DEVICES - 1, &opencl_notice);
+    device_count += mtfl_opencl_probe(devices + 1, MTFL_MAX_DEVICES - 1, &opencl_notice);
 }
 
 static void ensure_probed(void) { pthread_once(&probe_once, probe_devices); }
+
+int mtfl_device_slot(const mtfl_device *dev) { return (int)(dev - devices); }
 
 int mtfl_device_count(void)
 {

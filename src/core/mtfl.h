@@ -81,9 +81,11 @@ typedef struct mtfl_device {
     int compute_units;
     size_t memory;            /* bytes of global memory */
     size_t max_alloc;         /* largest single buffer, bytes */
-    size_t memory_limit;      /* budget for mtfl's tensors on this device; 0 = memory */
-    size_t bytes_in_use;      /* bytes of live storages */
-    size_t peak_bytes;        /* the most bytes_in_use has been (mtfl_device_reset_peak) */
+    size_t memory_limit;      /* budget for mtfl's tensors on this device; 0 = memory
+                                 (set with mtfl_device_set_memory_limit) */
+    size_t bytes_in_use;      /* bytes of live storages (the convolution workspace too) */
+    size_t bytes_cached;      /* released blocks kept for reuse; they count against the budget */
+    size_t peak_bytes;        /* the most in use and cached at once (mtfl_device_reset_peak) */
     size_t oom_retries;       /* allocations the out-of-memory handler made room for */
     mtfl_device_stats stats;  /* counted atomically; read with mtfl_device_stats_of */
     void *impl;               /* backend-private state */
@@ -108,6 +110,12 @@ const char *mtfl_opencl_notice(void);
 const char *mtfl_blas_notice(void);
 mtfl_status mtfl_synchronize(mtfl_device *dev);
 void mtfl_device_reset_peak(mtfl_device *dev);
+/* A budget for tensors on dev (0: all of its memory), e.g. to run as on a 2 GiB GPU;
+ * cached blocks beyond it go back to the driver. */
+void mtfl_device_set_memory_limit(mtfl_device *dev, size_t bytes);
+/* Hands the device's cached blocks back to its driver (or the system). An allocation
+ * that would not fit the budget does this by itself first. */
+void mtfl_device_release_cache(mtfl_device *dev);
 /* The counters, each read atomically (they may move while being read). */
 mtfl_device_stats mtfl_device_stats_of(const mtfl_device *dev);
 

@@ -76,92 +76,6 @@ mtfl_buf mtfl_tensor_buf(const mtfl_tensor *t)
     return (mtfl_buf){t->storage->handle, t->offset};
 }
 
-/* ---- storage -------------------------------------------------------------------- */
-
-static size_t device_budget(const mtfl_device *dev)
-{
-    return dev->memory_limit ? dev->memory_limit : dev->memory;
-}
-
-static _Thread_local mtfl_oom_handler oom_handler;
-static _Thread_local void *oom_context;
-static _Thread_local bool in_oom_handler; /* a handler that allocates gets no second call */
-
-void mtfl_set_oom_handler(mtfl_oom_handler handler, void *ctx)
-{
-    oom_handler = handler;
-    oom_context = handler ? ctx : NULL;
-}
-
-void *mtfl_oom_handler_context(void) { return oom_context; }
-
-void mtfl_device_reset_peak(mtfl_device *dev)
-{
-    __atomic_store_n(&dev->peak_bytes, __atomic_load_n(&dev->bytes_in_use, __ATOMIC_RELAXED),
-                     __ATOMIC_RELAXED);
-}
-
-static void note_in_use(mtfl_device *dev, size_t bytes)
-{
-    size_t now = __atomic_add_fetch(&dev->bytes_in_use, bytes, __ATOMIC_RELAXED);
-    size_t peak = __atomic_load_n(&dev->peak_bytes, __ATOMIC_RELAXED);
-    while (now > peak && !__atomic_compare_exchange_n(&dev->peak_bytes, &peak, now, true,
-                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-    }
-}
-
-/* One attempt: within the budget, then from the backend. */
-static mtfl_status try_alloc(mtfl_device *dev, size_t numel, void **handle)
-{
-    size_t bytes = numel * sizeof(float);
-    size_t in_use = __atomic_load_n(&dev->bytes_in_use, __ATOMIC_RELAXED);
-    size_t budget = device_budget(dev);
-    if (bytes > budget - (in_use < budget ? in_use : budget))
-        return mtfl_fail(MTFL_ERR_OOM,
-                         "out of memory on %s: %.1f MiB requested, %.1f MiB in use of a %.1f MiB "
-                         "budget", dev->id, bytes / 1048576.0, in_use / 1048576.0,
-                         budget / 1048576.0);
-    *handle = NULL;
-    return numel > 0 ? dev->backend->alloc(dev, numel, handle) : MTFL_OK;
-}
-
-static mtfl_storage *storage_new(mtfl_device *dev, size_t numel)
-{
-    mtfl_storage *s = calloc(1, sizeof *s);
-    if (!s) {
-        mtfl_fail(MTFL_ERR_OOM, "out of host memory for a storage header");
-        return NULL;
-    }
-    mtfl_status st = try_alloc(dev, numel, &s->handle);
-    if (st == MTFL_ERR_OOM && oom_handler && !in_oom_handler) {
-        in_oom_handler = true;
-        bool again = oom_handler(oom_context, dev, numel * sizeof(float));
-        in_oom_handler = false;
-        if (again) {
-            __atomic_add_fetch(&dev->oom_retries, 1, __ATOMIC_RELAXED);
-            st = try_alloc(dev, numel, &s->handle);
-        }
-    }
-    if (st != MTFL_OK) {
-        free(s);
-        return NULL;
-    }
-    s->device = dev;
-    s->numel = numel;
-    s->refcount = 1;
-    note_in_use(dev, numel * sizeof(float));
-    return s;
-}
-
-static void storage_release(mtfl_storage *s)
-{
-    if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
-    mtfl_device *dev = s->device;
-    if (s->handle) dev->backend->release(dev, s->handle, s->numel);
-    __atomic_sub_fetch(&dev->bytes_in_use, s->numel * sizeof(float), __ATOMIC_RELAXED);
-    free(s);
-}
-
 /* ---- tensors -------------------------------------------------------------------- */
 
 static bool valid_shape(const char *op, int ndim, const int64_t *shape, size_t *numel)
@@ -211,7 +125,7 @@ mtfl_tensor *mtfl_tensor_new(mtfl_device *dev, int ndim, const int64_t *shape)
         mtfl_fail(MTFL_ERR_OOM, "out of host memory for a tensor header");
         return NULL;
     }
-    t->storage = storage_new(dev, numel);
+    t->storage = mtfl_storage_new(dev, numel);
     if (!t->storage) {
         free(t);
         return NULL;
@@ -230,7 +144,7 @@ mtfl_tensor *mtfl_tensor_new_like(const mtfl_tensor *t)
 void mtfl_tensor_release(mtfl_tensor *t)
 {
     if (!t) return;
-    if (t->storage) storage_release(t->storage);
+    if (t->storage) mtfl_storage_release(t->storage);
     free(t);
 }
 

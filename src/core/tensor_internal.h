@@ -10,6 +10,11 @@
 #include "backend.h"
 
 mtfl_buf mtfl_tensor_buf(const mtfl_tensor *t);
+
+/* Storages (memory.c): memory from the device's cache or backend, within its budget,
+ * with the out-of-memory handler's one retry. NULL + error when it does not fit. */
+mtfl_storage *mtfl_storage_new(mtfl_device *dev, size_t numel);
+void mtfl_storage_release(mtfl_storage *s);
 mtfl_tensor *mtfl_tensor_new_like(const mtfl_tensor *t);
 
 /* An op's argument must have this shape, live on dev and (when asked) be contiguous;

@@ -70,14 +70,17 @@ static int l_synchronize(lua_State *L)
     return 0;
 }
 
-/* memory([device]) -> {in_use=, peak=, budget=, total=, oom_retries=}: bytes, and how
- * many allocations found room only after a garbage collection */
+/* memory([device]) -> {in_use=, cached=, peak=, budget=, total=, oom_retries=}: bytes
+ * (peak: in use and cached together), and how many allocations found room only after
+ * a garbage collection */
 static int l_memory(lua_State *L)
 {
     mtfl_device *dev = lmtfl_opt_device(L, 1);
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushinteger(L, (lua_Integer)dev->bytes_in_use);
     lua_setfield(L, -2, "in_use");
+    lua_pushinteger(L, (lua_Integer)dev->bytes_cached);
+    lua_setfield(L, -2, "cached");
     lua_pushinteger(L, (lua_Integer)dev->peak_bytes);
     lua_setfield(L, -2, "peak");
     lua_pushinteger(L, (lua_Integer)dev->oom_retries);
@@ -123,6 +126,13 @@ static int l_release_workspaces(lua_State *L)
     return 0;
 }
 
+/* release_cache([device]): the blocks kept for reuse go back to the driver */
+static int l_release_cache(lua_State *L)
+{
+    mtfl_device_release_cache(lmtfl_opt_device(L, 1));
+    return 0;
+}
+
 /* ---- out of memory ------------------------------------------------------------------ */
 
 /* Device memory is held by tensors Lua may no longer reach but has not collected (it
@@ -165,7 +175,7 @@ static int l_set_memory_limit(lua_State *L)
     lua_Integer bytes = luaL_checkinteger(L, 1);
     mtfl_device *dev = lmtfl_opt_device(L, 2);
     if (bytes < 0) luaL_argerror(L, 1, "negative memory limit");
-    dev->memory_limit = (size_t)bytes;
+    mtfl_device_set_memory_limit(dev, (size_t)bytes);
     return 0;
 }
 
@@ -256,7 +266,8 @@ static const luaL_Reg module_functions[] = {
     {"devices", l_devices}, {"device", l_device}, {"set_device", l_set_device},
     {"synchronize", l_synchronize}, {"memory", l_memory}, {"stats", l_stats},
     {"set_memory_limit", l_set_memory_limit}, {"reset_peak", l_reset_peak},
-    {"release_workspaces", l_release_workspaces}, {"manual_seed", l_manual_seed},
+    {"release_workspaces", l_release_workspaces}, {"release_cache", l_release_cache},
+    {"manual_seed", l_manual_seed},
     {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
     {"is_tensor", l_is_tensor}, {"clock", l_clock}, {NULL, NULL}};
 

@@ -321,6 +321,45 @@ T.test("a diverging run stops, naming the task, and writes no result", function(
   H.remove(out)
 end)
 
+T.test("a training step of the multi-task network waits for its device once and takes no fresh memory", function()
+  -- the TCDCN-like network of the examples, five heads, on loader batches as fit() trains
+  local spec = assert(loadfile("../../examples/tcdcn.lua"))(experiment.AS_SPEC)
+  local outputs, criteria = {}, {}
+  for task, lambda in pairs(spec.tasks) do
+    outputs[task] = experiment.OUTPUTS[task]
+    criteria[task] = {task == "landmarks" and nn.LandmarkLoss() or nn.CrossEntropy(), lambda}
+  end
+  local ds = data.synthetic_dataset{size = 40, seed = 5, train = 48, val = 8, test = 8}
+  for _, dev in ipairs(T.devices()) do
+    mtfl.manual_seed(1)
+    local model = spec.network(40, outputs):to(dev)
+    model:input_gradient(false)
+    local params, grads = nn.flatten_parameters(model)
+    local loader <close> = data.loader(ds.train, {batch = 8, seed = 1, device = dev})
+    local trainer = Trainer.new{model = model, criterion = nn.MultiTask(criteria), loader = loader, val = ds.val,
+                                optimizer = optim.Adam(params, grads, {lr = 1e-3}), size = 40, epochs = 1}
+    model:training()
+    local counts = {}
+    for batch, index in loader:epoch(1) do
+      local before = mtfl.stats(dev)
+      local losses = trainer:step(batch, index)
+      local after = mtfl.stats(dev)
+      counts[index] = {reads = after.blocking_reads - before.blocking_reads,
+                       waits = after.synchronizations - before.synchronizations,
+                       fresh = after.allocations - before.allocations}
+      T.truthy(losses.smile and losses.landmarks, dev .. ": every task's loss")
+    end
+    T.eq(#counts, 6, dev .. ": six batches")
+    for index = 1, #counts do
+      T.eq(counts[index].reads, 1, dev .. ": step " .. index .. " reads the device once (its losses)")
+      T.eq(counts[index].waits, 0, dev .. ": and waits for nothing else")
+    end
+    for index = 3, #counts do   -- the first steps fill the caches
+      T.eq(counts[index].fresh, 0, dev .. ": step " .. index .. " takes no fresh memory")
+    end
+  end
+end)
+
 T.test("a non-finite loss names the task and the layers holding non-finite values", function()
   local dir = H.temp_dir("nan")
   local ds = data.synthetic_dataset{size = 16, seed = 3, train = 20, val = 10, test = 10}

@@ -121,19 +121,27 @@ function Trainer:check_losses(losses, index)
   end
 end
 
+--- One training step on a loader batch (batch index of this epoch); returns the loss of
+--- every task. Reading the losses is the step's one wait for the device: it comes
+--- before the backward pass, so a diverged step never reaches the weights.
+function Trainer:step(batch, index)
+  local t = targets.of_batch(batch, self.criterion, self.landmark_scale)
+  self.optimizer:zeroGrad()
+  local outputs = self.model:forward(batch.images)
+  local _, losses = self.criterion:forward(outputs, t)
+  self:check_losses(losses, index)
+  self.model:backward(batch.images, self.criterion:backward(outputs, t))
+  self.optimizer:step()
+  return losses
+end
+
 -- One pass over the training set; returns the mean loss of every task.
 function Trainer:train_epoch(progress)
   self.model:training()
   local sums, seen = {}, 0
   local means = {}
   for batch, index in self.loader:epoch(self.epoch + 1) do
-    local t = targets.of_batch(batch, self.criterion, self.landmark_scale)
-    self.optimizer:zeroGrad()
-    local outputs = self.model:forward(batch.images)
-    local _, losses = self.criterion:forward(outputs, t)
-    self:check_losses(losses, index)
-    self.model:backward(batch.images, self.criterion:backward(outputs, t))
-    self.optimizer:step()
+    local losses = self:step(batch, index)
     local n = batch.count
     seen = seen + n
     for task, loss in pairs(losses) do

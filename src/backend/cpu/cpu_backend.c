@@ -2,8 +2,9 @@
  * cpu_backend.c - the CPU backend: memory, copies, fills and random numbers.
  *
  * Plain C with OpenMP over both cores for anything large; OpenBLAS for GEMM
- * (cpu_gemm.c); a cache of large blocks for memory (cpu_memory.c). This backend is also the reference every OpenCL kernel is tested
- * against, so clarity wins over cleverness wherever speed does not matter.
+ * (cpu_gemm.c); plain aligned blocks for memory (cpu_memory.c; the core caches them).
+ * This backend is also the reference every OpenCL kernel is tested against, so clarity
+ * wins over cleverness wherever speed does not matter.
  */
 #include <stdlib.h>
 #include <string.h>

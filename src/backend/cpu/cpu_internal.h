@@ -12,9 +12,8 @@
 static inline float *cpu_ptr(mtfl_buf b) { return (float *)b.handle + b.offset; }
 
 /* cpu_memory.c */
-mtfl_status mtfl_cpu_alloc(mtfl_device *dev, size_t numel, void **handle);
-void mtfl_cpu_free(mtfl_device *dev, void *handle, size_t numel);
-void mtfl_cpu_release_cache(void);
+mtfl_status mtfl_cpu_alloc(mtfl_device *dev, size_t bytes, void **handle);
+void mtfl_cpu_free(mtfl_device *dev, void *handle, size_t bytes);
 
 mtfl_status mtfl_cpu_reduce(mtfl_device *dev, mtfl_reduce_op op, mtfl_buf dst, mtfl_buf x,
                             size_t outer, size_t len, size_t inner);

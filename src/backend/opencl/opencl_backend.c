@@ -253,8 +253,10 @@ static pthread_mutex_t started_lock = PTHREAD_MUTEX_INITIALIZER;
 static void drain_started_queues(void)
 {
     pthread_mutex_lock(&started_lock);
-    for (int i = 0; i < started_count; i++)
+    for (int i = 0; i < started_count; i++) {
         clFinish(started[i]->queue);
+        mtfl_opencl_reap_staged(started[i]);
+    }
     pthread_mutex_unlock(&started_lock);
 }
 
@@ -297,7 +299,7 @@ void mtfl_opencl_unlock(mtfl_opencl_device *cl) { pthread_mutex_unlock(&cl->lock
 
 /* For calls that need the context or queue but no kernel arguments: they run unlocked
  * so that a long blocking transfer does not hold up other threads. */
-static mtfl_status ready_device(mtfl_device *dev, mtfl_opencl_device **out)
+mtfl_status mtfl_opencl_ready(mtfl_device *dev, mtfl_opencl_device **out)
 {
     mtfl_status status = mtfl_opencl_lock(dev, out);
     if (status == MTFL_OK)
@@ -307,63 +309,19 @@ static mtfl_status ready_device(mtfl_device *dev, mtfl_opencl_device **out)
 
 /* ---- buffers and transfers ------------------------------------------------------- */
 
-/* A training step creates and drops the same buffers every iteration, and creating a
- * buffer costs tens of microseconds on GPU drivers: released buffers are kept and
- * handed out again for requests of the same size. Reuse is safe on the one in-order
- * queue: work queued on a buffer's last owner runs before anything its next owner
- * queues. The cache holds at most an eighth of the device's memory budget. */
-static size_t cache_limit(const mtfl_device *dev)
+/* Fresh buffers; the core keeps released ones for reuse (src/core/memory.c). */
+static mtfl_status opencl_alloc(mtfl_device *dev, size_t bytes, void **handle)
 {
-    return (dev->memory_limit ? dev->memory_limit : dev->memory) / 8;
-}
-
-static size_t buffer_bytes(size_t numel)
-{
-    size_t bytes = (numel ? numel : 1) * sizeof(float);
-    /* round large buffers so that nearly equal sizes share cache entries */
-    return bytes >= ((size_t)1 << 20) ? (bytes + 0xFFFF) & ~(size_t)0xFFFF : bytes;
-}
-
-static cl_mem take_cached(mtfl_opencl_device *cl, size_t bytes)
-{
-    for (int i = 0; i < cl->cached_count; i++)
-        if (cl->cached[i].bytes == bytes) {
-            cl_mem mem = cl->cached[i].mem;
-            cl->cached_bytes -= bytes;
-            cl->cached[i] = cl->cached[--cl->cached_count];
-            return mem;
-        }
-    return NULL;
-}
-
-static void drop_cache(mtfl_opencl_device *cl)
-{
-    for (int i = 0; i < cl->cached_count; i++) clReleaseMemObject(cl->cached[i].mem);
-    cl->cached_count = 0;
-    cl->cached_bytes = 0;
-}
-
-static mtfl_status opencl_alloc(mtfl_device *dev, size_t numel, void **handle)
-{
-    if (numel > dev->max_alloc / sizeof(float))
+    if (bytes > dev->max_alloc)
         return MTFL_FAIL_HERE(MTFL_ERR_OOM,
-                              "opencl: a buffer of %zu floats (%zu bytes) is larger than "
-                              "the largest single allocation of %s (%zu bytes)",
-                              numel, numel * sizeof(float), dev->name, dev->max_alloc);
+                              "opencl: a buffer of %zu bytes is larger than the largest single "
+                              "allocation of %s (%zu bytes)", bytes, dev->name, dev->max_alloc);
     mtfl_opencl_device *cl;
-    mtfl_status status = mtfl_opencl_lock(dev, &cl);
+    mtfl_status status = mtfl_opencl_ready(dev, &cl);
     if (status != MTFL_OK)
         return status;
-    size_t bytes = buffer_bytes(numel);
-    cl_mem mem = take_cached(cl, bytes);
     cl_int err = CL_SUCCESS;
-    mtfl_count(mem ? &dev->stats.cached_allocations : &dev->stats.allocations, 1);
-    if (!mem) mem = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
-    if (err != CL_SUCCESS && mtfl_opencl_status_of(err) == MTFL_ERR_OOM && cl->cached_count) {
-        drop_cache(cl);
-        mem = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
-    }
-    mtfl_opencl_unlock(cl);
+    cl_mem mem = clCreateBuffer(cl->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS)
         return MTFL_FAIL_HERE(mtfl_opencl_status_of(err),
                               "opencl: clCreateBuffer(%zu bytes) on %s failed: %s (%d)", bytes,
@@ -372,88 +330,19 @@ static mtfl_status opencl_alloc(mtfl_device *dev, size_t numel, void **handle)
     return MTFL_OK;
 }
 
-static void opencl_release(mtfl_device *dev, void *handle, size_t numel)
+static void opencl_release(mtfl_device *dev, void *handle, size_t bytes)
 {
-    if (!handle)
-        return;
-    mtfl_opencl_device *cl;
-    size_t bytes = buffer_bytes(numel);
-    if (mtfl_opencl_lock(dev, &cl) != MTFL_OK) {
+    if (handle)
         clReleaseMemObject((cl_mem)handle);
-        return;
-    }
-    /* make room by dropping the largest cached buffers */
-    while (cl->cached_count > 0 && (cl->cached_count == MTFL_CL_CACHED_BUFFERS ||
-                                    cl->cached_bytes + bytes > cache_limit(dev))) {
-        int largest = 0;
-        for (int i = 1; i < cl->cached_count; i++)
-            if (cl->cached[i].bytes > cl->cached[largest].bytes) largest = i;
-        clReleaseMemObject(cl->cached[largest].mem);
-        cl->cached_bytes -= cl->cached[largest].bytes;
-        cl->cached[largest] = cl->cached[--cl->cached_count];
-    }
-    if (bytes <= cache_limit(dev)) {
-        cl->cached[cl->cached_count].mem = (cl_mem)handle;
-        cl->cached[cl->cached_count].bytes = bytes;
-        cl->cached_count++;
-        cl->cached_bytes += bytes;
-    } else {
-        clReleaseMemObject((cl_mem)handle);
-    }
-    mtfl_opencl_unlock(cl);
-}
-
-static mtfl_status opencl_write(mtfl_device *dev, mtfl_buf dst, const float *src, size_t n)
-{
-    mtfl_opencl_device *cl;
-    mtfl_status status = ready_device(dev, &cl);
-    if (status != MTFL_OK)
-        return status;
-    cl_int err = clEnqueueWriteBuffer(cl->queue, (cl_mem)dst.handle, CL_TRUE,
-                                      dst.offset * sizeof(float), n * sizeof(float), src, 0,
-                                      NULL, NULL);
-    if (err != CL_SUCCESS)
-        return MTFL_CL_FAIL(err, "clEnqueueWriteBuffer", dev->name);
-    return MTFL_OK;
-}
-
-/* The queue is in order, so a blocking read waits for every earlier kernel; a kernel
- * that failed while running makes the read fail, which is where the error shows. */
-static mtfl_status opencl_read(mtfl_device *dev, float *dst, mtfl_buf src, size_t n)
-{
-    mtfl_opencl_device *cl;
-    mtfl_status status = ready_device(dev, &cl);
-    if (status != MTFL_OK)
-        return status;
-    cl_int err = clEnqueueReadBuffer(cl->queue, (cl_mem)src.handle, CL_TRUE,
-                                     src.offset * sizeof(float), n * sizeof(float), dst, 0,
-                                     NULL, NULL);
-    if (err != CL_SUCCESS)
-        return MTFL_CL_FAIL(err, "clEnqueueReadBuffer", dev->name);
-    return MTFL_OK;
-}
-
-static mtfl_status opencl_synchronize(mtfl_device *dev)
-{
-    mtfl_opencl_device *cl = dev->impl;
-    pthread_mutex_lock(&cl->lock);
-    bool ready = cl->ready;
-    pthread_mutex_unlock(&cl->lock);
-    if (!ready)
-        return MTFL_OK; /* nothing was ever queued */
-    cl_int err = clFinish(cl->queue);
-    if (err != CL_SUCCESS)
-        return MTFL_CL_FAIL(err, "clFinish", dev->name);
-    return MTFL_OK;
 }
 
 const mtfl_backend mtfl_opencl_backend = {
     .name = "opencl",
     .alloc = opencl_alloc,
     .release = opencl_release,
-    .write = opencl_write,
-    .read = opencl_read,
-    .synchronize = opencl_synchronize,
+    .write = mtfl_opencl_write,
+    .read = mtfl_opencl_read,
+    .synchronize = mtfl_opencl_synchronize,
     .copy_strided = mtfl_opencl_copy_strided,
     .fill = mtfl_opencl_fill,
     .arange = mtfl_opencl_arange,

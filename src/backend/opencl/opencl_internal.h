@@ -39,7 +39,10 @@ typedef enum {
  * sized for this many work-items (cl/reduce.cl uses the same number). */
 #define MTFL_CL_MAX_GROUP 256
 
-#define MTFL_CL_CACHED_BUFFERS 128
+/* Writes in flight at once, and the host memory their copies may hold, before a write
+ * waits for the queue (opencl_transfer.c). */
+#define MTFL_CL_STAGED_WRITES 64
+#define MTFL_CL_STAGED_BYTES ((size_t)256 << 20)
 
 typedef struct {
     cl_platform_id platform;
@@ -63,10 +66,11 @@ typedef struct {
     cl_mem scratch_indices;
     size_t scratch_count;
 
-    /* released buffers kept for reuse (opencl_backend.c); guarded by lock */
-    struct { cl_mem mem; size_t bytes; } cached[MTFL_CL_CACHED_BUFFERS];
-    int cached_count;
-    size_t cached_bytes;
+    /* host copies of data being written to the device (opencl_transfer.c); guarded by lock */
+    struct { cl_event done; void *host; size_t bytes; } staged[MTFL_CL_STAGED_WRITES];
+    int staged_count;
+    size_t staged_bytes;
+
 } mtfl_opencl_device;
 
 /* ---- errors (opencl_errors.c) ---- */
@@ -84,6 +88,15 @@ mtfl_status mtfl_opencl_status_of(cl_int err);
  * held. Every success must be paired with mtfl_opencl_unlock. */
 mtfl_status mtfl_opencl_lock(mtfl_device *dev, mtfl_opencl_device **out);
 void mtfl_opencl_unlock(mtfl_opencl_device *cl);
+/* Initialises the device on first use, without keeping the lock. */
+mtfl_status mtfl_opencl_ready(mtfl_device *dev, mtfl_opencl_device **out);
+
+/* ---- transfers (opencl_transfer.c) ---- */
+mtfl_status mtfl_opencl_write(mtfl_device *dev, mtfl_buf dst, const float *src, size_t n);
+mtfl_status mtfl_opencl_read(mtfl_device *dev, float *dst, mtfl_buf src, size_t n);
+mtfl_status mtfl_opencl_synchronize(mtfl_device *dev);
+/* Frees the host copies of finished writes; the caller holds cl->lock or is alone. */
+void mtfl_opencl_reap_staged(mtfl_opencl_device *cl);
 
 /* ---- kernel launches (opencl_launch.c) ---- */
 typedef struct {
