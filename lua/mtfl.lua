@@ -25,4 +25,8 @@ function Tensor:shape_string()
   return table.concat(self:size(), "x")
 end
 
+-- CLBlast parameters tuned for this machine's OpenCL devices (scripts/tune.lua); what
+-- could not be applied is listed here, never raised.
+mtfl.tuning_problems = require("mtfl.tuning").apply_saved(mtfl)
+
 return mtfl

@@ -15,6 +15,7 @@ packages=(
   ocl-icd-opencl-dev opencl-c-headers        # OpenCL ICD loader and headers
   pocl-opencl-icd clinfo                     # OpenCL on machines without a GPU
   libclblast-dev                             # GEMM on OpenCL devices
+  clblast-utils                              # CLBlast's tuners (scripts/tune.lua)
   libopenblas-openmp-dev                     # GEMM on the CPU backend: the OpenMP build (one thread pool)
   libstb-dev                                 # image decoding and resizing
   libcriterion-dev                           # C unit tests

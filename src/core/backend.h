@@ -105,6 +105,9 @@ struct mtfl_backend {
     /* velocity.handle NULL: plain SGD (momentum is 0) */
     mtfl_status (*sgd)(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf velocity,
                        size_t n, float lr, float momentum, float weight_decay);
+    /* optional: tuned parameters for one GEMM kernel of the backend's BLAS */
+    mtfl_status (*tune)(mtfl_device *dev, const char *kernel, size_t count,
+                        const char *const *names, const size_t *values);
 };
 
 extern const mtfl_backend mtfl_cpu_backend;

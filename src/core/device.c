@@ -51,6 +51,7 @@ static void probe_devices(void)
     cpu->compute_units = omp_get_max_threads();
     cpu->memory = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
     cpu->max_alloc = cpu->memory;
+    cpu->platform_index = cpu->platform_device = -1;
     device_count = 1;
     device_count += mtfl_opencl_probe(devices + 1, MTFL_MAX_DEVICES - 1, &opencl_notice);
 }
@@ -152,6 +153,28 @@ mtfl_status mtfl_synchronize(mtfl_device *dev)
 {
     mtfl_count(&dev->stats.synchronizations, 1);
     return dev->backend->synchronize(dev);
+}
+
+mtfl_status mtfl_device_tune(mtfl_device *dev, const char *kernel, size_t count,
+                             const char *const *names, const size_t *values)
+{
+    if (!dev->backend->tune)
+        return mtfl_fail(MTFL_ERR_DEVICE, "tune: the %s backend of %s has no GEMM kernels to tune",
+                         dev->backend->name, dev->id);
+    if (!kernel || !*kernel || count == 0)
+        return mtfl_fail(MTFL_ERR_ARG, "tune: a kernel name and at least one parameter are needed");
+    mtfl_status st = dev->backend->tune(dev, kernel, count, names, values);
+    if (st != MTFL_OK) return st;
+    /* the kernels tuned so far, for listings: "XgemmDirect, Xgemm" */
+    bool listed = false;
+    size_t len = strlen(kernel);
+    for (const char *at = dev->tuned; !listed && (at = strstr(at, kernel)); at += len)
+        listed = (at == dev->tuned || at[-1] == ' ') && (at[len] == ',' || at[len] == '\0');
+    if (!listed) {
+        size_t used = strlen(dev->tuned);
+        snprintf(dev->tuned + used, sizeof dev->tuned - used, "%s%s", used ? ", " : "", kernel);
+    }
+    return MTFL_OK;
 }
 
 mtfl_device_stats mtfl_device_stats_of(const mtfl_device *dev)

@@ -77,6 +77,10 @@ typedef struct mtfl_device {
     char id[32];              /* "cpu", "opencl:0", ... the name users select with */
     char name[128];           /* what the hardware calls itself */
     char platform[128];       /* OpenCL platform name, or "host" */
+    char driver[64];          /* the driver's version (OpenCL), or "" */
+    char tuned[64];           /* the GEMM kernels given tuned parameters, or "" */
+    int platform_index;       /* OpenCL's numbering of platform and device within it, */
+    int platform_device;      /* as CLBlast's tuners take them; -1 on the CPU */
     bool is_gpu;
     int compute_units;
     size_t memory;            /* bytes of global memory */
@@ -116,6 +120,11 @@ void mtfl_device_set_memory_limit(mtfl_device *dev, size_t bytes);
 /* Hands the device's cached blocks back to its driver (or the system). An allocation
  * that would not fit the budget does this by itself first. */
 void mtfl_device_release_cache(mtfl_device *dev);
+/* Tuned parameters for one GEMM kernel of an OpenCL device ("Xgemm", "XgemmDirect":
+ * CLBlast's names), as scripts/tune.lua measures them; later GEMMs on the device use
+ * them. The CPU has nothing to tune (MTFL_ERR_DEVICE). */
+mtfl_status mtfl_device_tune(mtfl_device *dev, const char *kernel, size_t count,
+                             const char *const *names, const size_t *values);
 /* The counters, each read atomically (they may move while being read). */
 mtfl_device_stats mtfl_device_stats_of(const mtfl_device *dev);
 

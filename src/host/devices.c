@@ -81,7 +81,7 @@ static bool is_default(lua_State *L, int entry)
     return yes;
 }
 
-enum { COL_ID, COL_BACKEND, COL_NAME, COL_PLATFORM, COL_MEMORY, COL_UNITS, NCOLS };
+enum { COL_ID, COL_BACKEND, COL_NAME, COL_PLATFORM, COL_MEMORY, COL_UNITS, COL_TUNED, NCOLS };
 
 static void row_texts(lua_State *L, int entry, char text[NCOLS][160])
 {
@@ -91,20 +91,27 @@ static void row_texts(lua_State *L, int entry, char text[NCOLS][160])
     field_text(L, entry, "platform", text[COL_PLATFORM], sizeof text[0]);
     memory_text(L, entry, text[COL_MEMORY], sizeof text[0]);
     field_text(L, entry, "compute_units", text[COL_UNITS], sizeof text[0]);
+    /* which CLBlast kernels run with parameters tuned here (scripts/tune.lua) */
+    field_text(L, entry, "tuned", text[COL_TUNED], sizeof text[0]);
+    if (strcmp(text[COL_BACKEND], "opencl") != 0)
+        snprintf(text[COL_TUNED], sizeof text[0], "-");
+    else if (text[COL_TUNED][0] == '\0')
+        snprintf(text[COL_TUNED], sizeof text[0], "no");
 }
 
 static void print_row(char text[NCOLS][160], const int width[NCOLS], char mark)
 {
-    printf("%c %-*s  %-*s  %-*s  %-*s  %*s  %*s\n", mark,
+    printf("%c %-*s  %-*s  %-*s  %-*s  %*s  %*s  %s\n", mark,
            width[COL_ID], text[COL_ID], width[COL_BACKEND], text[COL_BACKEND],
            width[COL_NAME], text[COL_NAME], width[COL_PLATFORM], text[COL_PLATFORM],
-           width[COL_MEMORY], text[COL_MEMORY], width[COL_UNITS], text[COL_UNITS]);
+           width[COL_MEMORY], text[COL_MEMORY], width[COL_UNITS], text[COL_UNITS],
+           text[COL_TUNED]);
 }
 
 static int list_devices(lua_State *L)
 {
     static char header[NCOLS][160] = {"id", "backend", "name", "platform", "memory",
-                                      "units"};
+                                      "units", "tuned"};
     char text[NCOLS][160];
     int width[NCOLS];
 
@@ -135,6 +142,13 @@ static int list_devices(lua_State *L)
         }
         lua_pop(L, 1);
     }
+    /* tunings that could not be applied (lua/mtfl/tuning.lua) */
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "mtfl") == LUA_TTABLE && lua_getfield(L, -1, "tuning_problems") == LUA_TTABLE)
+        for (lua_Integer i = 1; lua_geti(L, -1, i) == LUA_TSTRING; i++) {
+            printf("note: %s\n", lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
     fflush(stdout);
     return 0;
 }

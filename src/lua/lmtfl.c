@@ -14,9 +14,19 @@
 
 static void push_device(lua_State *L, const mtfl_device *dev, const mtfl_device *def)
 {
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 13);
     lua_pushstring(L, dev->id);
     lua_setfield(L, -2, "id");
+    lua_pushstring(L, dev->driver);
+    lua_setfield(L, -2, "driver");
+    lua_pushstring(L, dev->tuned);
+    lua_setfield(L, -2, "tuned");
+    if (dev->platform_index >= 0) {
+        lua_pushinteger(L, dev->platform_index);
+        lua_setfield(L, -2, "platform_index");
+        lua_pushinteger(L, dev->platform_device);
+        lua_setfield(L, -2, "platform_device");
+    }
     lua_pushstring(L, mtfl_device_backend(dev));
     lua_setfield(L, -2, "backend");
     lua_pushstring(L, dev->name);
@@ -33,8 +43,9 @@ static void push_device(lua_State *L, const mtfl_device *dev, const mtfl_device 
     lua_setfield(L, -2, "default");
 }
 
-/* devices() -> { {id=, backend=, name=, platform=, memory=, compute_units=, is_gpu=,
- * default=}, ... } */
+/* devices() -> { {id=, backend=, name=, platform=, driver=, tuned=, memory=,
+ * compute_units=, is_gpu=, default=, platform_index=, platform_device= (OpenCL's
+ * numbering)}, ... } */
 static int l_devices(lua_State *L)
 {
     mtfl_device *def = lmtfl_default_device(L);
@@ -123,6 +134,32 @@ static int l_reset_peak(lua_State *L)
 static int l_release_workspaces(lua_State *L)
 {
     mtfl_release_workspaces();
+    return 0;
+}
+
+/* tune(device, kernel, {NAME = value, ...}): tuned parameters for one CLBlast kernel */
+static int l_tune(lua_State *L)
+{
+    mtfl_device *dev = lmtfl_opt_device(L, 1);
+    const char *kernel = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    enum { MAX_PARAMETERS = 32 };
+    const char *names[MAX_PARAMETERS];
+    size_t values[MAX_PARAMETERS];
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        if (lua_type(L, -2) != LUA_TSTRING || !ok || v < 0)
+            lmtfl_error(L, "tune: %s parameters must be NAME = non-negative integer", kernel);
+        if (count == MAX_PARAMETERS)
+            lmtfl_error(L, "tune: more than %d parameters for %s", MAX_PARAMETERS, kernel);
+        names[count] = lua_tostring(L, -2);   /* the table keeps the key alive */
+        values[count++] = (size_t)v;
+        lua_pop(L, 1);
+    }
+    LMTFL_CALL(L, mtfl_device_tune(dev, kernel, count, names, values));
     return 0;
 }
 
@@ -267,6 +304,7 @@ static const luaL_Reg module_functions[] = {
     {"synchronize", l_synchronize}, {"memory", l_memory}, {"stats", l_stats},
     {"set_memory_limit", l_set_memory_limit}, {"reset_peak", l_reset_peak},
     {"release_workspaces", l_release_workspaces}, {"release_cache", l_release_cache},
+    {"tune", l_tune},
     {"manual_seed", l_manual_seed},
     {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
     {"is_tensor", l_is_tensor}, {"clock", l_clock}, {NULL, NULL}};

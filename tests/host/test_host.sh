@@ -251,6 +251,31 @@ check "bench_net.lua names an unknown network" eval '[[ $rc -ne 0 ]] && contains
 run "$REPO/scripts/bench_net.lua" --steps 0 </dev/null
 check "bench_net.lua refuses a step count that is not positive" eval '[[ $rc -ne 0 ]] && contains "$err" "--steps needs a value (a positive integer)"'
 
+# --- CLBlast tuned for the device in use (scripts/tune.lua), end to end on PoCL -------------
+run "$REPO/scripts/tune.lua" --device cpu </dev/null
+check "tune.lua says the CPU needs no tuning" eval '[[ $rc -ne 0 ]] && contains "$err" "the CPU backend multiplies with OpenBLAS"'
+run "$REPO/scripts/tune.lua" --fraction 2 </dev/null
+check "tune.lua refuses a fraction above 1" eval '[[ $rc -ne 0 ]] && contains "$err" "--fraction 2: a share of the configurations"'
+if "$BIN" -e 'for _, d in ipairs(mtfl.devices()) do if d.backend == "opencl" then os.exit(0) end end os.exit(1)' </dev/null; then
+    if command -v clblast_tuner_xgemm_direct >/dev/null; then
+        TUNE_CACHE=$WORK/tune-cache
+        MTFL_CACHE=$TUNE_CACHE run "$REPO/scripts/tune.lua" --net tcdcn --fraction 0.1 --kernels xgemm_direct --max-gflop 0.01 </dev/null
+        check "tune.lua tunes XgemmDirect on the OpenCL device, measures it before and after, stores it" \
+            eval '[[ $rc -eq 0 ]] && grep -qE "^gemm_gflops_before=[0-9.]+ gemm_gflops_after=[0-9.]+$" <<<"$out" && contains "$out" "tuning opencl:" && grep -q "XgemmDirect" "$TUNE_CACHE/clblast-tuning.json"'
+        MTFL_CACHE=$TUNE_CACHE run --devices </dev/null
+        check "--devices shows the tuned kernel, applied when mtfl loads" eval '[[ $rc -eq 0 ]] && grep -qE "^  opencl:[0-9]+ .* XgemmDirect$" <<<"$out"'
+        MTFL_CACHE=$TUNE_CACHE run -e 'local mtfl = require "mtfl"; print(mtfl.matmul(mtfl.ones(3, 4, {device = "opencl:0"}), mtfl.ones(4, 2, {device = "opencl:0"})):sum())' </dev/null
+        check "a tuned GEMM computes the same product" eval '[[ $rc -eq 0 ]] && grep -q "^24" <<<"$out"'
+        printf '{"devices": ' > "$TUNE_CACHE/clblast-tuning.json"
+        MTFL_CACHE=$TUNE_CACHE run --devices </dev/null
+        check "a damaged tuning file is a note, never an error" eval '[[ $rc -eq 0 ]] && contains "$out" "note: $TUNE_CACHE/clblast-tuning.json: not a tuning file" && grep -qE "^  opencl:[0-9]+ .* no$" <<<"$out"'
+    else
+        fail "tune.lua on PoCL" "clblast_tuner_xgemm_direct is not installed (scripts/setup-deps.sh installs clblast-utils)"
+    fi
+else
+    echo "skip  tune.lua on an OpenCL device: none here"
+fi
+
 # --- history stays where it was told ---------------------------------------------------
 check "the tests did not write into HOME" eval '[[ ! -e "$HOME/.mtfl_lua_history" ]]'
 

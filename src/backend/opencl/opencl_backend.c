@@ -34,12 +34,15 @@ static void device_string(cl_device_id device, cl_device_info what, char *out, s
 }
 
 static void describe_device(mtfl_device *dev, int index, cl_platform_id platform,
-                            cl_device_id device)
+                            cl_device_id device, int platform_index, int platform_device)
 {
     memset(dev, 0, sizeof *dev);
+    dev->platform_index = platform_index;
+    dev->platform_device = platform_device;
     dev->backend = &mtfl_opencl_backend;
     snprintf(dev->id, sizeof dev->id, "opencl:%d", index);
     device_string(device, CL_DEVICE_NAME, dev->name, sizeof dev->name);
+    device_string(device, CL_DRIVER_VERSION, dev->driver, sizeof dev->driver);
     if (clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof dev->platform, dev->platform,
                           NULL) != CL_SUCCESS)
         snprintf(dev->platform, sizeof dev->platform, "unknown");
@@ -70,7 +73,8 @@ static mtfl_opencl_device *new_device_state(cl_platform_id platform, cl_device_i
 }
 
 /* Appends the devices of one platform; returns how many. */
-static int probe_platform(cl_platform_id platform, mtfl_device *list, int first, int max)
+static int probe_platform(cl_platform_id platform, int platform_index, mtfl_device *list,
+                          int first, int max)
 {
     cl_uint count = 0;
     if (clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 0, NULL, &count) != CL_SUCCESS || !count)
@@ -85,7 +89,8 @@ static int probe_platform(cl_platform_id platform, mtfl_device *list, int first,
         mtfl_opencl_device *state = new_device_state(platform, devices[i]);
         if (!state)
             break;
-        describe_device(&list[first + added], first + added, platform, devices[i]);
+        describe_device(&list[first + added], first + added, platform, devices[i],
+                        platform_index, (int)i);
         list[first + added].impl = state;
         state->owner = &list[first + added];
         added++;
@@ -119,7 +124,7 @@ int mtfl_opencl_probe(mtfl_device *list, int max, const char **notice)
     }
     int added = 0;
     for (cl_uint p = 0; p < platform_count && added < max; p++)
-        added += probe_platform(platforms[p], list, added, max);
+        added += probe_platform(platforms[p], (int)p, list, added, max);
     free(platforms);
     if (!added)
         *notice = "OpenCL platforms were found but they offer no device; using the CPU "
@@ -361,4 +366,5 @@ const mtfl_backend mtfl_opencl_backend = {
     .softmax_xent = mtfl_opencl_softmax_xent,
     .adam = mtfl_opencl_adam,
     .sgd = mtfl_opencl_sgd,
+    .tune = mtfl_opencl_tune,
 };

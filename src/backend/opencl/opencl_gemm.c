@@ -196,3 +196,20 @@ mtfl_status mtfl_opencl_gemm(mtfl_device *dev, bool trans_a, bool trans_b, size_
     mtfl_opencl_unlock(cl);
     return status;
 }
+
+/* Tuned parameters for one CLBlast kernel on this device (scripts/tune.lua measures
+ * them). CLBlast keeps compiled kernels in a cache of its own, which is cleared so
+ * that the next GEMM compiles with the new parameters. */
+mtfl_status mtfl_opencl_tune(mtfl_device *dev, const char *kernel, size_t count,
+                             const char *const *names, const size_t *values)
+{
+    mtfl_opencl_device *cl = dev->impl;
+    CLBlastStatusCode code = CLBlastOverrideParameters(cl->device, kernel, CLBlastPrecisionSingle,
+                                                       count, (const char **)names, values);
+    if (code != CLBlastSuccess)
+        return MTFL_FAIL_HERE(mtfl_opencl_status_of(code) == MTFL_ERR_OOM ? MTFL_ERR_OOM : MTFL_ERR_ARG,
+                              "tune: CLBlast refused %zu parameters for kernel %s on %s: %s (%d)",
+                              count, kernel, dev->name, mtfl_opencl_clblast_name(code), (int)code);
+    CLBlastClearCache();
+    return MTFL_OK;
+}

@@ -91,6 +91,10 @@ void mtfl_opencl_unlock(mtfl_opencl_device *cl);
 /* Initialises the device on first use, without keeping the lock. */
 mtfl_status mtfl_opencl_ready(mtfl_device *dev, mtfl_opencl_device **out);
 
+/* ---- CLBlast (opencl_gemm.c) ---- */
+mtfl_status mtfl_opencl_tune(mtfl_device *dev, const char *kernel, size_t count,
+                             const char *const *names, const size_t *values);
+
 /* ---- transfers (opencl_transfer.c) ---- */
 mtfl_status mtfl_opencl_write(mtfl_device *dev, mtfl_buf dst, const float *src, size_t n);
 mtfl_status mtfl_opencl_read(mtfl_device *dev, float *dst, mtfl_buf src, size_t n);
