@@ -16,6 +16,8 @@
 --   --size      M,N,K instead of the network's
 --   --kernels   which tuners (default both): xgemm_direct (CLBlast's one-kernel GEMM for
 --               small products) and xgemm (the tiled GEMM for large ones)
+--   --always-store  store the parameters even when the GEMM measured slower with them
+--               (by default they are kept only when they beat what the device had)
 --
 -- It prints the GEMM's GFLOP/s before and after, measured in this process through
 -- mtfl.matmul; `mtfl-lua --devices` says which kernels of a device are tuned. Only the
@@ -32,7 +34,7 @@ local tuning = require "mtfl.tuning"
 local experiment = require "mtfl.train.experiment"
 
 local USAGE = "usage: mtfl-lua scripts/tune.lua [--device D] [--fraction F] [--net seed|tcdcn] " ..
-              "[--size M,N,K] [--kernels xgemm_direct,xgemm] [--runs N] [--max-gflop G]"
+              "[--size M,N,K] [--kernels xgemm_direct,xgemm] [--runs N] [--max-gflop G] [--always-store]"
 
 -- what each tuner tunes: the binary, the JSON its first search writes, CLBlast's kernel name
 local TUNERS = {
@@ -48,8 +50,9 @@ do
   local i = 1
   while i <= #arg do
     local key, value = arg[i]:match("^%-%-([%w-]+)$"), arg[i + 1]
-    if not key or value == nil then fail("%s needs a value\n%s", arg[i], USAGE) end
-    if key == "device" or key == "net" or key == "kernels" or key == "size" then opts[key] = value
+    if key == "always-store" then opts.always_store, value = true, nil; i = i - 1
+    elseif not key or value == nil then fail("%s needs a value\n%s", arg[i], USAGE)
+    elseif key == "device" or key == "net" or key == "kernels" or key == "size" then opts[key] = value
     elseif key == "fraction" or key == "runs" or key == "max-gflop" then
       opts[key] = tonumber(value)
       if not opts[key] or opts[key] <= 0 then fail("--%s needs a positive number, got %s", key, value) end
@@ -109,18 +112,20 @@ else
   while 2 * gemm.m * gemm.n * gemm.k > limit and gemm[long] > 64 do gemm[long] = math.max(64, (gemm[long] // 2) // 64 * 64) end
 end
 
--- GFLOP/s of that product through mtfl, the best of five after a warm-up (which compiles)
+-- GFLOP/s of that product through mtfl: the best run after a warm-up (which compiles),
+-- over at least five runs and a third of a second
 local function measure()
   mtfl.manual_seed(1)
   local a = mtfl.rand(gemm.m, gemm.k, {device = device.id})
   local b = mtfl.rand(gemm.k, gemm.n, {device = device.id})
   local c = mtfl.empty(gemm.m, gemm.n, {device = device.id})
-  local best = math.huge
-  for run = 0, 5 do
+  local best, runs, start = math.huge, 0, nil
+  while runs < 6 or (mtfl.clock() - start < 0.33 and runs < 200) do
     local t0 = mtfl.clock()
     mtfl.matmul(a, b, {out = c})
     mtfl.synchronize(device.id)
-    if run > 0 then best = math.min(best, mtfl.clock() - t0) end
+    if runs > 0 then best = math.min(best, mtfl.clock() - t0) else start = mtfl.clock() end
+    runs = runs + 1
   end
   a:free(); b:free(); c:free()
   return 2 * gemm.m * gemm.n * gemm.k / best / 1e9
@@ -204,6 +209,14 @@ tuning.apply(mtfl, device, record)
 local after = measure()
 record.measured.after_gflops = after
 print(string.format("after:  %.1f GFLOP/s (%.2fx)", after, after / before))
+print(string.format("gemm_gflops_before=%.1f gemm_gflops_after=%.1f", before, after))
+-- the tuners time their kernels alone, at their own sizes; what counts is this GEMM
+if after < before and not opts.always_store then
+  print(string.format("not stored: the tuned parameters are slower here than %s (%.1f < %.1f GFLOP/s); " ..
+                      "try a larger --fraction", device.tuned ~= "" and "the stored ones" or "CLBlast's defaults",
+                      after, before))
+  return
+end
 
 -- one file for every device: read, change and replace it under a lock
 local path = tuning.path()
@@ -216,4 +229,3 @@ do
   files.write_atomic(path, json.encode(stored))
 end
 print("stored in " .. path .. " (applied whenever mtfl loads; mtfl-lua --devices shows it)")
-print(string.format("gemm_gflops_before=%.1f gemm_gflops_after=%.1f", before, after))

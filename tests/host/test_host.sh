@@ -259,7 +259,7 @@ check "tune.lua refuses a fraction above 1" eval '[[ $rc -ne 0 ]] && contains "$
 if "$BIN" -e 'for _, d in ipairs(mtfl.devices()) do if d.backend == "opencl" then os.exit(0) end end os.exit(1)' </dev/null; then
     if command -v clblast_tuner_xgemm_direct >/dev/null; then
         TUNE_CACHE=$WORK/tune-cache
-        MTFL_CACHE=$TUNE_CACHE run "$REPO/scripts/tune.lua" --net tcdcn --fraction 0.1 --kernels xgemm_direct --max-gflop 0.01 </dev/null
+        MTFL_CACHE=$TUNE_CACHE run "$REPO/scripts/tune.lua" --net tcdcn --fraction 0.1 --kernels xgemm_direct --max-gflop 0.01 --always-store </dev/null
         check "tune.lua tunes XgemmDirect on the OpenCL device, measures it before and after, stores it" \
             eval '[[ $rc -eq 0 ]] && grep -qE "^gemm_gflops_before=[0-9.]+ gemm_gflops_after=[0-9.]+$" <<<"$out" && contains "$out" "tuning opencl:" && grep -q "XgemmDirect" "$TUNE_CACHE/clblast-tuning.json"'
         MTFL_CACHE=$TUNE_CACHE run --devices </dev/null
@@ -274,6 +274,13 @@ if "$BIN" -e 'for _, d in ipairs(mtfl.devices()) do if d.backend == "opencl" the
     fi
 else
     echo "skip  tune.lua on an OpenCL device: none here"
+fi
+
+# --- the prepared GPU check, dry-run on PoCL (scripts/gpu-check.sh) ------------------------
+if "$BIN" -e 'for _, d in ipairs(mtfl.devices()) do if d.backend == "opencl" then os.exit(0) end end os.exit(1)' </dev/null; then
+    out=$(bash "$REPO/scripts/gpu-check.sh" --dry-run 2>&1 </dev/null); rc=$?; err=""
+    check "gpu-check.sh --dry-run runs every step on PoCL and prints its table, nothing failed" \
+        eval '[[ $rc -eq 0 ]] && contains "$out" "gpu-check (dry, " && contains "$out" "GEMM GFLOP/s, untuned -> tuned" && contains "$out" "tcdcn infer img/s" && contains "$out" "seed grid (dry run" && ! contains "$out" "FAILED"'
 fi
 
 # --- history stays where it was told ---------------------------------------------------
