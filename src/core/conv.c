@@ -10,10 +10,20 @@
  */
 #include "tensor_internal.h"
 
-static size_t workspace_limit = (size_t)256 << 20;
+/* 0: each device's own, an eighth of its budget between 32 MiB and 1 GiB: 256 MiB on
+ * a 2 GiB GPU, 1 GiB (the whole batch of the seed's first layer in two groups) where
+ * memory is plentiful. */
+static size_t workspace_setting;
 
-void mtfl_set_workspace_limit(size_t bytes) { workspace_limit = bytes; }
-size_t mtfl_workspace_limit(void) { return workspace_limit; }
+void mtfl_set_workspace_limit(size_t bytes) { workspace_setting = bytes; }
+
+size_t mtfl_workspace_limit(const mtfl_device *dev)
+{
+    if (workspace_setting) return workspace_setting;
+    size_t eighth = (dev->memory_limit ? dev->memory_limit : dev->memory) / 8;
+    size_t low = (size_t)32 << 20, high = (size_t)1 << 30;
+    return eighth < low ? low : eighth > high ? high : eighth;
+}
 
 int64_t mtfl_window_output(int64_t in, int kernel, int stride, int pad, bool ceil_mode)
 {
@@ -55,22 +65,22 @@ static mtfl_status check_conv(const char *op, const mtfl_tensor *x, const mtfl_t
 
 /* Samples per group: one group's column buffer and GEMM result must fit the
  * workspace limit. At least one sample, whatever the limit. */
-static int64_t group_size(const conv_dims *d, const mtfl_window *g)
+static int64_t group_size(const mtfl_device *dev, const conv_dims *d, const mtfl_window *g)
 {
     size_t rows = (size_t)(d->c * g->kernel_h * g->kernel_w + d->f);
     size_t per_sample = rows * (size_t)(d->out_h * d->out_w) * sizeof(float);
-    int64_t fit = (int64_t)(workspace_limit / per_sample);
+    int64_t fit = (int64_t)(mtfl_workspace_limit(dev) / per_sample);
     return fit < 1 ? 1 : (fit > d->n ? d->n : fit);
 }
 
 /* One growing buffer per device, reused by every convolution: allocating and
  * first-touching hundreds of MB per call would cost more than the GEMM. It is charged
  * to the device's memory budget like any tensor. */
-static mtfl_tensor *workspaces[64];
+static mtfl_tensor *workspaces[MTFL_MAX_DEVICES];
 
 void mtfl_release_workspaces(void)
 {
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < MTFL_MAX_DEVICES; i++) {
         mtfl_tensor_release(workspaces[i]);
         workspaces[i] = NULL;
     }
@@ -78,10 +88,7 @@ void mtfl_release_workspaces(void)
 
 static mtfl_status workspace(mtfl_device *dev, size_t numel, mtfl_storage **out)
 {
-    int slot = -1;
-    for (int i = 0; i < mtfl_device_count() && i < 64; i++)
-        if (mtfl_device_at(i) == dev) slot = i;
-    if (slot < 0) return mtfl_fail(MTFL_ERR_DEVICE, "conv2d: unknown device %s", dev->id);
+    int slot = mtfl_device_slot(dev);
     mtfl_tensor *w = workspaces[slot];
     if (!w || mtfl_numel(w) < numel) {
         mtfl_tensor_release(w);
@@ -135,7 +142,7 @@ mtfl_status mtfl_conv2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl
         return mtfl_last_status();
     }
     int64_t ckk = d.c * g->kernel_h * g->kernel_w, p = d.out_h * d.out_w;
-    int64_t nb = group_size(&d, g);
+    int64_t nb = group_size(dev, &d, g);
     mtfl_storage *ws = NULL;
     st = workspace(dev, (size_t)((ckk + d.f) * nb * p), &ws);
     int64_t w2[2] = {d.f, ckk}, w2s[2] = {ckk, 1};
@@ -213,7 +220,7 @@ mtfl_status mtfl_conv2d_backward(mtfl_tensor *dx, mtfl_tensor *dw, mtfl_tensor *
     /* the workspace first: nothing is accumulated into dw or dbias before every buffer
      * this op needs exists */
     int64_t ckk = d.c * g->kernel_h * g->kernel_w, p = d.out_h * d.out_w;
-    int64_t nb = group_size(&d, g);
+    int64_t nb = group_size(dev, &d, g);
     mtfl_storage *ws = NULL;
     if (dx || dw) st = workspace(dev, (size_t)((ckk + d.f) * nb * p), &ws);
     if (st == MTFL_OK && dbias) st = bias_gradient(dbias, dyc, &d);

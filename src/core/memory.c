@@ -188,7 +188,9 @@ static mtfl_status try_alloc(mtfl_device *dev, size_t numel, void **handle)
 void mtfl_device_set_memory_limit(mtfl_device *dev, size_t bytes)
 {
     dev->memory_limit = bytes;
-    if (!fits(dev, 0, true)) empty_cache(dev);
+    size_t held = __atomic_load_n(&dev->bytes_in_use, __ATOMIC_RELAXED) +
+                  __atomic_load_n(&dev->bytes_cached, __ATOMIC_RELAXED);
+    if (held > device_budget(dev)) empty_cache(dev);
 }
 
 mtfl_storage *mtfl_storage_new(mtfl_device *dev, size_t numel)

@@ -296,10 +296,11 @@ mtfl_status mtfl_conv2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl
 mtfl_status mtfl_conv2d_backward(mtfl_tensor *dx, mtfl_tensor *dw, mtfl_tensor *dbias,
                                  const mtfl_tensor *dy, const mtfl_tensor *x,
                                  const mtfl_tensor *w, const mtfl_window *g);
-/* Bytes of device memory a convolution may use for its im2col buffers (default 256 MiB:
- * sized for a 2 GiB GPU). */
+/* Bytes of device memory a convolution may use for its im2col buffers: set for every
+ * device (0, the default: each device's own, an eighth of its budget between 32 MiB
+ * and 1 GiB, which is 256 MiB on a 2 GiB GPU), and the limit in force on dev. */
 void mtfl_set_workspace_limit(size_t bytes);
-size_t mtfl_workspace_limit(void);
+size_t mtfl_workspace_limit(const mtfl_device *dev);
 /* Frees the convolution workspaces of every device (the next convolution allocates
  * its own again), returning their memory to the devices' budgets. */
 void mtfl_release_workspaces(void);

@@ -246,7 +246,8 @@ static int l_sgd_step(lua_State *L)
     return 0;
 }
 
-/* workspace_limit([bytes]) -> bytes: the convolution workspace budget */
+/* workspace_limit([bytes [, device]]) -> bytes: sets the convolution workspace budget
+ * of every device (0: each device's own), returns the one in force on the device */
 static int l_workspace_limit(lua_State *L)
 {
     if (!lua_isnoneornil(L, 1)) {
@@ -254,7 +255,7 @@ static int l_workspace_limit(lua_State *L)
         if (bytes < 0) luaL_argerror(L, 1, "negative workspace limit");
         mtfl_set_workspace_limit((size_t)bytes);
     }
-    lua_pushinteger(L, (lua_Integer)mtfl_workspace_limit());
+    lua_pushinteger(L, (lua_Integer)mtfl_workspace_limit(lmtfl_opt_device(L, 2)));
     return 1;
 }
 

@@ -93,4 +93,40 @@ T.test("stats count what each device was asked: reads, writes, launches, allocat
   T.raises(function() mtfl.stats("opencl:99") end, "opencl:99")
 end)
 
+T.test("the cache: small blocks too, counted in memory(), emptied for a lowered limit", function()
+  for _, dev in ipairs(T.devices()) do
+    collectgarbage()
+    local small = mtfl.empty(10, {device = dev})
+    small = nil
+    collectgarbage()
+    local cached = mtfl.memory(dev).cached
+    T.truthy(cached >= 40, dev .. ": a freed 40-byte tensor is kept: " .. cached)
+    local before = mtfl.stats(dev)
+    local again = mtfl.empty(10, {device = dev})
+    T.eq(mtfl.stats(dev).allocations - before.allocations, 0, dev .. ": and handed out again")
+    T.truthy(mtfl.memory(dev).peak >= mtfl.memory(dev).in_use + mtfl.memory(dev).cached,
+             dev .. ": the peak counts cached blocks")
+    again = nil
+    collectgarbage()
+    mtfl.set_memory_limit(mtfl.memory(dev).in_use + 1, dev)   -- no room for anything cached (0 would mean all)
+    T.eq(mtfl.memory(dev).cached, 0, dev .. ": a limit below what is held empties the cache")
+    mtfl.set_memory_limit(0, dev)
+    mtfl.release_cache(dev)
+    T.eq(mtfl.memory(dev).cached, 0, dev .. ": release_cache empties it")
+  end
+end)
+
+T.test("the convolution workspace adapts to the device's memory", function()
+  for _, dev in ipairs(T.devices()) do
+    local budget = mtfl.memory(dev).budget
+    local want = math.max(32 * 2^20, math.min(2^30, budget // 8))
+    T.eq(mtfl.workspace_limit(nil, dev), want, dev .. ": an eighth of the budget, 32 MiB to 1 GiB")
+    mtfl.set_memory_limit(2 * 2^30, dev)   -- as on a 2 GiB GTX 950M
+    T.eq(mtfl.workspace_limit(nil, dev), 256 * 2^20, dev .. ": 256 MiB of a 2 GiB budget")
+    mtfl.set_memory_limit(0, dev)
+    T.eq(mtfl.workspace_limit(64 * 2^20, dev), 64 * 2^20, dev .. ": a limit set holds for every device")
+    T.eq(mtfl.workspace_limit(0, dev), want, dev .. ": 0 goes back to the device's own")
+  end
+end)
+
 T.run_all()
