@@ -23,6 +23,11 @@ static inline void mtfl_count(size_t *counter, size_t n)
 #define MTFL_MAX_DEVICES 32
 int mtfl_device_slot(const mtfl_device *dev);
 
+/* The sizes of a convolution: x [n, c, h, w], weights [f, c, kh, kw], y [n, f, out_h, out_w]. */
+typedef struct {
+    int64_t n, c, h, w, f, out_h, out_w;
+} mtfl_conv_dims;
+
 typedef struct {
     void *handle;   /* float* (CPU) or cl_mem (OpenCL) */
     size_t offset;  /* in elements */
@@ -105,6 +110,15 @@ struct mtfl_backend {
     /* velocity.handle NULL: plain SGD (momentum is 0) */
     mtfl_status (*sgd)(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf velocity,
                        size_t n, float lr, float momentum, float weight_decay);
+    /* optional: a whole convolution, for a backend that does better than the core's
+     * grouped im2col + GEMM (the CPU's column tiles stay in cache). bias.handle NULL:
+     * none; dx.handle or dw.handle NULL: not wanted; dx is overwritten, dw accumulated
+     * into. The core adds the bias gradient. */
+    mtfl_status (*conv2d_forward)(mtfl_device *dev, mtfl_buf y, mtfl_buf x, mtfl_buf w,
+                                  mtfl_buf bias, const mtfl_conv_dims *d, const mtfl_window *g);
+    mtfl_status (*conv2d_backward)(mtfl_device *dev, mtfl_buf dx, mtfl_buf dw, mtfl_buf dy,
+                                   mtfl_buf x, mtfl_buf w, const mtfl_conv_dims *d,
+                                   const mtfl_window *g);
     /* optional: tuned parameters for one GEMM kernel of the backend's BLAS */
     mtfl_status (*tune)(mtfl_device *dev, const char *kernel, size_t count,
                         const char *const *names, const size_t *values);

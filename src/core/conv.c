@@ -35,9 +35,7 @@ int64_t mtfl_window_output(int64_t in, int kernel, int stride, int pad, bool cei
     return out;
 }
 
-typedef struct {
-    int64_t n, c, h, w, f, out_h, out_w;
-} conv_dims;
+typedef mtfl_conv_dims conv_dims;
 
 static mtfl_status check_conv(const char *op, const mtfl_tensor *x, const mtfl_tensor *w,
                               const mtfl_window *g, conv_dims *d)
@@ -137,10 +135,22 @@ mtfl_status mtfl_conv2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl
     if (d.n == 0) return MTFL_OK;
 
     mtfl_tensor *xc = mtfl_tensor_contiguous(x), *wc = xc ? mtfl_tensor_contiguous(w) : NULL;
-    if (!wc) {
+    mtfl_tensor *bc = wc && bias ? mtfl_tensor_contiguous(bias) : NULL;
+    if (!wc || (bias && !bc)) {
         mtfl_tensor_release(xc);
+        mtfl_tensor_release(wc);
         return mtfl_last_status();
     }
+    if (dev->backend->conv2d_forward) {
+        mtfl_buf bb = bc ? mtfl_tensor_buf(bc) : (mtfl_buf){NULL, 0};
+        st = dev->backend->conv2d_forward(dev, mtfl_tensor_buf(y), mtfl_tensor_buf(xc),
+                                          mtfl_tensor_buf(wc), bb, &d, g);
+        mtfl_tensor_release(xc);
+        mtfl_tensor_release(wc);
+        mtfl_tensor_release(bc);
+        return st;
+    }
+    mtfl_tensor_release(bc);
     int64_t ckk = d.c * g->kernel_h * g->kernel_w, p = d.out_h * d.out_w;
     int64_t nb = group_size(dev, &d, g);
     mtfl_storage *ws = NULL;
@@ -216,6 +226,19 @@ mtfl_status mtfl_conv2d_backward(mtfl_tensor *dx, mtfl_tensor *dw, mtfl_tensor *
         mtfl_tensor_release(xc);
         mtfl_tensor_release(wc);
         return mtfl_last_status();
+    }
+    if (dev->backend->conv2d_backward) {
+        /* the backend's scratch first: nothing is accumulated into dbias before it exists */
+        mtfl_buf dxb = dx ? mtfl_tensor_buf(dx) : (mtfl_buf){NULL, 0};
+        mtfl_buf dwb = dw ? mtfl_tensor_buf(dw) : (mtfl_buf){NULL, 0};
+        if (dx || dw)
+            st = dev->backend->conv2d_backward(dev, dxb, dwb, mtfl_tensor_buf(dyc), mtfl_tensor_buf(xc),
+                                               mtfl_tensor_buf(wc), &d, g);
+        if (st == MTFL_OK && dbias) st = bias_gradient(dbias, dyc, &d);
+        mtfl_tensor_release(xc);
+        mtfl_tensor_release(wc);
+        mtfl_tensor_release(dyc);
+        return st;
     }
     /* the workspace first: nothing is accumulated into dw or dbias before every buffer
      * this op needs exists */

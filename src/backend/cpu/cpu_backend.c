@@ -90,6 +90,8 @@ static mtfl_status cpu_random(mtfl_device *dev, mtfl_buf dst, size_t n, bool nor
 const mtfl_backend mtfl_cpu_backend = {
     .name = "cpu",
     .alloc = mtfl_cpu_alloc,
+    .conv2d_forward = mtfl_cpu_conv2d_forward,
+    .conv2d_backward = mtfl_cpu_conv2d_backward,
     .release = mtfl_cpu_free,
     .write = cpu_write,
     .read = cpu_read,

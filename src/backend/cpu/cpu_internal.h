@@ -27,6 +27,13 @@ mtfl_status mtfl_cpu_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, m
                             mtfl_buf y, size_t n);
 mtfl_status mtfl_cpu_axpy(mtfl_device *dev, mtfl_buf y, float alpha, mtfl_buf x, size_t n);
 
+/* cpu_conv.c */
+mtfl_status mtfl_cpu_conv2d_forward(mtfl_device *dev, mtfl_buf y, mtfl_buf x, mtfl_buf w,
+                                    mtfl_buf bias, const mtfl_conv_dims *d, const mtfl_window *g);
+mtfl_status mtfl_cpu_conv2d_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dw, mtfl_buf dy,
+                                     mtfl_buf x, mtfl_buf w, const mtfl_conv_dims *d,
+                                     const mtfl_window *g);
+
 /* cpu_nn.c: see backend.h for what each computes */
 mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols, mtfl_buf x, size_t batch,
                             size_t channels, size_t height, size_t width, const mtfl_window *g,
