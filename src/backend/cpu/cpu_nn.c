@@ -103,29 +103,37 @@ mtfl_status mtfl_cpu_col2im(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf cols_b, si
 static void maxpool_2x2(float *y, float *idx, const float *in, size_t height, size_t width,
                         size_t out_h, size_t out_w)
 {
+    /* Positions are int (a plane is far below 2^31 elements), so they convert to float
+     * in one instruction; and the comparisons are selects, not branches: on real data
+     * which of the four wins is a coin toss, and a mispredicted branch per comparison
+     * cost more than the rest of the window. */
+    int w = (int)width;
     for (size_t oh = 0; oh < out_h; oh++) {
-        size_t r0 = 2 * oh, r1 = r0 + 1 < height ? r0 + 1 : r0;
-        const float *a = in + r0 * width, *b = in + r1 * width;
-        bool two_rows = r1 != r0;
+        int r0 = 2 * (int)oh, r1 = r0 + 1 < (int)height ? r0 + 1 : r0;
+        const float *a = in + (size_t)r0 * width, *b = in + (size_t)r1 * width;
         float *yo = y + oh * out_w, *io = idx + oh * out_w;
-        size_t full = width / 2 < out_w ? width / 2 : out_w;   /* windows with both columns */
-        for (size_t ow = 0; ow < full; ow++) {
-            size_t c = 2 * ow;
+        int full = (int)(width / 2 < out_w ? width / 2 : out_w);   /* windows with both columns */
+        for (int ow = 0; ow < full; ow++) {
+            int c = 2 * ow;
             float best = a[c];
-            size_t at = r0 * width + c;
-            if (a[c + 1] > best) best = a[c + 1], at = r0 * width + c + 1;
-            if (two_rows) {
-                if (b[c] > best) best = b[c], at = r1 * width + c;
-                if (b[c + 1] > best) best = b[c + 1], at = r1 * width + c + 1;
-            }
+            int at = r0 * w + c;
+            bool t = a[c + 1] > best;
+            best = t ? a[c + 1] : best;
+            at = t ? at + 1 : at;
+            t = b[c] > best;   /* b is a again in a last row alone: never greater */
+            best = t ? b[c] : best;
+            at = t ? r1 * w + c : at;
+            t = b[c + 1] > best;
+            best = t ? b[c + 1] : best;
+            at = t ? r1 * w + c + 1 : at;
             yo[ow] = best;
             io[ow] = (float)at;
         }
-        for (size_t ow = full; ow < out_w; ow++) {   /* the last column alone */
-            size_t c = 2 * ow;
+        for (int ow = full; ow < (int)out_w; ow++) {   /* the last column alone */
+            int c = 2 * ow;
             float best = a[c];
-            size_t at = r0 * width + c;
-            if (two_rows && b[c] > best) best = b[c], at = r1 * width + c;
+            int at = r0 * w + c;
+            if (b[c] > best) best = b[c], at = r1 * w + c;
             yo[ow] = best;
             io[ow] = (float)at;
         }
@@ -178,7 +186,9 @@ mtfl_status mtfl_cpu_maxpool_backward(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf 
     for (size_t p = 0; p < planes; p++) {
         float *plane = dx + p * height * width;
         memset(plane, 0, height * width * sizeof(float));
-        for (size_t o = 0; o < out_h * out_w; o++) plane[(size_t)idx[p * out_h * out_w + o]] += dy[p * out_h * out_w + o];
+        /* int, not size_t: a float converts to a signed integer in one instruction */
+        const float *ip = idx + p * out_h * out_w, *gp = dy + p * out_h * out_w;
+        for (size_t o = 0; o < out_h * out_w; o++) plane[(int)ip[o]] += gp[o];
     }
     return MTFL_OK;
 }
