@@ -37,27 +37,46 @@ int64_t mtfl_window_output(int64_t in, int kernel, int stride, int pad, bool cei
 
 typedef mtfl_conv_dims conv_dims;
 
+/* The one shape rule of a convolution; op names the caller in the message. */
+static mtfl_status conv_shape(const char *op, int x_ndim, const int64_t *x_shape, int w_ndim,
+                              const int64_t *w_shape, const mtfl_window *g, int64_t *out)
+{
+    char sx[128], sw[128];
+    if (x_ndim != 4 || w_ndim != 4 || x_shape[1] != w_shape[1])
+        return mtfl_fail(MTFL_ERR_ARG, "%s: input %s and weight %s do not fit (want [N,C,H,W] "
+                         "and [F,C,KH,KW] with the same C)", op, mtfl_dims_str(x_ndim, x_shape, sx, sizeof sx),
+                         mtfl_dims_str(w_ndim, w_shape, sw, sizeof sw));
+    if (w_shape[2] != g->kernel_h || w_shape[3] != g->kernel_w)
+        return mtfl_fail(MTFL_ERR_ARG, "%s: weight %s does not match a %dx%d kernel", op,
+                         mtfl_dims_str(w_ndim, w_shape, sw, sizeof sw), g->kernel_h, g->kernel_w);
+    out[0] = x_shape[0];
+    out[1] = w_shape[0];
+    out[2] = mtfl_window_output(x_shape[2], g->kernel_h, g->stride_h, g->pad_h, false);
+    out[3] = mtfl_window_output(x_shape[3], g->kernel_w, g->stride_w, g->pad_w, false);
+    if (out[2] <= 0 || out[3] <= 0)
+        return mtfl_fail(MTFL_ERR_ARG, "%s: a %dx%d kernel (stride %dx%d, padding %dx%d) does not "
+                         "fit input %s", op, g->kernel_h, g->kernel_w, g->stride_h, g->stride_w,
+                         g->pad_h, g->pad_w, mtfl_dims_str(x_ndim, x_shape, sx, sizeof sx));
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_conv2d_shape(int x_ndim, const int64_t *x_shape, int w_ndim,
+                              const int64_t *w_shape, const mtfl_window *g, int64_t *out)
+{
+    return conv_shape("conv2d", x_ndim, x_shape, w_ndim, w_shape, g, out);
+}
+
+/* The shape rule, then the devices; op names the caller in the message. */
 static mtfl_status check_conv(const char *op, const mtfl_tensor *x, const mtfl_tensor *w,
                               const mtfl_window *g, conv_dims *d)
 {
-    char sx[128], sw[128];
-    if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1])
-        return mtfl_fail(MTFL_ERR_ARG, "%s: input %s and weight %s do not fit (want [N,C,H,W] "
-                         "and [F,C,KH,KW] with the same C)", op, mtfl_shape_str(x, sx, sizeof sx),
-                         mtfl_shape_str(w, sw, sizeof sw));
-    if (w->shape[2] != g->kernel_h || w->shape[3] != g->kernel_w)
-        return mtfl_fail(MTFL_ERR_ARG, "%s: weight %s does not match a %dx%d kernel", op,
-                         mtfl_shape_str(w, sw, sizeof sw), g->kernel_h, g->kernel_w);
+    int64_t out[4];
+    mtfl_status st = conv_shape(op, x->ndim, x->shape, w->ndim, w->shape, g, out);
+    if (st) return st;
     if (mtfl_tensor_device(x) != mtfl_tensor_device(w))
         return mtfl_fail(MTFL_ERR_DEVICE, "%s: input on %s, weight on %s", op,
                          mtfl_tensor_device(x)->id, mtfl_tensor_device(w)->id);
-    *d = (conv_dims){x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], 0, 0};
-    d->out_h = mtfl_window_output(d->h, g->kernel_h, g->stride_h, g->pad_h, false);
-    d->out_w = mtfl_window_output(d->w, g->kernel_w, g->stride_w, g->pad_w, false);
-    if (d->out_h <= 0 || d->out_w <= 0)
-        return mtfl_fail(MTFL_ERR_ARG, "%s: a %dx%d kernel (stride %d, padding %d) does not fit "
-                         "input %s", op, g->kernel_h, g->kernel_w, g->stride_h, g->pad_h,
-                         mtfl_shape_str(x, sx, sizeof sx));
+    *d = (conv_dims){x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], out[2], out[3]};
     return MTFL_OK;
 }
 

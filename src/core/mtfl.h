@@ -286,6 +286,15 @@ typedef struct {
  * last window must still start inside the input or its left padding. */
 int64_t mtfl_window_output(int64_t in, int kernel, int stride, int pad, bool ceil_mode);
 
+/* The output shape of each layer op, from its input shapes: [N, F, OH, OW] for a
+ * convolution of x [N, C, H, W] with weights [F, C, KH, KW]; [N, C, OH, OW] for
+ * pooling. MTFL_OK, or an error saying what does not fit. The ops check their
+ * arguments with the same rules, and the Lua modules infer shapes with them. */
+mtfl_status mtfl_conv2d_shape(int x_ndim, const int64_t *x_shape, int w_ndim,
+                              const int64_t *w_shape, const mtfl_window *g, int64_t *out);
+mtfl_status mtfl_maxpool2d_shape(int ndim, const int64_t *x_shape, const mtfl_window *g,
+                                 int64_t *out);
+
 /* Convolution of x [N, C, H, W] with w [F, C, KH, KW] plus bias [F] (may be NULL) into
  * y [N, F, OH, OW]: im2col over as many samples at once as the workspace limit allows,
  * then one GEMM per group of samples. */

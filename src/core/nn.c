@@ -26,24 +26,37 @@ static mtfl_status expect_shape(const char *op, const char *what, const mtfl_ten
 
 /* ---- max pooling -------------------------------------------------------------- */
 
-static mtfl_status pool_output(const char *op, const mtfl_tensor *x_or_dx, const mtfl_window *g,
-                               int64_t *shape)
+/* The one shape rule of max pooling; op names the caller in the message. */
+static mtfl_status pool_shape(const char *op, int ndim, const int64_t *x_shape, const mtfl_window *g,
+                              int64_t *shape)
 {
     char s[128];
-    if (x_or_dx->ndim != 4)
+    if (ndim != 4)
         return mtfl_fail(MTFL_ERR_ARG, "%s: input %s is not [N,C,H,W]", op,
-                         mtfl_shape_str(x_or_dx, s, sizeof s));
+                         mtfl_dims_str(ndim, x_shape, s, sizeof s));
     if (g->pad_h * 2 > g->kernel_h || g->pad_w * 2 > g->kernel_w)
         return mtfl_fail(MTFL_ERR_ARG, "%s: padding %dx%d is more than half the %dx%d window",
                          op, g->pad_h, g->pad_w, g->kernel_h, g->kernel_w);
-    shape[0] = x_or_dx->shape[0];
-    shape[1] = x_or_dx->shape[1];
-    shape[2] = mtfl_window_output(x_or_dx->shape[2], g->kernel_h, g->stride_h, g->pad_h, g->ceil_mode);
-    shape[3] = mtfl_window_output(x_or_dx->shape[3], g->kernel_w, g->stride_w, g->pad_w, g->ceil_mode);
+    shape[0] = x_shape[0];
+    shape[1] = x_shape[1];
+    shape[2] = mtfl_window_output(x_shape[2], g->kernel_h, g->stride_h, g->pad_h, g->ceil_mode);
+    shape[3] = mtfl_window_output(x_shape[3], g->kernel_w, g->stride_w, g->pad_w, g->ceil_mode);
     if (shape[2] <= 0 || shape[3] <= 0)
-        return mtfl_fail(MTFL_ERR_ARG, "%s: a %dx%d window (stride %d) does not fit input %s", op,
-                         g->kernel_h, g->kernel_w, g->stride_h, mtfl_shape_str(x_or_dx, s, sizeof s));
+        return mtfl_fail(MTFL_ERR_ARG, "%s: a %dx%d window (stride %dx%d) does not fit input %s", op,
+                         g->kernel_h, g->kernel_w, g->stride_h, g->stride_w,
+                         mtfl_dims_str(ndim, x_shape, s, sizeof s));
     return MTFL_OK;
+}
+
+mtfl_status mtfl_maxpool2d_shape(int ndim, const int64_t *x_shape, const mtfl_window *g, int64_t *out)
+{
+    return pool_shape("maxpool2d", ndim, x_shape, g, out);
+}
+
+static mtfl_status pool_output(const char *op, const mtfl_tensor *x_or_dx, const mtfl_window *g,
+                               int64_t *shape)
+{
+    return pool_shape(op, x_or_dx->ndim, x_or_dx->shape, g, shape);
 }
 
 mtfl_status mtfl_maxpool2d_forward(mtfl_tensor *y, mtfl_tensor *indices, const mtfl_tensor *x,

@@ -30,12 +30,13 @@ static void pair_field(lua_State *L, int idx, const char *key, int def, int *h, 
     lua_pop(L, 1);
 }
 
-static mtfl_window conv_window(lua_State *L, int opts, const mtfl_tensor *w)
+/* The window of a convolution with weights of shape w_shape: the kernel is theirs. */
+static mtfl_window conv_window(lua_State *L, int opts, int w_ndim, const int64_t *w_shape)
 {
     if (!lua_isnoneornil(L, opts)) luaL_checktype(L, opts, LUA_TTABLE);
     mtfl_window g = {0};
-    g.kernel_h = w->ndim == 4 ? (int)w->shape[2] : 0;
-    g.kernel_w = w->ndim == 4 ? (int)w->shape[3] : 0;
+    g.kernel_h = w_ndim == 4 ? (int)w_shape[2] : 0;
+    g.kernel_w = w_ndim == 4 ? (int)w_shape[3] : 0;
     pair_field(L, opts, "stride", 1, &g.stride_h, &g.stride_w);
     pair_field(L, opts, "padding", 0, &g.pad_h, &g.pad_w);
     if (g.stride_h < 1 || g.stride_w < 1 || g.pad_h < 0 || g.pad_w < 0)
@@ -86,16 +87,40 @@ static int l_conv2d(lua_State *L)
 {
     mtfl_tensor *x = lmtfl_check_tensor(L, 1), *w = lmtfl_check_tensor(L, 2);
     mtfl_tensor *b = lua_isnoneornil(L, 3) ? NULL : lmtfl_check_tensor(L, 3);
-    mtfl_window g = conv_window(L, 4, w);
-    char sx[128], sw[128];
-    if (x->ndim != 4 || w->ndim != 4)
-        lmtfl_error(L, "conv2d: input %s and weight %s must be [N,C,H,W] and [F,C,KH,KW]",
-                    mtfl_shape_str(x, sx, sizeof sx), mtfl_shape_str(w, sw, sizeof sw));
-    int64_t oh = mtfl_window_output(x->shape[2], g.kernel_h, g.stride_h, g.pad_h, false);
-    int64_t ow = mtfl_window_output(x->shape[3], g.kernel_w, g.stride_w, g.pad_w, false);
-    int64_t shape[4] = {x->shape[0], w->shape[0], oh > 0 ? oh : 0, ow > 0 ? ow : 0};
+    mtfl_window g = conv_window(L, 4, w->ndim, w->shape);
+    int64_t shape[4];
+    LMTFL_CALL(L, mtfl_conv2d_shape(x->ndim, x->shape, w->ndim, w->shape, &g, shape));
     mtfl_tensor *y = lmtfl_new_tensor(L, mtfl_tensor_device(x), 4, shape);
     LMTFL_CALL(L, mtfl_conv2d_forward(y, x, w, b, &g));
+    return 1;
+}
+
+/* A shape table at idx (a list of sizes) into shape; returns ndim. */
+static int shape_arg(lua_State *L, int idx, int64_t *shape)
+{
+    int next;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    return lmtfl_check_shape(L, idx, shape, &next);
+}
+
+static void push_shape(lua_State *L, int ndim, const int64_t *shape)
+{
+    lua_createtable(L, ndim, 0);
+    for (int i = 0; i < ndim; i++) {
+        lua_pushinteger(L, (lua_Integer)shape[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* conv2d_shape(input_shape, weight_shape [, options]) -> output shape: the rule conv2d
+ * allocates with, for shape inference without tensors */
+static int l_conv2d_shape(lua_State *L)
+{
+    int64_t xs[MTFL_MAX_DIMS], ws[MTFL_MAX_DIMS], out[4];
+    int xn = shape_arg(L, 1, xs), wn = shape_arg(L, 2, ws);
+    mtfl_window g = conv_window(L, 3, wn, ws);
+    LMTFL_CALL(L, mtfl_conv2d_shape(xn, xs, wn, ws, &g, out));
+    push_shape(L, 4, out);
     return 1;
 }
 
@@ -104,7 +129,7 @@ static int l_conv2d_backward(lua_State *L)
 {
     mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *x = lmtfl_check_tensor(L, 2);
     mtfl_tensor *w = lmtfl_check_tensor(L, 3);
-    mtfl_window g = conv_window(L, 4, w);
+    mtfl_window g = conv_window(L, 4, w->ndim, w->shape);
     mtfl_tensor *dw = opt_tensor_field(L, 4, "dw"), *db = opt_tensor_field(L, 4, "db");
     bool need_dx = true;
     if (!lua_isnoneornil(L, 4)) {
@@ -123,15 +148,23 @@ static int l_maxpool2d(lua_State *L)
 {
     mtfl_tensor *x = lmtfl_check_tensor(L, 1);
     mtfl_window g = pool_window(L, 2);
-    char s[128];
-    if (x->ndim != 4) lmtfl_error(L, "maxpool2d: input %s is not [N,C,H,W]", mtfl_shape_str(x, s, sizeof s));
-    int64_t oh = mtfl_window_output(x->shape[2], g.kernel_h, g.stride_h, g.pad_h, g.ceil_mode);
-    int64_t ow = mtfl_window_output(x->shape[3], g.kernel_w, g.stride_w, g.pad_w, g.ceil_mode);
-    int64_t shape[4] = {x->shape[0], x->shape[1], oh > 0 ? oh : 0, ow > 0 ? ow : 0};
+    int64_t shape[4];
+    LMTFL_CALL(L, mtfl_maxpool2d_shape(x->ndim, x->shape, &g, shape));
     mtfl_tensor *y = lmtfl_new_tensor(L, mtfl_tensor_device(x), 4, shape);
     mtfl_tensor *idx = lmtfl_new_tensor(L, mtfl_tensor_device(x), 4, shape);
     LMTFL_CALL(L, mtfl_maxpool2d_forward(y, idx, x, &g));
     return 2;
+}
+
+/* maxpool2d_shape(input_shape, options) -> output shape */
+static int l_maxpool2d_shape(lua_State *L)
+{
+    int64_t xs[MTFL_MAX_DIMS], out[4];
+    int xn = shape_arg(L, 1, xs);
+    mtfl_window g = pool_window(L, 2);
+    LMTFL_CALL(L, mtfl_maxpool2d_shape(xn, xs, &g, out));
+    push_shape(L, 4, out);
+    return 1;
 }
 
 /* maxpool2d_backward(dy, indices, input_shape, options) -> dx */
@@ -259,26 +292,16 @@ static int l_workspace_limit(lua_State *L)
     return 1;
 }
 
-/* window_output(in, kernel, stride, pad, ceil) -> output size (nil when it does not fit) */
-static int l_window_output(lua_State *L)
-{
-    int64_t out = mtfl_window_output(luaL_checkinteger(L, 1), (int)luaL_checkinteger(L, 2),
-                                     (int)luaL_optinteger(L, 3, 1), (int)luaL_optinteger(L, 4, 0),
-                                     lua_toboolean(L, 5));
-    if (out < 0) lua_pushnil(L);
-    else lua_pushinteger(L, out);
-    return 1;
-}
-
 static const luaL_Reg nn_functions[] = {
-    {"conv2d", l_conv2d}, {"conv2d_backward", l_conv2d_backward},
+    {"conv2d", l_conv2d}, {"conv2d_backward", l_conv2d_backward}, {"conv2d_shape", l_conv2d_shape},
     {"maxpool2d", l_maxpool2d}, {"maxpool2d_backward", l_maxpool2d_backward},
+    {"maxpool2d_shape", l_maxpool2d_shape},
     {"add_channel_bias_", l_add_channel_bias}, {"softmax", l_softmax},
     {"cross_entropy", l_cross_entropy}, {"check_labels", l_check_labels},
     {"relu_backward", l_relu_backward},
     {"tanh_backward", l_tanh_backward}, {"sigmoid_backward", l_sigmoid_backward},
     {"adam_step", l_adam_step}, {"sgd_step", l_sgd_step},
-    {"workspace_limit", l_workspace_limit}, {"window_output", l_window_output},
+    {"workspace_limit", l_workspace_limit},
     {NULL, NULL}};
 
 /* Expects the module table on top of the stack. */

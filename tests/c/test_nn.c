@@ -158,6 +158,37 @@ Test(nn, conv2d_forward_and_backward, .timeout = 600)
     }
 }
 
+Test(nn, shape_functions_are_the_ops_rules)
+{
+    /* the seed's layers: 5x5 same convolutions, then 2x2 pools, 75 -> 38 in ceil mode */
+    int64_t xs[4] = {64, 3, 150, 150}, ws[4] = {16, 3, 5, 5}, out[4];
+    mtfl_window same5 = {5, 5, 1, 1, 2, 2, false}, pool = {2, 2, 2, 2, 0, 0, false};
+    CHECK_OK(mtfl_conv2d_shape(4, xs, 4, ws, &same5, out));
+    cr_expect(out[0] == 64 && out[1] == 16 && out[2] == 150 && out[3] == 150);
+    int64_t p75[4] = {64, 32, 75, 75};
+    pool.ceil_mode = true;
+    CHECK_OK(mtfl_maxpool2d_shape(4, p75, &pool, out));
+    cr_expect(out[0] == 64 && out[1] == 32 && out[2] == 38 && out[3] == 38, "ceil: %lld", (long long)out[2]);
+    pool.ceil_mode = false;
+    CHECK_OK(mtfl_maxpool2d_shape(4, p75, &pool, out));
+    cr_expect(out[2] == 37, "floor: %lld", (long long)out[2]);
+    /* stride 2 without padding: (9 - 3) / 2 + 1 */
+    int64_t x9[4] = {1, 2, 9, 9}, w3[4] = {3, 2, 3, 3};
+    mtfl_window s2 = {3, 3, 2, 2, 0, 0, false};
+    CHECK_OK(mtfl_conv2d_shape(4, x9, 4, w3, &s2, out));
+    cr_expect(out[2] == 4 && out[3] == 4);
+    /* what does not fit is an error naming the op */
+    int64_t x2d[2] = {4, 4};
+    cr_expect_eq(mtfl_maxpool2d_shape(2, x2d, &pool, out), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "maxpool2d: input [4x4] is not [N,C,H,W]") != NULL, "%s", mtfl_last_error());
+    int64_t tiny[4] = {1, 3, 3, 3};
+    cr_expect_eq(mtfl_conv2d_shape(4, tiny, 4, ws, &(mtfl_window){5, 5, 1, 1, 0, 0, false}, out), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "conv2d: a 5x5 kernel (stride 1x1, padding 0x0) does not fit input [1x3x3x3]") != NULL,
+              "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_conv2d_shape(4, xs, 4, ws, &(mtfl_window){3, 3, 1, 1, 1, 1, false}, out), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "conv2d: weight [16x3x5x5] does not match a 3x3 kernel") != NULL, "%s", mtfl_last_error());
+}
+
 Test(nn, conv2d_misuse_is_an_error)
 {
     mtfl_device *cpu = mtfl_device_cpu();

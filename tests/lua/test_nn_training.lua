@@ -214,14 +214,22 @@ T.test("wrong input shapes name the layer and the shapes, at the caller's line",
   local msg = T.raises(function() nn.Linear(1024, 10):forward(mtfl.zeros(64, 1023)) end,
                        "Linear(1024 -> 10): input [64x1023] does not end in 1024 features")
   T.truthy(msg:find("^[^:]*test_nn_training.lua:%d+:"), "position of the caller in " .. msg)
+  -- the layers' shape rules are the core's (mtfl_conv2d_shape, mtfl_maxpool2d_shape): the
+  -- same words whether a shape is inferred or an op is run
   T.raises(function() nn.Conv2d(3, 16, 5):forward(mtfl.zeros(2, 1, 20, 20)) end,
-           "Conv2d(3 -> 16, 5x5): input [2x1x20x20] is not [N x 3 x H x W]")
+           "Conv2d(3 -> 16, 5x5): conv2d: input [2x1x20x20] and weight [16x3x5x5] do not fit")
+  T.raises(function() nn.Conv2d(3, 16, 5):shape_for({2, 1, 20, 20}) end,
+           "Conv2d(3 -> 16, 5x5): conv2d: input [2x1x20x20] and weight [16x3x5x5] do not fit")
   T.raises(function() nn.Conv2d(1, 2, 5):forward(mtfl.zeros(1, 1, 3, 3)) end,
-           "Conv2d(1 -> 2, 5x5): the kernel does not fit input [1x1x3x3]")
-  T.raises(function() nn.MaxPool2d(2):forward(mtfl.zeros(4, 4)) end, "MaxPool2d(2x2): input [4x4] is not [N x C x H x W]")
+           "Conv2d(1 -> 2, 5x5): conv2d: a 5x5 kernel (stride 1x1, padding 0x0) does not fit input [1x1x3x3]")
+  T.raises(function() nn.MaxPool2d(2):forward(mtfl.zeros(4, 4)) end, "MaxPool2d(2x2): maxpool2d: input [4x4] is not [N,C,H,W]")
+  T.raises(function() nn.MaxPool2d(4):shape_for({1, 1, 3, 3}) end,
+           "MaxPool2d(4x4): maxpool2d: a 4x4 window (stride 4x4) does not fit input [1x1x3x3]")
+  T.eq(table.concat(nn.MaxPool2d(2, {ceil = true}):shape_for({2, 3, 75, 75}), "x"), "2x3x38x38", "the seed's 75 -> 38")
+  T.eq(table.concat(nn.Conv2d(3, 16, 5, {padding = "same"}):shape_for({2, 3, 150, 150}), "x"), "2x16x150x150", "same padding")
   T.raises(function() tiny_network(1):forward(mtfl.zeros(2, 1, 10, 10)) end,
            "Linear(64 -> 32): input [2x100] does not end in 64 features")
-  T.raises(function() tiny_network(1):summary{2, 3, 8, 8} end, "Conv2d(1 -> 4, 3x3, padding 1): input [2x3x8x8]")
+  T.raises(function() tiny_network(1):summary{2, 3, 8, 8} end, "Conv2d(1 -> 4, 3x3, padding 1): conv2d: input [2x3x8x8]")
   T.raises(function() nn.Linear(3, 2):forward({1, 2, 3}) end, "Linear(3 -> 2): input is a table, not a tensor")
   local layer = nn.Linear(3, 2)
   layer:forward(mtfl.zeros(4, 3))

@@ -4,7 +4,6 @@ local mtfl = require "mtfl"
 local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 local init = require "mtfl.nn.initializers"
-local shape = require "mtfl.nn.shape"
 local window = require "mtfl.nn.window"
 local errors = require "mtfl.errors"
 
@@ -68,21 +67,13 @@ function Conv2d:describe()
   return "Conv2d(" .. table.concat(parts, ", ") .. ")"
 end
 
+-- the core's own rule (mtfl_conv2d_shape), the one conv2d allocates its output with
 function Conv2d:shape_for(s)
-  if #s ~= 4 or s[2] ~= self.in_channels then
-    self:fail("input %s is not [N x %d x H x W]", shape.str(s), self.in_channels)
-  end
-  local oh = window.output_size(s[3], self.kernel_h, self.stride_h, self.pad_h)
-  local ow = window.output_size(s[4], self.kernel_w, self.stride_w, self.pad_w)
-  if not (oh and ow) then
-    self:fail("the kernel does not fit input %s", shape.str(s))
-  end
-  return {s[1], self.out_channels, oh, ow}
+  return self:call(mtfl.conv2d_shape, s, self.weight:size(), self.geometry)
 end
 
 function Conv2d:updateOutput(input)
   self:check_tensor_input(input)
-  self:shape_for(input:size())
   return self:call(mtfl.conv2d, input, self.weight, self.bias, self.geometry)
 end
 

@@ -3,7 +3,6 @@
 local mtfl = require "mtfl"
 local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
-local shape = require "mtfl.nn.shape"
 local window = require "mtfl.nn.window"
 
 local MaxPool2d = class("MaxPool2d", Module)
@@ -35,17 +34,13 @@ function MaxPool2d:describe()
   return "MaxPool2d(" .. table.concat(parts, ", ") .. ")"
 end
 
+-- the core's own rule (mtfl_maxpool2d_shape), the one maxpool2d allocates with
 function MaxPool2d:shape_for(s)
-  if #s ~= 4 then self:fail("input %s is not [N x C x H x W]", shape.str(s)) end
-  local oh = window.output_size(s[3], self.kernel_h, self.stride_h, self.pad_h, self.ceil)
-  local ow = window.output_size(s[4], self.kernel_w, self.stride_w, self.pad_w, self.ceil)
-  if not (oh and ow) then self:fail("the window does not fit input %s", shape.str(s)) end
-  return {s[1], s[2], oh, ow}
+  return self:call(mtfl.maxpool2d_shape, s, self.geometry)
 end
 
 function MaxPool2d:updateOutput(input)
   self:check_tensor_input(input)
-  self:shape_for(input:size())
   local y, indices = self:call(mtfl.maxpool2d, input, self.geometry)
   self.cache = {indices = indices}
   return y

@@ -25,12 +25,4 @@ end
 --- "5x5" for a square kernel too: a kernel is always shown as an area.
 function M.kernel_str(h, w) return h .. "x" .. w end
 
---- Output size of a window sliding over n positions (mtfl's own rule, so that shape
---- inference and the C ops agree); nil when the window does not fit.
-function M.output_size(n, kernel, stride, pad, ceil)
-  local out = require("mtfl").window_output(n, kernel, stride, pad, ceil or false)
-  if out == nil or out < 1 then return nil end
-  return out
-end
-
 return M
