@@ -93,10 +93,13 @@ if [ -z "$device" ]; then
   "$BIN" --devices >&2
   exit 1
 fi
-has_torch=0
-if python3 -c "import torch, sys; sys.exit(0 if '$peer_device' == 'cpu' or torch.cuda.is_available() else 1)" 2>/dev/null; then
-  has_torch=1
-fi
+# the first Python whose torch can run the peers (a pyenv shim may hide Debian's)
+has_torch=0; python=python3
+for py in python3 /usr/bin/python3; do
+  if "$py" -c "import torch, sys; sys.exit(0 if '$peer_device' == 'cpu' or torch.cuda.is_available() else 1)" 2>/dev/null; then
+    has_torch=1; python=$py; break
+  fi
+done
 
 rows=()
 row() { rows+=("$(printf '%-44s %s' "$1" "$2")"); }
@@ -144,7 +147,7 @@ for net in seed tcdcn; do
       figure "$net-mtfl-$r" train_img_per_s >>"$work/$net.ours.train"
       figure "$net-mtfl-$r" infer_img_per_s >>"$work/$net.ours.infer"
     fi
-    if [ $has_torch = 1 ] && step "$net-torch-$r" 150 python3 "$peer" --device $peer_device $args; then
+    if [ $has_torch = 1 ] && step "$net-torch-$r" 150 "$python" "$peer" --device $peer_device $args; then
       figure "$net-torch-$r" train_img_per_s >>"$work/$net.peer.train"
       figure "$net-torch-$r" infer_img_per_s >>"$work/$net.peer.infer"
     fi
