@@ -39,7 +39,8 @@ local USAGE = "usage: mtfl-lua scripts/tune.lua [--device D] [--fraction F] [--n
 -- what each tuner tunes: the binary, the JSON its first search writes, CLBlast's kernel name
 local TUNERS = {
   xgemm_direct = {binary = "clblast_tuner_xgemm_direct", json = "clblast_xgemm_direct_1_32.json", kernel = "XgemmDirect"},
-  xgemm = {binary = "clblast_tuner_xgemm", json = "clblast_xgemm_1_32.json", kernel = "Xgemm"},
+  -- the tiled kernel's tuner wants every size a multiple of its largest tiles (64)
+  xgemm = {binary = "clblast_tuner_xgemm", json = "clblast_xgemm_1_32.json", kernel = "Xgemm", round = 64},
 }
 local NETS = {seed = {example = "multitask.lua", batch = 64, size = 150}, tcdcn = {example = "tcdcn.lua", batch = 50, size = 40}}
 
@@ -136,10 +137,11 @@ local function sh(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 -- Runs one tuner until its first search has written its results; returns them.
 local function run_tuner(name, t, dir)
   local log = dir .. "/" .. name .. ".log"
+  local function sized(v) return t.round and (v + t.round - 1) // t.round * t.round or v end
   local command = string.format("cd %s && exec %s -platform %d -device %d -precision 32 -m %d -n %d -k %d " ..
                                 "-fraction %.6g -runs %d >%s 2>&1 </dev/null & echo $!",
-                                sh(dir), t.binary, device.platform_index, device.platform_device, gemm.m,
-                                gemm.n, gemm.k, 1 / opts.fraction, opts.runs, sh(log))
+                                sh(dir), t.binary, device.platform_index, device.platform_device, sized(gemm.m),
+                                sized(gemm.n), sized(gemm.k), 1 / opts.fraction, opts.runs, sh(log))
   local p = assert(io.popen(command))
   local pid = math.tointeger(tonumber(p:read("l")))
   p:close()
