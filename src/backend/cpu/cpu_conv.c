@@ -36,15 +36,6 @@ static conv_plan plan_of(const mtfl_conv_dims *d, const mtfl_window *g)
     return p;
 }
 
-/* Output columns [*lo, *hi) whose input column lies inside the row (see cpu_nn.c). */
-static void inside(long shift, long stride, long width, long out_w, long *lo, long *hi)
-{
-    *lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
-    *hi = width - shift <= 0 ? 0 : (width - shift + stride - 1) / stride;
-    if (*hi > out_w) *hi = out_w;
-    if (*lo > *hi) *lo = *hi;
-}
-
 /* cols [ckk, rows * out_w] <- the windows of output rows oh0 .. oh0 + rows of sample x */
 static void im2col_rows(float *cols, const float *x, const conv_plan *p, long oh0, long rows)
 {
@@ -57,7 +48,7 @@ static void im2col_rows(float *cols, const float *x, const conv_plan *p, long oh
                 float *dst = cols + ((c * g->kernel_h + ki) * g->kernel_w + kj) * len;
                 const float *src = x + c * d->h * d->w;
                 long shift = kj - g->pad_w, lo, hi;
-                inside(shift, sw, (long)d->w, out_w, &lo, &hi);
+                inside_columns(shift, sw, (size_t)d->w, (size_t)out_w, &lo, &hi);
                 for (long r = 0; r < rows; r++) {
                     long ih = (oh0 + r) * g->stride_h - g->pad_h + ki;
                     float *out = dst + r * out_w;
@@ -86,7 +77,7 @@ static void col2im_rows(float *dx, const float *cols, const conv_plan *p, long o
                 const float *src = cols + ((c * g->kernel_h + ki) * g->kernel_w + kj) * len;
                 float *dst = dx + c * d->h * d->w;
                 long shift = kj - g->pad_w, lo, hi;
-                inside(shift, sw, (long)d->w, out_w, &lo, &hi);
+                inside_columns(shift, sw, (size_t)d->w, (size_t)out_w, &lo, &hi);
                 for (long r = 0; r < rows; r++) {
                     long ih = (oh0 + r) * g->stride_h - g->pad_h + ki;
                     if (ih < 0 || ih >= d->h) continue;

@@ -11,6 +11,18 @@
 
 static inline float *cpu_ptr(mtfl_buf b) { return (float *)b.handle + b.offset; }
 
+/* The output columns [*lo, *hi) whose input column ow * stride + shift lies inside a row
+ * of `width`; the others read padding. Settling this per row lets the inner loops run
+ * without a bounds test per element (and as memcpy or a plain add when stride is 1). */
+static inline void inside_columns(long shift, long stride, size_t width, size_t out_w, long *lo, long *hi)
+{
+    *lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+    *hi = (long)width - shift <= 0 ? 0 : ((long)width - shift + stride - 1) / stride;
+    if (*hi > (long)out_w) *hi = (long)out_w;
+    if (*lo > *hi) *lo = *hi;
+}
+
+
 /* cpu_memory.c */
 mtfl_status mtfl_cpu_alloc(mtfl_device *dev, size_t bytes, void **handle);
 void mtfl_cpu_free(mtfl_device *dev, void *handle, size_t bytes);

@@ -11,17 +11,6 @@
 
 #include "cpu_internal.h"
 
-/* The output columns [*lo, *hi) whose input column ow * stride + shift lies inside a row
- * of `width`; the others read padding. Settling this per row lets the inner loops run
- * without a bounds test per element (and as memcpy or a plain add when stride is 1). */
-static void inside_columns(long shift, long stride, size_t width, size_t out_w, long *lo, long *hi)
-{
-    *lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
-    *hi = (long)width - shift <= 0 ? 0 : ((long)width - shift + stride - 1) / stride;
-    if (*hi > (long)out_w) *hi = (long)out_w;
-    if (*lo > *hi) *lo = *hi;
-}
-
 mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols_b, mtfl_buf x_b, size_t batch,
                             size_t channels, size_t height, size_t width, const mtfl_window *g,
                             size_t out_h, size_t out_w)
