@@ -93,6 +93,16 @@ static void col2im_rows(float *dx, const float *cols, const conv_plan *p, long o
             }
 }
 
+/* OpenBLAS takes int sizes: a layer whose dimensions exceed them is an error. */
+static mtfl_status check_int_sizes(const conv_plan *p)
+{
+    const size_t int_max = 2147483647;
+    if (p->plane > int_max || p->ckk > int_max || (size_t)p->d->f > int_max)
+        return MTFL_FAIL_HERE(MTFL_ERR_ARG, "cpu conv2d: %lld filters, %zu columns, %zu positions "
+                              "exceed BLAS's int sizes", (long long)p->d->f, p->ckk, p->plane);
+    return MTFL_OK;
+}
+
 /* Per-thread scratch from the device (its block cache makes it free after the first
  * call): nthreads slots of `each` floats. */
 static float *scratch(mtfl_device *dev, size_t each, int nthreads, mtfl_tensor **holder)
@@ -106,6 +116,8 @@ mtfl_status mtfl_cpu_conv2d_forward(mtfl_device *dev, mtfl_buf y_b, mtfl_buf x_b
                                     mtfl_buf bias_b, const mtfl_conv_dims *d, const mtfl_window *g)
 {
     conv_plan p = plan_of(d, g);
+    mtfl_status st = check_int_sizes(&p);
+    if (st) return st;
     int nthreads = omp_get_max_threads();
     size_t each = p.ckk * p.tile_rows * (size_t)d->out_w;
     mtfl_tensor *holder;
@@ -137,6 +149,8 @@ mtfl_status mtfl_cpu_conv2d_backward(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf d
                                      const mtfl_window *g)
 {
     conv_plan p = plan_of(d, g);
+    mtfl_status st = check_int_sizes(&p);
+    if (st) return st;
     int nthreads = omp_get_max_threads();
     size_t cols_each = p.ckk * p.tile_rows * (size_t)d->out_w, dw_size = (size_t)d->f * p.ckk;
     bool want_dw = dw_b.handle != NULL;
