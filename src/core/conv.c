@@ -154,22 +154,22 @@ mtfl_status mtfl_conv2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl
     if (d.n == 0) return MTFL_OK;
 
     mtfl_tensor *xc = mtfl_tensor_contiguous(x), *wc = xc ? mtfl_tensor_contiguous(w) : NULL;
-    mtfl_tensor *bc = wc && bias ? mtfl_tensor_contiguous(bias) : NULL;
-    if (!wc || (bias && !bc)) {
+    if (!wc) {
         mtfl_tensor_release(xc);
-        mtfl_tensor_release(wc);
         return mtfl_last_status();
     }
     if (dev->backend->conv2d_forward) {
-        mtfl_buf bb = bc ? mtfl_tensor_buf(bc) : (mtfl_buf){NULL, 0};
-        st = dev->backend->conv2d_forward(dev, mtfl_tensor_buf(y), mtfl_tensor_buf(xc),
-                                          mtfl_tensor_buf(wc), bb, &d, g);
+        mtfl_tensor *bc = bias ? mtfl_tensor_contiguous(bias) : NULL;
+        st = bias && !bc ? mtfl_last_status()
+                         : dev->backend->conv2d_forward(dev, mtfl_tensor_buf(y), mtfl_tensor_buf(xc),
+                                                        mtfl_tensor_buf(wc),
+                                                        bc ? mtfl_tensor_buf(bc) : (mtfl_buf){NULL, 0},
+                                                        &d, g);
         mtfl_tensor_release(xc);
         mtfl_tensor_release(wc);
         mtfl_tensor_release(bc);
         return st;
     }
-    mtfl_tensor_release(bc);
     int64_t ckk = d.c * g->kernel_h * g->kernel_w, p = d.out_h * d.out_w;
     int64_t nb = group_size(dev, &d, g);
     mtfl_storage *ws = NULL;

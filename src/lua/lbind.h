@@ -52,6 +52,8 @@ int64_t lmtfl_check_index(lua_State *L, int idx, const char *op);
 /* Shape from integers at idx.. or a table at idx; returns ndim. *next is the first
  * argument after the shape. */
 int lmtfl_check_shape(lua_State *L, int idx, int64_t *shape, int *next);
+/* Pushes {d1, d2, ...}: a shape or strides as Lua sees them. */
+void lmtfl_push_dims(lua_State *L, int ndim, const int64_t *dims);
 
 void lmtfl_open_tensor(lua_State *L);  /* metatable and tensor methods */
 void lmtfl_open_ops(lua_State *L);     /* adds op methods to the metatable's __index */

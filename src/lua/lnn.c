@@ -103,15 +103,6 @@ static int shape_arg(lua_State *L, int idx, int64_t *shape)
     return lmtfl_check_shape(L, idx, shape, &next);
 }
 
-static void push_shape(lua_State *L, int ndim, const int64_t *shape)
-{
-    lua_createtable(L, ndim, 0);
-    for (int i = 0; i < ndim; i++) {
-        lua_pushinteger(L, (lua_Integer)shape[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-}
-
 /* conv2d_shape(input_shape, weight_shape [, options]) -> output shape: the rule conv2d
  * allocates with, for shape inference without tensors */
 static int l_conv2d_shape(lua_State *L)
@@ -120,7 +111,7 @@ static int l_conv2d_shape(lua_State *L)
     int xn = shape_arg(L, 1, xs), wn = shape_arg(L, 2, ws);
     mtfl_window g = conv_window(L, 3, wn, ws);
     LMTFL_CALL(L, mtfl_conv2d_shape(xn, xs, wn, ws, &g, out));
-    push_shape(L, 4, out);
+    lmtfl_push_dims(L, 4, out);
     return 1;
 }
 
@@ -163,7 +154,7 @@ static int l_maxpool2d_shape(lua_State *L)
     int xn = shape_arg(L, 1, xs);
     mtfl_window g = pool_window(L, 2);
     LMTFL_CALL(L, mtfl_maxpool2d_shape(xn, xs, &g, out));
-    push_shape(L, 4, out);
+    lmtfl_push_dims(L, 4, out);
     return 1;
 }
 
@@ -172,9 +163,7 @@ static int l_maxpool2d_backward(lua_State *L)
 {
     mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *idx = lmtfl_check_tensor(L, 2);
     int64_t shape[MTFL_MAX_DIMS];
-    int next;
-    luaL_checktype(L, 3, LUA_TTABLE);
-    int ndim = lmtfl_check_shape(L, 3, shape, &next);
+    int ndim = shape_arg(L, 3, shape);
     mtfl_window g = pool_window(L, 4);
     mtfl_tensor *dx = lmtfl_new_tensor(L, mtfl_tensor_device(dy), ndim, shape);
     LMTFL_CALL(L, mtfl_maxpool2d_backward(dx, dy, idx, &g));

@@ -389,7 +389,7 @@ static int m_to_bytes(lua_State *L)
 
 /* ---- shape and views -------------------------------------------------------------- */
 
-static void push_dims(lua_State *L, int ndim, const int64_t *dims)
+void lmtfl_push_dims(lua_State *L, int ndim, const int64_t *dims)
 {
     lua_createtable(L, ndim, 0);
     for (int i = 0; i < ndim; i++) {
@@ -402,7 +402,7 @@ static void push_dims(lua_State *L, int ndim, const int64_t *dims)
 static int m_size(lua_State *L)
 {
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
-    if (lua_isnoneornil(L, 2)) push_dims(L, t->ndim, t->shape);
+    if (lua_isnoneornil(L, 2)) lmtfl_push_dims(L, t->ndim, t->shape);
     else lua_pushinteger(L, t->shape[lmtfl_check_dim(L, 2, t)]);
     return 1;
 }
@@ -410,7 +410,7 @@ static int m_size(lua_State *L)
 static int m_stride(lua_State *L)
 {
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
-    if (lua_isnoneornil(L, 2)) push_dims(L, t->ndim, t->stride);
+    if (lua_isnoneornil(L, 2)) lmtfl_push_dims(L, t->ndim, t->stride);
     else lua_pushinteger(L, t->stride[lmtfl_check_dim(L, 2, t)]);
     return 1;
 }

@@ -51,16 +51,9 @@ static void im2col_rows(float *cols, const float *x, const conv_plan *p, long oh
                 inside_columns(shift, sw, (size_t)d->w, (size_t)out_w, &lo, &hi);
                 for (long r = 0; r < rows; r++) {
                     long ih = (oh0 + r) * g->stride_h - g->pad_h + ki;
-                    float *out = dst + r * out_w;
-                    if (ih < 0 || ih >= d->h) {
-                        memset(out, 0, (size_t)out_w * sizeof(float));
-                        continue;
-                    }
-                    const float *in = src + ih * d->w;
-                    for (long ow = 0; ow < lo; ow++) out[ow] = 0.0f;
-                    if (sw == 1) memcpy(out + lo, in + lo + shift, (size_t)(hi - lo) * sizeof(float));
-                    else for (long ow = lo; ow < hi; ow++) out[ow] = in[ow * sw + shift];
-                    for (long ow = hi; ow < out_w; ow++) out[ow] = 0.0f;
+                    bool padding = ih < 0 || ih >= d->h;
+                    im2col_row(dst + r * out_w, padding ? NULL : src + ih * d->w, lo, hi, sw, shift,
+                               (size_t)out_w);
                 }
             }
 }
@@ -81,14 +74,7 @@ static void col2im_rows(float *dx, const float *cols, const conv_plan *p, long o
                 for (long r = 0; r < rows; r++) {
                     long ih = (oh0 + r) * g->stride_h - g->pad_h + ki;
                     if (ih < 0 || ih >= d->h) continue;
-                    float *row = dst + ih * d->w;
-                    const float *in = src + r * out_w;
-                    if (sw == 1) {
-                        float *to = row + lo + shift;
-                        for (long k = 0; k < hi - lo; k++) to[k] += in[lo + k];
-                    } else {
-                        for (long ow = lo; ow < hi; ow++) row[ow * sw + shift] += in[ow];
-                    }
+                    col2im_row(dst + ih * d->w, src + r * out_w, lo, hi, sw, shift);
                 }
             }
 }

@@ -4,6 +4,8 @@
 #ifndef MTFL_CPU_INTERNAL_H
 #define MTFL_CPU_INTERNAL_H
 
+#include <string.h>
+
 #include "backend.h"
 
 /* Below this many elements a parallel region costs more than it saves. */
@@ -22,6 +24,33 @@ static inline void inside_columns(long shift, long stride, size_t width, size_t 
     if (*lo > *hi) *lo = *hi;
 }
 
+/* One row of im2col columns: out[ow] is column ow * stride + shift of the input row in,
+ * and 0 outside [lo, hi) (inside_columns), where the window reads padding; in NULL: a
+ * row of padding. */
+static inline void im2col_row(float *out, const float *in, long lo, long hi, long stride,
+                              long shift, size_t out_w)
+{
+    if (!in) {
+        memset(out, 0, out_w * sizeof(float));
+        return;
+    }
+    for (long ow = 0; ow < lo; ow++) out[ow] = 0.0f;
+    if (stride == 1) memcpy(out + lo, in + lo + shift, (size_t)(hi - lo) * sizeof(float));
+    else for (long ow = lo; ow < hi; ow++) out[ow] = in[ow * stride + shift];
+    for (long ow = hi; ow < (long)out_w; ow++) out[ow] = 0.0f;
+}
+
+/* Its reverse, for the backward pass: row[ow * stride + shift] += in[ow] over [lo, hi)
+ * (a plain vector add at stride 1). */
+static inline void col2im_row(float *row, const float *in, long lo, long hi, long stride, long shift)
+{
+    if (stride == 1) {
+        float *to = row + lo + shift;
+        for (long k = 0; k < hi - lo; k++) to[k] += in[lo + k];
+    } else {
+        for (long ow = lo; ow < hi; ow++) row[ow * stride + shift] += in[ow];
+    }
+}
 
 /* cpu_memory.c */
 mtfl_status mtfl_cpu_alloc(mtfl_device *dev, size_t bytes, void **handle);

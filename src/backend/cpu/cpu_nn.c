@@ -30,19 +30,9 @@ mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols_b, mtfl_buf x_b, siz
                     inside_columns(shift, sw, width, out_w, &lo, &hi);
                     for (size_t oh = 0; oh < out_h; oh++) {
                         long ih = (long)oh * g->stride_h - g->pad_h + ki;
-                        float *out = dst + oh * out_w;
-                        if (ih < 0 || ih >= (long)height) {
-                            memset(out, 0, out_w * sizeof(float));
-                            continue;
-                        }
-                        const float *in = src + (size_t)ih * width;
-                        for (long ow = 0; ow < lo; ow++) out[ow] = 0.0f;
-                        if (sw == 1) {
-                            memcpy(out + lo, in + lo + shift, (size_t)(hi - lo) * sizeof(float));
-                        } else {
-                            for (long ow = lo; ow < hi; ow++) out[ow] = in[ow * sw + shift];
-                        }
-                        for (long ow = hi; ow < (long)out_w; ow++) out[ow] = 0.0f;
+                        bool padding = ih < 0 || ih >= (long)height;
+                        im2col_row(dst + oh * out_w, padding ? NULL : src + (size_t)ih * width,
+                                   lo, hi, sw, shift, out_w);
                     }
                 }
         }
@@ -70,15 +60,7 @@ mtfl_status mtfl_cpu_col2im(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf cols_b, si
                     for (size_t oh = 0; oh < out_h; oh++) {
                         long ih = (long)oh * g->stride_h - g->pad_h + ki;
                         if (ih < 0 || ih >= (long)height) continue;
-                        float *row = dst + (size_t)ih * width;
-                        const float *in = src + oh * out_w;
-                        if (sw == 1) {   /* a plain vector add: row[lo + shift ...] += in[lo ...] */
-                            float *to = row + (lo + shift);
-                            const float *from = in + lo;
-                            for (long k = 0; k < hi - lo; k++) to[k] += from[k];
-                        } else {
-                            for (long ow = lo; ow < hi; ow++) row[ow * sw + shift] += in[ow];
-                        }
+                        col2im_row(dst + (size_t)ih * width, src + oh * out_w, lo, hi, sw, shift);
                     }
                 }
         }
