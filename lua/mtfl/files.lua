@@ -50,6 +50,13 @@ function M.write_atomic(path, text)
   call(w.commit, w)
 end
 
+--- The names in a folder, sorted (without "." and "..").
+function M.list(dir)
+  local names = call(C.list, dir)
+  table.sort(names)
+  return names
+end
+
 --- mkdir -p
 function M.mkdir(path) call(C.mkdirs, path) end
 

@@ -4,9 +4,12 @@
  *   [blanks] path x1 x2 x3 x4 x5 y1 y2 y3 y4 y5 gender smile glasses pose CR LF
  *
  * with backslashes in the training paths, a space at the start of every line but the
- * first and a lone space after the last line break. Anything else that is not exactly
- * 15 well-formed fields is an error naming the file, the line and the problem, and so
- * is an image path that leaves the data folder (absolute, or through "..").
+ * first and a lone space after the last line break. Lists of other faces may add a
+ * face box (box_x box_y box_width box_height, in the image's pixels) and may give an
+ * attribute as 0, the usual "unknown" of datasets without that label. Anything else
+ * that is not 15 or 19 well-formed fields is an error naming the file, the line and
+ * the problem, and so is an image path that leaves the data folder (absolute, or
+ * through "..").
  */
 #include <errno.h>
 #include <math.h>
@@ -16,16 +19,18 @@
 #include "data_internal.h"
 
 #define FIELDS 15
+#define BOX_FIELDS 4
+#define MAX_FIELDS (FIELDS + BOX_FIELDS)
 #define MAX_TOKEN 4096
 
-static const char *const field_names[FIELDS] = {
+static const char *const field_names[MAX_FIELDS] = {
     "path", "x1", "x2", "x3", "x4", "x5", "y1", "y2", "y3", "y4", "y5",
-    "gender", "smile", "glasses", "pose"};
+    "gender", "smile", "glasses", "pose", "box_x", "box_y", "box_width", "box_height"};
 
 typedef struct {
-    const char *start[FIELDS + 1];
-    size_t len[FIELDS + 1];
-    int count;   /* fields found, counting past FIELDS to report how many there were */
+    const char *start[MAX_FIELDS + 1];
+    size_t len[MAX_FIELDS + 1];
+    int count;   /* fields found, counting past MAX_FIELDS to report how many there were */
 } tokens;
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
@@ -38,7 +43,7 @@ static void split_line(const char *p, const char *end, tokens *t)
         if (p == end) break;
         const char *s = p;
         while (p < end && !is_blank(*p)) p++;
-        if (t->count <= FIELDS) t->start[t->count] = s, t->len[t->count] = (size_t)(p - s);
+        if (t->count <= MAX_FIELDS) t->start[t->count] = s, t->len[t->count] = (size_t)(p - s);
         t->count++;
     }
 }
@@ -101,12 +106,12 @@ static bool parse_label(line_ctx *c, const tokens *t, int i, int classes, uint8_
     errno = 0;
     long v = strtol(buf, &end, 10);
     if (end == buf || end != buf + t->len[i] || errno == ERANGE) {
-        snprintf(c->problem, sizeof c->problem, "%s:%d: %s is '%s', not an integer label 1..%d",
+        snprintf(c->problem, sizeof c->problem, "%s:%d: %s is '%s', not an integer label 0..%d",
                  c->file, c->line, field_names[i], buf, classes);
         return false;
     }
-    if (v < 1 || v > classes) {
-        snprintf(c->problem, sizeof c->problem, "%s:%d: %s is %ld, out of range 1..%d", c->file,
+    if (v < 0 || v > classes) {   /* 0: unknown */
+        snprintf(c->problem, sizeof c->problem, "%s:%d: %s is %ld, out of range 0..%d (0: unknown)", c->file,
                  c->line, field_names[i], v, classes);
         return false;
     }
@@ -129,10 +134,11 @@ static bool inside_data_folder(const char *path)
 /* Fills f from one line's fields; false with c->problem set when the line is bad. */
 static bool parse_face(line_ctx *c, const tokens *t, mtfl_face *f)
 {
-    if (t->count != FIELDS) {
+    if (t->count != FIELDS && t->count != MAX_FIELDS) {
         snprintf(c->problem, sizeof c->problem,
-                 "%s:%d: %d fields, expected %d (path x1..x5 y1..y5 gender smile glasses pose)",
-                 c->file, c->line, t->count, FIELDS);
+                 "%s:%d: %d fields, expected %d (path x1..x5 y1..y5 gender smile glasses pose)"
+                 " or %d (the same and box_x box_y box_width box_height)",
+                 c->file, c->line, t->count, FIELDS, MAX_FIELDS);
         return false;
     }
     if (memchr(t->start[0], '\0', t->len[0]) || t->len[0] >= MAX_TOKEN) {
@@ -145,6 +151,15 @@ static bool parse_face(line_ctx *c, const tokens *t, mtfl_face *f)
     for (int a = 0; a < MTFL_ATTRS; a++)
         if (!parse_label(c, t, 1 + MTFL_COORDS + a, mtfl_attr_classes((mtfl_attr)a), &f->attr[a]))
             return false;
+    f->has_box = t->count == MAX_FIELDS;
+    for (int i = 0; i < BOX_FIELDS; i++) f->box[i] = 0;
+    for (int i = 0; f->has_box && i < BOX_FIELDS; i++)
+        if (!parse_coordinate(c, t, FIELDS + i, &f->box[i])) return false;
+    if (f->has_box && !(f->box[2] >= 1 && f->box[3] >= 1)) {
+        snprintf(c->problem, sizeof c->problem, "%s:%d: the face box is %gx%g pixels (at least 1x1)",
+                 c->file, c->line, f->box[2], f->box[3]);
+        return false;
+    }
     f->path = malloc(t->len[0] + 1);
     if (!f->path) {
         snprintf(c->problem, sizeof c->problem, "%s:%d: out of memory", c->file, c->line);

@@ -22,7 +22,7 @@
 
 #include "data_internal.h"
 
-#define CACHE_VERSION 2u
+#define CACHE_VERSION 3u
 #define PAGE 4096
 static const char magic[8] = {'M', 'T', 'F', 'L', 'C', 'A', 'C', 'H'};
 static const char end_magic[8] = {'M', 'T', 'F', 'L', '-', 'E', 'N', 'D'};

@@ -18,7 +18,6 @@ bool mtfl_path_join(char *out, size_t size, const char *dir, const char *rel);
 /* The whole of a regular file of at most max_bytes, NUL-terminated, in *data (free
  * it); MTFL_ERR_IO naming the path when it is missing, not a file, or too large. */
 mtfl_status mtfl_read_file(const char *path, size_t max_bytes, char **data, size_t *len);
-char *mtfl_strdup(const char *s);
 
 /* Uniform float in [lo, hi) from the counter-based stream (seed, index). */
 float mtfl_uniform_at(uint64_t seed, uint64_t index, float lo, float hi);
@@ -45,8 +44,21 @@ typedef struct {
     float box[4];
 } mtfl_plan;
 
+/* Reads every image header of one annotation file (paths relative to dir), on
+ * p->threads; a bad one stops or, under on_error skip, is counted in bad (dataset.c). */
+mtfl_status mtfl_scan_headers(const char *dir, const mtfl_annotations *a, mtfl_header **out,
+                              const mtfl_protocol *p, mtfl_problems *bad);
+/* "FILE:LINE: point K (x, y) outside the WxH image PATH" when a point lies off the
+ * image (dataset.c), else NULL. */
+const char *mtfl_point_problem(const mtfl_face *f, const mtfl_header *h, const char *file,
+                               char *problem, size_t size);
+
 /* The whole image at size x size (the seed protocol; test images in both). */
 void mtfl_plan_whole(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h, int size);
+/* The square of side `side` (file pixels) centred on (cx, cy), stored at the
+ * resolution that renders it at size pixels, with room for margin x side around it. */
+void mtfl_plan_square(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h, float cx, float cy,
+                      float side, int size, float margin);
 /* The face cropped to the test crops' geometry, with room for the jitter. false (and
  * problem set) when the face has no usable eye-mouth distance. */
 bool mtfl_plan_crop(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h,

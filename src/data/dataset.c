@@ -57,9 +57,8 @@ static void scan_worker(int i, void *ctx)
                  mtfl_last_error());
 }
 
-/* Reads every image header of one annotation file; a bad one stops or is counted. */
-static mtfl_status scan_headers(const char *dir, const mtfl_annotations *a, mtfl_header **out,
-                                const mtfl_protocol *p, mtfl_problems *bad)
+mtfl_status mtfl_scan_headers(const char *dir, const mtfl_annotations *a, mtfl_header **out,
+                              const mtfl_protocol *p, mtfl_problems *bad)
 {
     mtfl_header *h = calloc((size_t)(a->count ? a->count : 1), sizeof *h);
     if (!h) return mtfl_fail(MTFL_ERR_OOM, "%s: out of memory", a->file);
@@ -79,25 +78,46 @@ static mtfl_status scan_headers(const char *dir, const mtfl_annotations *a, mtfl
 }
 
 /* Every point lies on its image (edges included): a point outside is a typo or a
- * hostile line, and would otherwise crop or scale a face from nonsense. A bad face
- * stops the load or, skipped, counts as a bad line. */
-static mtfl_status check_points(const mtfl_annotations *a, mtfl_header *h, const mtfl_protocol *p,
-                                mtfl_dataset *d)
+ * hostile line, and would otherwise crop or scale a face from nonsense. Every attribute
+ * is known: training and the test metrics need them all (lists of other faces, read by
+ * lists.c, may leave some unknown). A bad face stops the load or, skipped, counts as a
+ * bad line. */
+const char *mtfl_point_problem(const mtfl_face *f, const mtfl_header *h, const char *file,
+                               char *problem, size_t size)
+{
+    for (int k = 0; k < MTFL_POINTS; k++) {
+        float x = f->points[k], y = f->points[MTFL_POINTS + k];
+        if (x >= 0 && x <= (float)h->width && y >= 0 && y <= (float)h->height) continue;
+        snprintf(problem, size, "%s:%d: point %d (x=%g, y=%g) outside the %dx%d image %s",
+                 file, f->line, k + 1, x, y, h->width, h->height, f->path);
+        return problem;
+    }
+    return NULL;
+}
+
+static const char *face_problem(const mtfl_face *f, const mtfl_header *h, const char *file,
+                                char *problem, size_t size)
+{
+    if (mtfl_point_problem(f, h, file, problem, size)) return problem;
+    for (int a = 0; a < MTFL_ATTRS; a++) {
+        if (f->attr[a] != 0) continue;
+        snprintf(problem, size, "%s:%d: %s is 0 (unknown): training and test faces need every attribute",
+                 file, f->line, mtfl_attr_name((mtfl_attr)a));
+        return problem;
+    }
+    return NULL;
+}
+
+static mtfl_status check_faces(const mtfl_annotations *a, mtfl_header *h, const mtfl_protocol *p,
+                               mtfl_dataset *d)
 {
     for (int i = 0; i < a->count; i++) {
         if (!h[i].ok) continue;
-        const mtfl_face *f = &a->faces[i];
-        for (int k = 0; k < MTFL_POINTS; k++) {
-            float x = f->points[k], y = f->points[MTFL_POINTS + k];
-            if (x >= 0 && x <= (float)h[i].width && y >= 0 && y <= (float)h[i].height) continue;
-            char problem[320];
-            snprintf(problem, sizeof problem, "%s:%d: point %d (x=%g, y=%g) outside the %dx%d image %s",
-                     a->file, f->line, k + 1, x, y, h[i].width, h[i].height, f->path);
-            if (p->on_error == MTFL_ON_ERROR_STOP) return mtfl_fail(MTFL_ERR_ARG, "%s", problem);
-            mtfl_problems_add(&d->bad_lines, "%s", problem);
-            h[i].ok = false;
-            break;
-        }
+        char problem[320];
+        if (!face_problem(&a->faces[i], &h[i], a->file, problem, sizeof problem)) continue;
+        if (p->on_error == MTFL_ON_ERROR_STOP) return mtfl_fail(MTFL_ERR_ARG, "%s", problem);
+        mtfl_problems_add(&d->bad_lines, "%s", problem);
+        h[i].ok = false;
     }
     return MTFL_OK;
 }
@@ -138,8 +158,8 @@ static mtfl_status load_from_files(mtfl_dataset *d, const char *dir, const mtfl_
     mtfl_header *headers[2] = {NULL, NULL};
     mtfl_plans plans = {0};
     mtfl_status s = read_annotations(dir, p, ann, d);
-    for (int f = 0; f < 2 && !s; f++) s = scan_headers(dir, &ann[f], &headers[f], p, &d->bad_images);
-    for (int f = 0; f < 2 && !s; f++) s = check_points(&ann[f], headers[f], p, d);
+    for (int f = 0; f < 2 && !s; f++) s = mtfl_scan_headers(dir, &ann[f], &headers[f], p, &d->bad_images);
+    for (int f = 0; f < 2 && !s; f++) s = check_faces(&ann[f], headers[f], p, d);
     if (!s) s = mtfl_protocol_plan(p, ann, headers, &plans, d);
     if (!s) s = decode_sets(dir, p, &plans, d);
     if (!s && d->train->count + d->val->count + d->test->count == 0)

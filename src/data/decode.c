@@ -81,6 +81,9 @@ static mtfl_status describe_samples(mtfl_set *set, const mtfl_plan *plans, int n
         m->file_width = pl->file_w, m->file_height = pl->file_h;
         mtfl_plan_points(pl, m->points);
         memcpy(m->box, pl->box, sizeof m->box);
+        m->origin[0] = (float)pl->win_x, m->origin[1] = (float)pl->win_y;
+        m->scale[0] = (float)pl->resize_w / (float)pl->file_w;
+        m->scale[1] = (float)pl->resize_h / (float)pl->file_h;
         memcpy(m->attr, pl->face->attr, MTFL_ATTRS);
         m->gray = pl->gray;
         mtfl_status s = mtfl_set_add_string(set, pl->face->path, &m->path);

@@ -63,14 +63,20 @@ mtfl_status mtfl_attr_summarize(const int *pred, const int *truth, int n, int cl
     if (classes < 1 || classes > MTFL_MAX_CLASSES)
         return mtfl_fail(MTFL_ERR_ARG, "attribute summary: %d classes (1..%d)", classes, MTFL_MAX_CLASSES);
     if (n <= 0) return mtfl_fail(MTFL_ERR_ARG, "attribute summary: no samples");
-    s->classes = classes, s->count = n;
+    s->classes = classes;
     for (int i = 0; i < n; i++) {
+        if (truth[i] == 0) {   /* unknown: neither right nor wrong */
+            s->unknown++;
+            continue;
+        }
         if (truth[i] < 1 || truth[i] > classes || pred[i] < 1 || pred[i] > classes)
             return mtfl_fail(MTFL_ERR_ARG,
-                             "attribute summary: sample %d: predicted %d, true %d, classes are 1..%d",
+                             "attribute summary: sample %d: predicted %d, true %d, classes are 1..%d (0: unknown)",
                              i + 1, pred[i], truth[i], classes);
         s->confusion[truth[i] - 1][pred[i] - 1]++;
+        s->count++;
     }
+    if (s->count == 0) return MTFL_OK;   /* nothing known: no accuracy to give */
     int64_t correct = 0, best = -1;
     for (int c = 0; c < classes; c++) {
         int64_t row = 0;
@@ -78,7 +84,7 @@ mtfl_status mtfl_attr_summarize(const int *pred, const int *truth, int n, int cl
         correct += s->confusion[c][c];
         if (row > best) best = row, s->majority_class = c + 1;
     }
-    s->accuracy = (double)correct / n;
-    s->majority_rate = (double)best / n;
+    s->accuracy = (double)correct / s->count;
+    s->majority_rate = (double)best / s->count;
     return MTFL_OK;
 }

@@ -99,7 +99,9 @@ typedef struct {
     const char *file;           /* the annotation file it came from, for messages */
     int line;                   /* 1-based line number in its file */
     float points[MTFL_COORDS];  /* in the image file's pixels */
-    uint8_t attr[MTFL_ATTRS];
+    uint8_t attr[MTFL_ATTRS];   /* 1-based classes; 0: unknown */
+    bool has_box;               /* the line gave a face box */
+    float box[4];               /* x, y, width, height in the file's pixels */
 } mtfl_face;
 
 typedef struct {
@@ -110,12 +112,16 @@ typedef struct {
 } mtfl_annotations;
 
 /* Parses an annotation file as distributed: CRLF or LF, leading blanks, blank lines,
- * 15 whitespace-separated fields. A malformed line (field count, a non-number, a label
+ * 15 whitespace-separated fields, or 19 with a face box (x y width height) after them.
+ * An attribute of 0 is unknown. A malformed line (field count, a non-number, a label
  * out of range) fails with "FILE:LINE: problem", or is skipped and counted. */
 mtfl_status mtfl_annotations_parse(mtfl_annotations *a, const char *name, const char *text,
                                    size_t len, mtfl_on_error on_error);
 mtfl_status mtfl_annotations_read(mtfl_annotations *a, const char *path, mtfl_on_error on_error);
 void mtfl_annotations_free(mtfl_annotations *a);
+/* A malloc'ed copy of s (NULL when out of memory): how the file and path strings of
+ * annotations built by hand are made, which mtfl_annotations_free frees. */
+char *mtfl_strdup(const char *s);
 
 /* ---- images (images.c) ----------------------------------------------------------- */
 
@@ -159,6 +165,9 @@ typedef struct {
     int32_t file_width, file_height;
     float points[MTFL_COORDS];  /* in stored pixels */
     float box[4];               /* the region rendered as the output: x0, y0, width, height */
+    /* stored pixel (x, y) is file pixel ((x + origin[0]) / scale[0], (y + origin[1]) /
+     * scale[1]): how predictions go back into the image the user gave */
+    float origin[2], scale[2];
     uint8_t attr[MTFL_ATTRS];
     uint8_t gray;               /* the file was grayscale */
     uint8_t pad[3];
@@ -248,6 +257,39 @@ mtfl_status mtfl_cache_write(const char *file, const char *key, const mtfl_finge
 /* MTFL_ERR_IO with the reason when the file is absent, stale or damaged. */
 mtfl_status mtfl_cache_read(const char *file, const char *key, const mtfl_fingerprint fp[2],
                             mtfl_dataset *d);
+
+/* ---- any list of faces, framed for a trained model (lists.c) ------------------------ */
+
+typedef enum { MTFL_FRAME_WHOLE, MTFL_FRAME_POINTS, MTFL_FRAME_BOX } mtfl_frame;
+const char *mtfl_frame_name(mtfl_frame f);   /* "none", "points", "box" */
+
+typedef struct {
+    mtfl_frame frame;
+    int size;               /* side of the rendered images */
+    float eye_mouth;        /* points: the crop protocol's geometry (0.316) */
+    bool points_known;      /* false for images without annotations: no point checks */
+    int after_line;         /* only faces on lines after this one (testing.txt's test
+                             * faces are those after line 1000) */
+    int limit;              /* then the first N faces only (0: all) */
+    mtfl_on_error on_error;
+    int threads;
+} mtfl_list_options;
+
+typedef struct {
+    mtfl_set *set;
+    int lines;                   /* faces read from the file */
+    mtfl_problems bad_lines, bad_images;
+    mtfl_fingerprint fingerprint;   /* of the list file */
+} mtfl_list;
+
+/* The faces of one annotation file (image paths relative to its folder). *out is
+ * cleared first; free it with mtfl_list_free. No usable face is an error. */
+mtfl_status mtfl_list_load(mtfl_list *out, const char *file, const mtfl_list_options *o);
+/* The same from faces already read (dir: where relative paths start; absolute paths
+ * are used as they are). Adds to out's problems; out->set is the new set. */
+mtfl_status mtfl_list_from_faces(mtfl_list *out, const mtfl_annotations *a, const char *dir,
+                                 const mtfl_list_options *o);
+void mtfl_list_free(mtfl_list *l);
 
 /* ---- augmentation and rendering (augment.c, render.c) ----------------------------- */
 
@@ -353,7 +395,8 @@ mtfl_status mtfl_landmark_summarize(const float *err, int n, float threshold,
 
 #define MTFL_MAX_CLASSES 16
 typedef struct {
-    int classes, count;
+    int classes, count;             /* count: samples with a known label */
+    int unknown;                    /* samples whose true label is 0 (unknown), left out */
     int64_t confusion[MTFL_MAX_CLASSES][MTFL_MAX_CLASSES];  /* [truth - 1][predicted - 1] */
     double accuracy;
     int majority_class;             /* the most frequent true class (1-based) */

@@ -47,24 +47,15 @@ static float midpoint_distance(const float *pts, float *cx, float *cy)
     return hypotf(ex - mx, ey - my);
 }
 
-bool mtfl_plan_crop(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h,
-                    const mtfl_protocol *p, char *problem, size_t size)
+void mtfl_plan_square(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h, float cx, float cy,
+                      float side, int size, float margin)
 {
-    float cx, cy, d = midpoint_distance(f->points, &cx, &cy);
-    if (!(d >= 2.0f)) {
-        snprintf(problem, size, "line %d (%s): eyes and mouth %.2f pixels apart: cannot crop",
-                 f->line, f->path, d);
-        return false;
-    }
-    float side = d / p->eye_mouth;
-    /* Stored at the resolution that renders the crop at size pixels, or the file's own
-     * when that is lower: LFW faces are smaller than 150 pixels to begin with. */
-    float r = fminf(1.0f, (float)p->size / side);
+    /* Stored at the resolution that renders the square at size pixels, or the file's
+     * own when that is lower: LFW faces are smaller than 150 pixels to begin with. */
+    float r = fminf(1.0f, (float)size / side);
     int rw = (int)lroundf((float)h->width * r), rh = (int)lroundf((float)h->height * r);
     rw = rw < 1 ? 1 : rw, rh = rh < 1 ? 1 : rh;
     float rx = (float)rw / (float)h->width, ry = (float)rh / (float)h->height;
-    /* room for the largest jittered box: zoomed out by 1 + scale, moved by shift */
-    float margin = 1.0f + fmaxf(0.0f, p->jitter.scale) + 2.0f * fmaxf(0.0f, p->jitter.shift);
     int win = (int)ceilf(side * fmaxf(rx, ry) * margin) + 2;
     *pl = (mtfl_plan){.face = f, .file_w = h->width, .file_h = h->height,
                       .gray = h->channels < 3, .resize_w = rw, .resize_h = rh,
@@ -74,6 +65,20 @@ bool mtfl_plan_crop(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h,
     pl->box[2] = side * rx, pl->box[3] = side * ry;
     pl->box[0] = cx * rx - (float)pl->win_x - pl->box[2] / 2;
     pl->box[1] = cy * ry - (float)pl->win_y - pl->box[3] / 2;
+}
+
+bool mtfl_plan_crop(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h,
+                    const mtfl_protocol *p, char *problem, size_t size)
+{
+    float cx, cy, d = midpoint_distance(f->points, &cx, &cy);
+    if (!(d >= 2.0f)) {
+        snprintf(problem, size, "line %d (%s): eyes and mouth %.2f pixels apart: cannot crop",
+                 f->line, f->path, d);
+        return false;
+    }
+    /* room for the largest jittered box: zoomed out by 1 + scale, moved by shift */
+    float margin = 1.0f + fmaxf(0.0f, p->jitter.scale) + 2.0f * fmaxf(0.0f, p->jitter.shift);
+    mtfl_plan_square(pl, f, h, cx, cy, d / p->eye_mouth, p->size, margin);
     return true;
 }
 

@@ -263,6 +263,7 @@ mtfl_set *mtfl_synth_set(int n, int size, uint64_t seed, int threads)
         m->offset = bytes * (uint64_t)i;
         m->width = m->height = m->file_width = m->file_height = size;
         m->box[2] = m->box[3] = (float)size;
+        m->scale[0] = m->scale[1] = 1;
     }
     synth_job job = {s, seed};
     mtfl_parallel_for(n, threads, synth_worker, &job);

@@ -68,7 +68,7 @@ const char *ldata_opt_string(lua_State *L, int opts, const char *key, const char
     return v;
 }
 
-static mtfl_on_error opt_on_error(lua_State *L, int opts)
+mtfl_on_error ldata_opt_on_error(lua_State *L, int opts)
 {
     const char *v = ldata_opt_string(L, opts, "on_error", "stop");
     if (strcmp(v, "stop") && strcmp(v, "skip")) lmtfl_error(L, "option 'on_error' is '%s' (use \"stop\" or \"skip\")", v);
@@ -126,7 +126,7 @@ static void push_attrs(lua_State *L, const uint8_t *attr)
 
 /* ---- annotations --------------------------------------------------------------------- */
 
-static void push_problems(lua_State *L, const mtfl_problems *p)
+void ldata_push_problems(lua_State *L, const mtfl_problems *p)
 {
     lua_createtable(L, p->kept, 1);
     for (int k = 0; k < p->kept; k++) {
@@ -142,14 +142,15 @@ static void push_annotations(lua_State *L, const mtfl_annotations *a)
     lua_createtable(L, 0, 4);
     lua_pushstring(L, a->file), lua_setfield(L, -2, "file");
     lua_pushinteger(L, a->count), lua_setfield(L, -2, "count");
-    push_problems(L, &a->skipped), lua_setfield(L, -2, "skipped");
+    ldata_push_problems(L, &a->skipped), lua_setfield(L, -2, "skipped");
     lua_createtable(L, a->count, 0);
     for (int i = 0; i < a->count; i++) {
         const mtfl_face *f = &a->faces[i];
-        lua_createtable(L, 0, 7);
+        lua_createtable(L, 0, 8);
         lua_pushstring(L, f->path), lua_setfield(L, -2, "path");
         lua_pushinteger(L, f->line), lua_setfield(L, -2, "line");
         ldata_push_floats(L, f->points, MTFL_COORDS), lua_setfield(L, -2, "points");
+        if (f->has_box) ldata_push_floats(L, f->box, 4), lua_setfield(L, -2, "box");
         push_attrs(L, f->attr);
         lua_rawseti(L, -2, i + 1);
     }
@@ -164,7 +165,7 @@ static int l_parse_annotations(lua_State *L)
     const char *text = luaL_checklstring(L, 1, &len);
     const char *name = luaL_checkstring(L, 2);
     mtfl_annotations a;
-    if (mtfl_annotations_parse(&a, name, text, len, opt_on_error(L, 3))) return lmtfl_raise(L);
+    if (mtfl_annotations_parse(&a, name, text, len, ldata_opt_on_error(L, 3))) return lmtfl_raise(L);
     push_annotations(L, &a);
     mtfl_annotations_free(&a);
     return 1;
@@ -174,7 +175,7 @@ static int l_read_annotations(lua_State *L)
 {
     lua_settop(L, 2);
     mtfl_annotations a;
-    if (mtfl_annotations_read(&a, luaL_checkstring(L, 1), opt_on_error(L, 2))) return lmtfl_raise(L);
+    if (mtfl_annotations_read(&a, luaL_checkstring(L, 1), ldata_opt_on_error(L, 2))) return lmtfl_raise(L);
     push_annotations(L, &a);
     mtfl_annotations_free(&a);
     return 1;
@@ -190,7 +191,7 @@ static mtfl_set *check_set(lua_State *L, int idx)
 }
 
 /* Takes over the reference to s. */
-static void push_set(lua_State *L, mtfl_set *s)
+void ldata_push_set(lua_State *L, mtfl_set *s)
 {
     if (!s) lmtfl_raise(L);
     set_box *b = lua_newuserdatauv(L, sizeof *b, 0);
@@ -241,17 +242,19 @@ static int set_info(lua_State *L)
     return 1;
 }
 
-/* set:sample(i) -> {path, line, points (stored pixels), box, width, height, file_width,
- * file_height, gray, gender, smile, glasses, pose} */
+/* set:sample(i) -> {path, line, points (stored pixels), box, origin, scale, width,
+ * height, file_width, file_height, gray, gender, smile, glasses, pose} */
 static int set_sample(lua_State *L)
 {
     mtfl_set *s = check_set(L, 1);
     const mtfl_sample *m = &s->samples[check_index(L, 2, s)];
-    lua_createtable(L, 0, 13);
+    lua_createtable(L, 0, 15);
     lua_pushstring(L, s->strings + m->path), lua_setfield(L, -2, "path");
     lua_pushinteger(L, m->line), lua_setfield(L, -2, "line");
     ldata_push_floats(L, m->points, MTFL_COORDS), lua_setfield(L, -2, "points");
     ldata_push_floats(L, m->box, 4), lua_setfield(L, -2, "box");
+    ldata_push_floats(L, m->origin, 2), lua_setfield(L, -2, "origin");
+    ldata_push_floats(L, m->scale, 2), lua_setfield(L, -2, "scale");
     lua_pushinteger(L, m->width), lua_setfield(L, -2, "width");
     lua_pushinteger(L, m->height), lua_setfield(L, -2, "height");
     lua_pushinteger(L, m->file_width), lua_setfield(L, -2, "file_width");
@@ -332,7 +335,7 @@ static int set_subset(lua_State *L)
     mtfl_set *s = check_set(L, 1);
     int n;
     int *idx = check_indices(L, 2, s, &n);
-    push_set(L, mtfl_set_subset(s, idx, n, luaL_optstring(L, 3, s->name)));
+    ldata_push_set(L, mtfl_set_subset(s, idx, n, luaL_optstring(L, 3, s->name)));
     return 1;
 }
 
@@ -442,7 +445,7 @@ static mtfl_protocol check_protocol(lua_State *L, int opts)
     p.eye_mouth = (float)ldata_opt_number(L, opts, "eye_mouth", p.eye_mouth);
     p.limit = ldata_opt_int(L, opts, "limit", 0);
     p.scan_only = ldata_opt_bool(L, opts, "scan", false);
-    p.on_error = opt_on_error(L, opts);
+    p.on_error = ldata_opt_on_error(L, opts);
     p.threads = ldata_opt_int(L, opts, "threads", 0);
     if (ldata_has_field(L, opts, "jitter")) {
         int t = lua_gettop(L);
@@ -475,8 +478,8 @@ static void push_load_info(lua_State *L, const mtfl_dataset *d, const mtfl_proto
     lua_pushinteger(L, d->test_lines), lua_setfield(L, -2, "test_lines");
     lua_pushinteger(L, d->dropped_nonsquare), lua_setfield(L, -2, "dropped_nonsquare");
     lua_pushinteger(L, d->dropped_gray), lua_setfield(L, -2, "dropped_gray");
-    push_problems(L, &d->bad_lines), lua_setfield(L, -2, "bad_lines");
-    push_problems(L, &d->bad_images), lua_setfield(L, -2, "bad_images");
+    ldata_push_problems(L, &d->bad_lines), lua_setfield(L, -2, "bad_lines");
+    ldata_push_problems(L, &d->bad_images), lua_setfield(L, -2, "bad_images");
     lua_pushboolean(L, d->from_cache), lua_setfield(L, -2, "from_cache");
     if (d->cache_file[0]) lua_pushstring(L, d->cache_file), lua_setfield(L, -2, "cache_file");
     if (d->cache_note[0]) lua_pushstring(L, d->cache_note), lua_setfield(L, -2, "cache_note");
@@ -492,9 +495,9 @@ static int l_load(lua_State *L)
     const char *cache = ldata_opt_string(L, 2, "cache", NULL);
     mtfl_dataset d;
     if (mtfl_dataset_load(&d, dir, &p, cache)) return lmtfl_raise(L);
-    push_set(L, d.train);   /* the userdata own the sets from here on */
-    push_set(L, d.val);
-    push_set(L, d.test);
+    ldata_push_set(L, d.train);   /* the userdata own the sets from here on */
+    ldata_push_set(L, d.val);
+    ldata_push_set(L, d.test);
     push_load_info(L, &d, &p);
     return 4;
 }
@@ -508,7 +511,7 @@ static int l_synthetic(lua_State *L)
     int threads = (int)luaL_optinteger(L, 4, 0);
     if (n < 0 || n > 10000000 || size < 16 || size > 2048)
         lmtfl_error(L, "synthetic: n = %lld (0..1e7) and size = %lld (16..2048)", (long long)n, (long long)size);
-    push_set(L, mtfl_synth_set((int)n, (int)size, (uint64_t)seed, threads));
+    ldata_push_set(L, mtfl_synth_set((int)n, (int)size, (uint64_t)seed, threads));
     return 1;
 }
 
@@ -621,5 +624,6 @@ void lmtfl_open_data(lua_State *L)
     luaL_setfuncs(L, data_functions, 0);
     ldata_open_images(L);
     ldata_open_metrics(L);
+    ldata_open_lists(L);
     lua_setfield(L, -2, "_data");
 }

@@ -94,8 +94,9 @@ static int *class_numbers(lua_State *L, const mtfl_tensor *t, int64_t *n, int *k
     return out;
 }
 
-/* attribute_summary(pred, truth, classes) -> {count, classes, accuracy, confusion
- * (rows: truth, columns: prediction), majority_class, majority_rate} */
+/* attribute_summary(pred, truth, classes) -> {count, unknown, classes, accuracy,
+ * confusion (rows: truth, columns: prediction), majority_class, majority_rate}; true
+ * labels of 0 are unknown: counted apart, in neither accuracy nor the majority rate */
 static int l_attribute_summary(lua_State *L)
 {
     lua_settop(L, 3);
@@ -107,8 +108,9 @@ static int l_attribute_summary(lua_State *L)
     if (np != nt) lmtfl_error(L, "attribute_summary: %lld predictions for %lld labels", (long long)np, (long long)nt);
     mtfl_attr_summary m;
     if (mtfl_attr_summarize(pred, truth, (int)np, classes, &m)) return lmtfl_raise(L);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushinteger(L, m.count), lua_setfield(L, -2, "count");
+    lua_pushinteger(L, m.unknown), lua_setfield(L, -2, "unknown");
     lua_pushinteger(L, m.classes), lua_setfield(L, -2, "classes");
     lua_pushnumber(L, m.accuracy), lua_setfield(L, -2, "accuracy");
     lua_pushinteger(L, m.majority_class), lua_setfield(L, -2, "majority_class");

@@ -3,6 +3,9 @@
  * (src/data/files.c): files written whole or not at all, locks that die with their
  * process, folders, and what a path is. lua/mtfl/files.lua is the Lua face of it.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "ldata.h"
@@ -92,8 +95,26 @@ static int l_mkdirs(lua_State *L)
     return 0;
 }
 
+/* list(dir) -> the names in dir (without "." and ".."), unsorted */
+static int l_list(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    DIR *d = opendir(dir);
+    if (!d) lmtfl_error(L, "%s: %s", dir, strerror(errno));
+    lua_newtable(L);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        lua_pushstring(L, e->d_name);
+        lua_rawseti(L, -2, ++n);
+    }
+    closedir(d);
+    return 1;
+}
+
 static const luaL_Reg files_functions[] = {
-    {"create", l_create}, {"lock", l_lock}, {"kind", l_kind}, {"mkdirs", l_mkdirs}, {NULL, NULL}};
+    {"create", l_create}, {"lock", l_lock}, {"kind", l_kind}, {"mkdirs", l_mkdirs},
+    {"list", l_list}, {NULL, NULL}};
 
 void lmtfl_open_files(lua_State *L)
 {

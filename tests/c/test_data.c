@@ -124,12 +124,12 @@ static const struct { const char *line; const char *problem; } bad_lines[] = {
     {"a.jpg 1 2 x3 4 5 6 7 8 9 10 1 1 1 3", "x3 is 'x3', not a number"},
     {"a.jpg 1 2 3 4 5 6 7 8 9 1e99 1 1 1 3", "y5 is '1e99', not a finite coordinate"},
     {"a.jpg 1 2 3 4 5 6 nan 8 9 10 1 1 1 3", "y2 is 'nan', not a finite coordinate"},
-    {"a.jpg 1 2 3 4 5 6 7 8 9 10 3 1 1 3", "gender is 3, out of range 1..2"},
-    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 0 1 3", "smile is 0, out of range 1..2"},
-    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 -1 3", "glasses is -1, out of range 1..2"},
-    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 6", "pose is 6, out of range 1..5"},
-    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 2.5", "pose is '2.5', not an integer label 1..5"},
-    {"a.jpg 1 2 3 4 5 6 7 8 9 10 male 1 1 3", "gender is 'male', not an integer label 1..2"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 3 1 1 3", "gender is 3, out of range 0..2"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 -2 1 3", "smile is -2, out of range 0..2 (0: unknown)"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 -1 3", "glasses is -1, out of range 0..2"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 6", "pose is 6, out of range 0..5"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 2.5", "pose is '2.5', not an integer label 0..5"},
+    {"a.jpg 1 2 3 4 5 6 7 8 9 10 male 1 1 3", "gender is 'male', not an integer label 0..2"},
 };
 
 Test(annotations, every_malformed_line_names_file_line_and_problem)

@@ -30,18 +30,30 @@ end)
 
 local BAD = {
   {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1", "14 fields, expected 15"},
-  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3 extra", "16 fields, expected 15"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3 extra", "16 fields, expected 15 (path x1..x5 y1..y5 gender smile glasses pose) or 19"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3 0 0 10 10 1", "20 fields, expected 15"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3 0 0 wide 10", "box_width is 'wide', not a number"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3 0 0 0 10", "the face box is 0x10 pixels"},
   {"just_a_path.jpg", "1 fields, expected 15"},
   {"a.jpg 1 2 3 4 five 6 7 8 9 10 1 1 1 3", "x5 is 'five', not a number"},
   {"a.jpg 1 2 3 4 5 6,5 7 8 9 10 1 1 1 3", "y1 is '6,5', not a number"},
   {"a.jpg 1 2 3 4 5 6 7 8 9 inf 1 1 1 3", "y5 is 'inf', not a finite coordinate"},
-  {"a.jpg 1 2 3 4 5 6 7 8 9 10 0 1 1 3", "gender is 0, out of range 1..2"},
-  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 3 1 3", "smile is 3, out of range 1..2"},
-  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 9 3", "glasses is 9, out of range 1..2"},
-  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 0", "pose is 0, out of range 1..5"},
-  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3.0", "pose is '3.0', not an integer label 1..5"},
-  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 yes 1 3", "smile is 'yes', not an integer label 1..2"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 -1 1 1 3", "gender is -1, out of range 0..2 (0: unknown)"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 3 1 3", "smile is 3, out of range 0..2"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 9 3", "glasses is 9, out of range 0..2"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 6", "pose is 6, out of range 0..5"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3.0", "pose is '3.0', not an integer label 0..5"},
+  {"a.jpg 1 2 3 4 5 6 7 8 9 10 1 yes 1 3", "smile is 'yes', not an integer label 0..2"},
 }
+
+T.test("other lists: attribute 0 is unknown, a face box may follow", function()
+  local a = data.parse_annotations("x/a.jpg 1 2 3 4 5 6 7 8 9 10 0 1 0 0 4.5 5 90 91.5\n" .. GOOD .. "\n", "list.txt")
+  T.eq(#a.faces, 2)
+  local f = a.faces[1]
+  T.eq(table.concat({f.gender, f.smile, f.glasses, f.pose}, " "), "0 1 0 0")
+  T.eq(table.concat(f.box, " "), "4.5 5.0 90.0 91.5")
+  T.eq(a.faces[2].box, nil, "no box without the four columns")
+end)
 
 T.test("every malformed line is an error naming file, line and problem", function()
   for _, case in ipairs(BAD) do

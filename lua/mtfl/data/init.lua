@@ -107,6 +107,42 @@ function data.open(options)
   return ds
 end
 
+--- load_list(file [, {frame = "none" | "points" | "box", size = 150, eye_mouth = 0.316,
+--- after_line = 0, limit, on_error = "stop" | "skip", threads}]) -> set, info: the faces
+--- on the lines after after_line (MTFL's test faces: testing.txt after 1000) of any
+--- annotation file in MTFL's format (image paths relative to its folder; attributes
+--- may be 0, unknown; a face box may follow in four columns x y width height).
+--- frame: "none" resizes whole images (as MTFL's test faces are used), "points" cuts
+--- each face around its annotated points with the crop protocol's geometry, "box" the
+--- square around its face box. info = {lines, bad_lines, bad_images, bytes, hash}.
+function data.load_list(file, options)
+  if type(file) ~= "string" then errors.raisef("data.load_list: the file is a %s, not a path", type(file)) end
+  return call(C.load_list, file, options or {})
+end
+
+--- load_images({path, ...} [, {boxes = {[i] = {x, y, width, height}}, size = 150,
+--- on_error, threads}]) -> set, info: images given by path, each taken whole as the
+--- face (resized to size x size) or, with boxes, the square around its box. The
+--- samples' points are 0 (unknown).
+function data.load_images(paths, options)
+  if type(paths) ~= "table" then errors.raisef("data.load_images: expects a list of paths, got a %s", type(paths)) end
+  return call(C.load_images, paths, options or {})
+end
+
+--- Points in the pixels of a size x size rendering of set:sample(i) (x1..x5, y1..y5)
+--- taken back to the pixels of the image file it came from.
+function data.to_file_pixels(sample, points, size)
+  local out = {}
+  for axis = 0, 1 do
+    local box_at, box_side = sample.box[1 + axis], sample.box[3 + axis]
+    for k = 1, 5 do
+      local v = points[axis * 5 + k]
+      out[axis * 5 + k] = (box_at + v * box_side / size + sample.origin[1 + axis]) / sample.scale[1 + axis]
+    end
+  end
+  return out
+end
+
 --- One line per part: counts, where from, how long it took.
 function data.describe(ds)
   local info = ds.info

@@ -32,9 +32,44 @@ function M.landmarks(pred, truth, options)
   return s
 end
 
+--- Per face, the mean error of its five points (a list), from a landmarks() summary.
+function M.face_errors(summary)
+  local rows, out = summary.errors:totable(), {}
+  for i, r in ipairs(rows) do out[i] = (r[1] + r[2] + r[3] + r[4] + r[5]) / 5 end
+  return out
+end
+
+--- The q-quantile (0..1) of a list of numbers (linear between order statistics).
+function M.quantile(values, q)
+  local sorted = table.move(values, 1, #values, 1, {})
+  table.sort(sorted)
+  if #sorted == 0 then return nil end
+  local at = 1 + q * (#sorted - 1)
+  local lo = math.floor(at)
+  local hi = math.min(lo + 1, #sorted)
+  return sorted[lo] + (at - lo) * (sorted[hi] - sorted[lo])
+end
+
+--- offsets(pred, truth): both [N, 10] -> {x = {5}, y = {5}}, the mean signed error of
+--- each point along x and y in inter-ocular distances (prediction minus truth): a
+--- constant offset is a difference of annotation convention, not of skill.
+function M.offsets(pred, truth)
+  local p, t = as_tensor(pred):totable(), as_tensor(truth):totable()
+  local x, y = {0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}
+  for i, tr in ipairs(t) do
+    local iod = math.sqrt((tr[1] - tr[2]) ^ 2 + (tr[6] - tr[7]) ^ 2)
+    for k = 1, 5 do
+      x[k] = x[k] + (p[i][k] - tr[k]) / iod
+      y[k] = y[k] + (p[i][k + 5] - tr[k + 5]) / iod
+    end
+  end
+  for k = 1, 5 do x[k], y[k] = x[k] / #t, y[k] / #t end
+  return {x = x, y = y}
+end
+
 --- attribute(pred, truth [, {classes}]): pred [N] labels (1-based) or [N, K] scores,
---- truth [N] labels -> {count, classes, accuracy, confusion[truth][pred],
----  majority_class, majority_rate}
+--- truth [N] labels (0: unknown, left out) -> {count (known labels), unknown, classes,
+---  accuracy, confusion[truth][pred], majority_class, majority_rate}
 function M.attribute(pred, truth, options)
   return call(C.attribute_summary, as_tensor(pred), as_tensor(truth), options and options.classes)
 end
@@ -56,9 +91,11 @@ end
 
 --- Accuracy with the majority-class rate beside it, then the confusion matrix.
 function M.format_attribute(name, s, class_names)
-  local lines = {string.format("%s: accuracy %.3f (majority class %s: %.3f)%s", name, s.accuracy,
-    class_names and class_names[s.majority_class] or tostring(s.majority_class), s.majority_rate,
-    s.accuracy > s.majority_rate and "" or "  -- no better than always answering it")}
+  local unknown = (s.unknown or 0) > 0 and string.format(", %d unknown left out", s.unknown) or ""
+  if s.count == 0 then return string.format("%s: no face with a known label%s", name, unknown) end
+  local lines = {string.format("%s: accuracy %.3f on %d faces (majority class %s: %.3f)%s%s", name, s.accuracy,
+    s.count, class_names and class_names[s.majority_class] or tostring(s.majority_class), s.majority_rate,
+    unknown, s.accuracy > s.majority_rate and "" or "  -- no better than always answering it")}
   local header = {string.format("  %14s", "truth \\ pred")}
   for c = 1, s.classes do header[#header + 1] = string.format("%7d", c) end
   lines[#lines + 1] = table.concat(header)
@@ -88,7 +125,8 @@ end
 --- evaluate(set, predict [, {batch = 100, threshold, device}]) runs predict(images,
 --- batch) -> {landmarks = [N, 10] (output pixels), pose = [N, 5] scores, ...} over the
 --- whole set (no augmentation) and measures every output it gives:
---- {landmarks = summary, pose = summary, ..., predictions = {landmarks = [N, 10], ...}}
+--- {landmarks = summary, pose = summary, ..., predictions = {landmarks = [N, 10], ...},
+---  truth = {landmarks = [N, 10], pose = [N], ...}}
 function M.evaluate(set, predict, options)
   options = options or {}
   local size = options.size or set:info().size
@@ -105,10 +143,10 @@ function M.evaluate(set, predict, options)
       table.insert(truths[task], batch[task]:to("cpu"))
     end
   end
-  local result = {predictions = {}}
+  local result = {predictions = {}, truth = {}}
   for task, chunks in pairs(outputs) do
     local pred, truth = cat_rows(chunks), cat_rows(truths[task])
-    result.predictions[task] = pred
+    result.predictions[task], result.truth[task] = pred, truth
     if task == "landmarks" then
       result[task] = M.landmarks(pred, truth, options)
     else

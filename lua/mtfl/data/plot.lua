@@ -9,6 +9,7 @@
 --
 -- Both take gnuplot = "program" to run another gnuplot than the one on the PATH.
 local errors = require "mtfl.errors"
+local csv = require "mtfl.csv"
 
 local M = {}
 
@@ -28,23 +29,8 @@ local function csv_path(o)
   return o.csv or (o.file:gsub("%.[Pp][Nn][Gg]$", "") .. ".csv")
 end
 
-local function csv_field(v)
-  v = tostring(v)
-  if v:find('[,"\n]') then v = '"' .. v:gsub('"', '""') .. '"' end
-  return v
-end
-
 local function write_csv(path, header, rows)
-  local f, err = io.open(path, "w")
-  if not f then errors.raisef("plot: cannot write %s: %s", path, err) end
-  local function line(fields)
-    local out = {}
-    for i, v in ipairs(fields) do out[i] = csv_field(v) end
-    f:write(table.concat(out, ","), "\n")
-  end
-  line(header)
-  for _, r in ipairs(rows) do line(r) end
-  f:close()
+  require("mtfl.files").write_atomic(path, csv.text(header, rows))
 end
 
 -- A string as gnuplot reads it: single quotes, doubled inside.
@@ -148,6 +134,45 @@ function M.per_epoch(o)
   run_gnuplot(header(o, "Per epoch", "outside right top") .. table.concat({
     "set xlabel " .. quote(o.xlabel or "epoch"), "set ylabel " .. quote(o.ylabel or "accuracy"),
     yrange, "set xrange [1:" .. math.max(2, longest) .. "]", "set xtics " .. (longest > 20 and 10 or 1),
+    "plot " .. table.concat(plots, ", ")}, "\n") .. "\n", o.file, o.gnuplot)
+  return o.file, csv
+end
+
+--- cumulative_error{file, csv, title, max = 0.2, series = {{name, errors = {...}}}}: the
+--- share of faces (y) whose error is at most x, per series (errors in inter-ocular
+--- units, as data.metrics gives them; the curve ends at max).
+function M.cumulative_error(o)
+  check_file(o, "cumulative_error")
+  local series = o.series or {}
+  if #series == 0 then errors.raise("plot cumulative_error: no series") end
+  local top, steps = o.max or 0.2, 200
+  local header_row, sorted = {"error"}, {}
+  for s, x in ipairs(series) do
+    if type(x.errors) ~= "table" or #x.errors == 0 then errors.raisef("plot cumulative_error: series %d needs errors = {...}", s) end
+    header_row[s + 1] = x.name or ("series " .. s)
+    sorted[s] = table.move(x.errors, 1, #x.errors, 1, {})
+    table.sort(sorted[s])
+  end
+  local rows, at = {}, {}
+  for s = 1, #series do at[s] = 0 end
+  for i = 0, steps do
+    local e = top * i / steps
+    local r = {string.format("%.5f", e)}
+    for s, list in ipairs(sorted) do
+      while at[s] < #list and list[at[s] + 1] <= e do at[s] = at[s] + 1 end
+      r[s + 1] = string.format("%.5f", at[s] / #list)
+    end
+    rows[#rows + 1] = r
+  end
+  local csv = csv_path(o)
+  write_csv(csv, header_row, rows)
+  local plots = {}
+  for s = 1, #series do
+    plots[s] = quote(csv) .. " skip 1 using ($1*100):" .. (s + 1) .. " with lines lw 2 title " .. quote(header_row[s + 1])
+  end
+  run_gnuplot(header(o, "Cumulative error distribution", "right bottom") .. table.concat({
+    "set xlabel 'mean error of the five points (% of the inter-ocular distance)'",
+    "set ylabel 'share of faces'", "set yrange [0:1]", "set xrange [0:" .. 100 * top .. "]",
     "plot " .. table.concat(plots, ", ")}, "\n") .. "\n", o.file, o.gnuplot)
   return o.file, csv
 end

@@ -18,6 +18,8 @@ local function activation(name, apply, apply_in_place, derivative)
     return self.in_place and name .. "(in place)" or name
   end
 
+  function cls:arguments() return {self.in_place} end
+
   function cls:updateOutput(input)
     self:check_tensor_input(input)
     return self.in_place and apply_in_place(input) or apply(input)

@@ -45,6 +45,13 @@ function Conv2d:__init(in_channels, out_channels, kernel, options)
   self:reset()
 end
 
+--- The constructor's arguments, for the model file (mtfl.nn.architecture).
+function Conv2d:arguments()
+  return {self.in_channels, self.out_channels, {self.kernel_h, self.kernel_w},
+          {stride = {self.stride_h, self.stride_w}, padding = {self.pad_h, self.pad_w},
+           bias = self.bias ~= nil}}
+end
+
 --- Draws fresh weights (Xavier by default) and zeroes the bias.
 function Conv2d:reset(initializer)
   local area = self.kernel_h * self.kernel_w

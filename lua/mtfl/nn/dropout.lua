@@ -19,6 +19,8 @@ function Dropout:__init(p)
   self.p = p
 end
 
+function Dropout:arguments() return {self.p} end
+
 function Dropout:describe() return string.format("Dropout(%g)", self.p) end
 
 local function active(self) return self.train and self.p > 0 end

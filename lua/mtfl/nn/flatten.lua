@@ -8,6 +8,8 @@ local Flatten = class("Flatten", Module)
 
 function Flatten:__init() Module.__init(self) end
 
+function Flatten:arguments() return {} end
+
 function Flatten:shape_for(s)
   if #s < 2 then self:fail("input %s has no dimensions after the batch to flatten", shape.str(s)) end
   local features = 1

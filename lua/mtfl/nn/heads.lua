@@ -45,6 +45,15 @@ end
 
 function Heads:children() return self.modules, self.names end
 
+function Heads:arguments() return {} end
+
+--- Heads with these modules under these names (the model file's rebuild).
+function Heads.from_parts(_, modules, names)
+  local h = Heads()
+  for i, m in ipairs(modules) do h:add(names[i], m) end
+  return h
+end
+
 function Heads:head(name)
   local m = self:get(name)
   if not m then

@@ -12,6 +12,8 @@
 -- gathers them.
 local activations = require "mtfl.nn.activations"
 local checkpoint = require "mtfl.nn.checkpoint"
+local architecture = require "mtfl.nn.architecture"
+local model_file = require "mtfl.nn.model_file"
 
 return {
   Module = require "mtfl.nn.module",
@@ -38,4 +40,10 @@ return {
   is_module = function(x) return require("mtfl.nn.class").is_instance(x, require "mtfl.nn.module") end,
   save = checkpoint.save,
   load = checkpoint.load,
+  -- a trained network as a file that says how to use it (model_file.lua)
+  save_model = model_file.save_model,
+  load_model = model_file.load_model,
+  architecture = architecture.architecture,
+  build = architecture.build,
+  register = architecture.register,
 }

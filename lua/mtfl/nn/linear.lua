@@ -32,6 +32,11 @@ function Linear:__init(in_features, out_features, options)
   self:reset()
 end
 
+--- The constructor's arguments, for the model file (mtfl.nn.architecture).
+function Linear:arguments()
+  return {self.in_features, self.out_features, {bias = self.bias ~= nil}}
+end
+
 --- Draws fresh weights (Xavier by default) and zeroes the bias.
 function Linear:reset(initializer)
   local draw = initializer or self.initializer

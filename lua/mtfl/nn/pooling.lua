@@ -22,6 +22,11 @@ function MaxPool2d:__init(kernel, options)
                    padding = {self.pad_h, self.pad_w}, ceil = self.ceil}
 end
 
+--- The constructor's arguments, for the model file (mtfl.nn.architecture).
+function MaxPool2d:arguments()
+  return {{self.kernel_h, self.kernel_w}, self.geometry}
+end
+
 function MaxPool2d:describe()
   local parts = {window.kernel_str(self.kernel_h, self.kernel_w)}
   if self.stride_h ~= self.kernel_h or self.stride_w ~= self.kernel_w then

@@ -45,6 +45,15 @@ function Sequential:size() return #self.modules end
 
 function Sequential:children() return self.modules, self.names end
 
+function Sequential:arguments() return {} end
+
+--- A Sequential of these modules under these names (the model file's rebuild).
+function Sequential.from_parts(_, modules, names)
+  local s = Sequential()
+  for i, m in ipairs(modules) do s:add(m, names[i]) end
+  return s
+end
+
 function Sequential:updateOutput(input)
   local x = input
   for _, m in ipairs(self.modules) do x = m:forward(x) end

@@ -232,11 +232,43 @@ function M.run(spec, s, o)
     end
     result.sheet = {size = s.size, faces = faces, landmarks = rows}
   end
-  if s.keep_models then nn.save(dir .. "/model.safetensors", model) end
+  nn.save_model(dir .. "/model.safetensors", model:clearState(), M.model_card(spec, s, ds, result))
   files.write_atomic(result_file, json.encode(result))
   os.remove(dir .. "/checkpoint.safetensors")   -- the optimizer's state is no longer needed
   result.test = test                           -- for the caller's printout, not saved
   return result
+end
+
+--- What the model file says about a run's network (mtfl.nn.model_file): its input,
+--- its tasks and their units, how faces were framed, the settings and test metrics.
+function M.model_card(spec, s, ds, result)
+  local tasks = {}
+  for task in pairs(spec.tasks) do
+    if task == "landmarks" then
+      tasks.landmarks = {outputs = M.OUTPUTS.landmarks, order = "x1 x2 x3 x4 x5 y1 y2 y3 y4 y5",
+                         points = data.POINTS, reference_size = targets.REFERENCE_SIZE,
+                         units = string.format("pixels of the input scaled to %dx%d", targets.REFERENCE_SIZE, targets.REFERENCE_SIZE)}
+    else
+      tasks[task] = {classes = M.OUTPUTS[task], names = data.ATTRIBUTES[task].names, output = "scores (softmax for probabilities)"}
+    end
+  end
+  local not_metrics = {experiment = true, title = true, short = true, seed = true, config = true, tasks = true,
+                       history = true, sheet = true, train_seconds = true, stop_epoch = true, model = true}
+  local test = {}
+  for k, v in pairs(result) do
+    if not not_metrics[k] then test[k] = v end
+  end
+  return {
+    name = spec.name, title = spec.title,
+    input = {size = s.size},
+    tasks = tasks,
+    -- crop: faces framed like the AFLW test faces, the eye-mouth midpoint at the centre
+    -- and the eye-mouth distance eye_mouth of the side; seed: whole images resized
+    protocol = {name = s.protocol, eye_mouth = s.protocol == "crop" and 0.316 or nil},
+    data = {source = ds.info.source, identity = ds.info.identity, test_faces = #ds.test},
+    training = result.config, lambda = spec.tasks,
+    test = test, train_seconds = result.train_seconds,
+  }
 end
 
 -- ---- a script run on its own -----------------------------------------------------------

@@ -42,7 +42,7 @@ M.SPEC = {
   ["es-factor"] = {"choice", "the second factor of eq. (4): validation (the report) or training (the authors' code)",
                    choices = {"validation", "training"}},
   ["stop-after-epochs"] = {"int", "end this invocation after N epochs in all, as an interruption would (resume by running again)"},
-  ["keep-models"] = {"flag", "keep each finished run's weights (runs/.../model.safetensors)"},
+  ["keep-models"] = {"flag", "accepted for old command lines: every finished run keeps its model file (runs/.../model.safetensors)"},
   fresh = {"flag", "train every run again from the start, replacing what the output folder holds for it"},
   help = {"flag", "show the options"},
 }

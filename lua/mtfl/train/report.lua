@@ -168,15 +168,7 @@ end
 
 -- ---- CSV ---------------------------------------------------------------------------------
 
-local function csv_field(v)
-  if v == nil then return "" end
-  if type(v) == "number" then
-    return math.type(v) == "integer" and tostring(v) or string.format("%.6g", v)
-  end
-  v = tostring(v)
-  if v:find('[,"\n]') then v = '"' .. v:gsub('"', '""') .. '"' end
-  return v
-end
+local csv_field = require("mtfl.csv").field
 
 --- The runs as CSV text: one row per run, a column per number (sorted names after
 --- experiment and seed).

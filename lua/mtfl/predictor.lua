@@ -1,0 +1,142 @@
+-- mtfl.predictor: a model file put to use on faces, the way it was trained.
+--
+--   local predictor = require "mtfl.predictor"
+--   local p = predictor.load("out/quickstart/model.safetensors")
+--   local set = p:load_list("faces.txt", {frame = "points"})   -- or p:load_images{...}
+--   local r = p:run(set)    -- r.landmarks [N, 10] in the faces' input pixels,
+--                           -- r.probabilities.pose [N, 5], ...
+--
+-- The card of the file (mtfl.nn.model_file) says the input size, how training framed
+-- the faces (eye_mouth of the crop protocol) and the landmarks' units; this module is
+-- the one place that applies them.
+local mtfl = require "mtfl"
+local nn = require "mtfl.nn"
+local data = require "mtfl.data"
+local errors = require "mtfl.errors"
+
+local M = {}
+local Predictor = {}
+Predictor.__index = Predictor
+
+--- load(path [, {device, batch = 100}]) -> a predictor: p.model, p.card, p.size, the
+--- sorted p.attributes and p.has_landmarks.
+function M.load(path, options)
+  options = options or {}
+  local model, card = nn.load_model(path, {device = options.device})
+  local p = setmetatable({path = path, model = model, card = card, size = card.input.size,
+                          batch = options.batch or 100, device = options.device or model:device(),
+                          attributes = {}}, Predictor)
+  for task, t in pairs(card.tasks) do
+    if task == "landmarks" then
+      p.has_landmarks = true
+      -- outputs in the pixels of a reference_size image: back to the input's pixels
+      p.landmark_scale = (t.reference_size or p.size) / p.size
+    elseif t.classes then
+      p.attributes[#p.attributes + 1] = task
+    end
+  end
+  table.sort(p.attributes)
+  return p
+end
+
+--- The framing the model was trained with: "points" for the crop protocol (whose test
+--- faces are already crops, used whole), "none" for the seed's whole images.
+function Predictor:trained_frame()
+  return self.card.protocol and self.card.protocol.name == "crop" and "points" or "none"
+end
+
+local function with_geometry(self, options)
+  local o = {size = self.size, eye_mouth = self.card.protocol and self.card.protocol.eye_mouth or 0.316}
+  for k, v in pairs(options or {}) do o[k] = v end
+  return o
+end
+
+--- load_list(file [, {frame = "none" | "points" | "box", limit, on_error}]) -> set, info:
+--- an annotation file's faces at the model's input size and crop geometry.
+function Predictor:load_list(file, options)
+  return data.load_list(file, with_geometry(self, options))
+end
+
+--- load_images({path, ...} [, {boxes, on_error}]) -> set, info (see data.load_images).
+function Predictor:load_images(paths, options)
+  return data.load_images(paths, with_geometry(self, options))
+end
+
+--- forward(images [N, 3, size, size]) -> {landmarks = [N, 10] input pixels, <attribute>
+--- = [N, K] scores}: the network's outputs in the units evaluation uses.
+function Predictor:forward(images)
+  local s = images:size()
+  if #s ~= 4 or s[2] ~= 3 or s[3] ~= self.size or s[4] ~= self.size then
+    errors.raisef("predictor %s: images are %s, the model takes [N x 3 x %d x %d]", self.path,
+                  table.concat(s, "x"), self.size, self.size)
+  end
+  local out = self.model:forward(images)
+  if mtfl.is_tensor(out) then errors.raisef("predictor %s: the network gives one tensor, not a table of tasks", self.path) end
+  local result = {}
+  for task, t in pairs(out) do
+    result[task] = task == "landmarks" and t:mul(1 / self.landmark_scale) or t
+  end
+  return result
+end
+
+--- Softmax of each row of an [N, K] tensor of scores: a new CPU tensor of probabilities.
+function M.softmax_rows(scores)
+  local rows = scores:to("cpu"):totable()
+  for _, row in ipairs(rows) do
+    local top = math.max(table.unpack(row))
+    local sum = 0
+    for k, v in ipairs(row) do row[k] = math.exp(v - top) sum = sum + row[k] end
+    for k in ipairs(row) do row[k] = row[k] / sum end
+  end
+  return mtfl.tensor(rows, {device = "cpu"})
+end
+
+--- run(set) -> {landmarks = [N, 10] CPU tensor in input pixels (nil without a landmark
+--- head), scores = {task = [N, K]}, probabilities = {task = [N, K]}}, in batches.
+function Predictor:run(set)
+  local chunks = {}
+  for first = 1, #set, self.batch do
+    local indices = {}
+    for i = first, math.min(#set, first + self.batch - 1) do indices[#indices + 1] = i end
+    local batch = set:batch(indices, {size = self.size, device = self.device})
+    for task, t in pairs(self:forward(batch.images)) do
+      chunks[task] = chunks[task] or {}
+      table.insert(chunks[task], t:to("cpu"))
+    end
+  end
+  local result = {scores = {}, probabilities = {}}
+  for task, list in pairs(chunks) do
+    local all = mtfl.cat and mtfl.cat(list, 1) or M.cat_rows(list)
+    if task == "landmarks" then
+      result.landmarks = all
+    else
+      result.scores[task], result.probabilities[task] = all, M.softmax_rows(all)
+    end
+  end
+  return result
+end
+
+--- The most probable class of a row of probabilities (a table), and its probability.
+function M.best_class(row)
+  local best = 1
+  for c = 2, #row do if row[c] > row[best] then best = c end end
+  return best, row[best]
+end
+
+--- Rows of CPU tensors one after another (until mtfl.cat exists everywhere).
+function M.cat_rows(list)
+  if #list == 1 then return list[1] end
+  local rows = 0
+  for _, t in ipairs(list) do rows = rows + t:size(1) end
+  local shape = list[1]:size()
+  shape[1] = rows
+  local out = mtfl.empty(shape, {device = "cpu"})
+  local at = 1
+  for _, t in ipairs(list) do
+    out:narrow(1, at, t:size(1)):copy(t)
+    at = at + t:size(1)
+  end
+  return out
+end
+
+return M
