@@ -10,14 +10,16 @@
 local mtfl = require "mtfl"
 local data = require "mtfl.data"
 
-local protocol, out = "seed", "out/data_tour"
-for i = 1, #arg do
-  if arg[i] == "--protocol" then protocol = arg[i + 1] end
-  if arg[i] == "--out" then out = arg[i + 1] end
-end
+local opts = require("mtfl.cli").parse(arg, {script = arg[0], about = "the data pipeline end to end, and the mean-shape baseline",
+  options = {data = {"string", "the MTFL folder (else MTFL_DATA, ./data/MTFL, ../shared/MTFL)", argname = "DIR"},
+             protocol = {"choice", "the seed's whole images, or faces cropped like the test faces",
+                         choices = {"seed", "crop"}, default = "seed"},
+             out = {"string", "where the pictures go", default = "out/data_tour", argname = "DIR"}}})
+if not opts then return end   -- --help
+local protocol, out = opts.protocol, opts.out
 require("mtfl.files").mkdir(out)
 
-local ds = data.open{protocol = protocol, args = arg}
+local ds = data.open{protocol = protocol, args = arg}   -- --data, else the usual places
 print(data.describe(ds))
 
 local function all(set)

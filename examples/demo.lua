@@ -3,6 +3,10 @@
 --
 --   mtfl-lua examples/demo.lua
 local mtfl = require "mtfl"
+if not require("mtfl.cli").parse(arg, {script = arg[0], options = {},
+    about = "lists the devices, then fits a linear model on each of them and compares the results"}) then
+  return   -- --help
+end
 
 print("mtfl " .. mtfl.version .. " - devices:")
 for _, d in ipairs(mtfl.devices()) do

@@ -15,8 +15,9 @@ local data = require "mtfl.data"
 local train = require "mtfl.train"
 
 local OPTIONS = {data = true, out = true, epochs = true, device = true, synthetic = true, fresh = true}
-local given = train.options.parse(arg, OPTIONS)
-if given.help then print(train.options.usage(arg[0], OPTIONS)) return end
+local given = train.options.parse(arg, OPTIONS, "trains the multi-task network of examples/tcdcn.lua on MTFL " ..
+                                  "(or synthetic faces) and writes its results into <out>/quickstart")
+if not given then return end   -- --help
 local out = (given.out or "out") .. "/quickstart"
 
 local spec = train.experiment.example("tcdcn.lua")

@@ -12,7 +12,7 @@ local heads = require "mtfl.train.heads"
 
 --- network(size, outputs): outputs = {task = number of outputs}, e.g. {landmarks = 10,
 --- pose = 5}. The heads are named after the tasks, inside a Heads named "heads".
-return function(size, outputs)
+local function network(size, outputs)
   local pooled = (size // 2 + 1) // 2   -- the second pooling rounds up
   return nn.Sequential{
     nn.Conv2d(3, 16, 5, {padding = "same"}), nn.ReLU(true), nn.MaxPool2d(2),
@@ -20,3 +20,12 @@ return function(size, outputs)
     nn.Flatten(), nn.Linear(32 * pooled * pooled, 1024), nn.ReLU(true),
   }:add(heads.linear(1024, outputs), "heads")
 end
+
+-- Loaded by experiment.example, the file is the function; run on its own, it shows the
+-- network with the multi-task heads.
+local experiment = require "mtfl.train.experiment"
+if ... == experiment.AS_SPEC then return network end
+local o = require("mtfl.cli").parse(arg, {script = arg[0], about = "shows the seed study's network, layer by layer",
+  options = {size = {"int", "input side in pixels", default = 150}}})
+if not o then return end   -- --help
+print(network(o.size, {landmarks = 10, pose = 5, glasses = 2}):summary{1, 3, o.size, o.size})

@@ -7,14 +7,10 @@
 --   mtfl-lua scripts/bench_alloc.lua [--device D] [--rounds 10]
 local mtfl = require "mtfl"
 
-local opts = {rounds = 10}
-for i = 1, #arg, 2 do
-  local key, value = arg[i]:match("^%-%-(%w+)$"), arg[i + 1]
-  if key == "device" then opts.device = value
-  elseif key == "rounds" then opts.rounds = math.tointeger(tonumber(value))
-  else error("unknown argument " .. tostring(arg[i]) .. " (use --device D, --rounds N)", 0) end
-  if opts[key] == nil or (key == "rounds" and opts.rounds < 1) then error("--" .. key .. " needs a value", 0) end
-end
+local opts = require("mtfl.cli").parse(arg, {script = arg[0], about = "what fresh memory costs an op: a 92 MB copy three ways",
+  options = {device = {"string", "the device (default: mtfl's default device)", argname = "D"},
+             rounds = {"int", "timed copies of each kind", default = 10}}})
+if not opts then return end   -- --help
 local device = opts.device or mtfl.device()
 mtfl.set_device(device)
 local x = mtfl.rand(64, 16, 150, 150)

@@ -13,18 +13,16 @@
 local mtfl = require "mtfl"
 local data = require "mtfl.data"
 
-local opts = {protocol = "seed", size = 150, batches = 60}
-local i = 1
-while i <= #arg do
-  local a = arg[i]
-  if a == "--data" then opts.data = arg[i + 1]; i = i + 2
-  elseif a == "--protocol" then opts.protocol = arg[i + 1]; i = i + 2
-  elseif a == "--size" then opts.size = tonumber(arg[i + 1]); i = i + 2
-  elseif a == "--batches" then opts.batches = tonumber(arg[i + 1]); i = i + 2
-  elseif a == "--keep-cache" then opts.cache = arg[i + 1]; i = i + 2
-  else error("unknown argument " .. a .. " (use --data DIR, --protocol seed|crop, --size N, " ..
-             "--batches N, --keep-cache DIR)", 0) end
-end
+local opts = require("mtfl.cli").parse(arg, {script = arg[0], about = "how fast the data pipeline is on this machine",
+  options = {data = {"string", "the MTFL folder (else MTFL_DATA, ./data/MTFL, ../shared/MTFL)", argname = "DIR"},
+             protocol = {"choice", "the seed's whole images, or faces cropped like the test faces",
+                         choices = {"seed", "crop"}, default = "seed"},
+             size = {"int", "input side in pixels", default = 150},
+             batches = {"int", "augmented batches of 50 to time", default = 60},
+             ["keep-cache"] = {"string", "the cache folder to use and keep (default: a fresh one, removed after)",
+                               argname = "DIR"}}})
+if not opts then return end   -- --help
+opts.cache = opts.keep_cache
 
 local dir = data.find{dir = opts.data, args = arg}
 local cache = opts.cache or (os.tmpname() .. "-bench-cache")

@@ -9,13 +9,10 @@
 -- also compiles OpenCL kernels).
 local mtfl = require "mtfl"
 
-local opts = {["repeat"] = 3}
-local i = 1
-while i <= #arg do
-  if arg[i] == "--device" then opts.device = arg[i + 1]; i = i + 2
-  elseif arg[i] == "--repeat" then opts["repeat"] = tonumber(arg[i + 1]); i = i + 2
-  else error("unknown argument " .. arg[i] .. " (use --device D, --repeat N)") end
-end
+local opts = require("mtfl.cli").parse(arg, {script = arg[0], about = "GFLOP/s of matmul for the seed network's GEMM shapes",
+  options = {device = {"string", "one device (default: every device)", argname = "D"},
+             ["repeat"] = {"int", "timed runs of each shape (the best counts)", default = 3}}})
+if not opts then return end   -- --help
 
 local shapes = {
   {name = "fc 64x1024x46208",    m = 64,   n = 1024,    k = 46208, tb = true},

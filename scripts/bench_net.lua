@@ -33,24 +33,15 @@ local NETS = {
   tcdcn = {example = "tcdcn.lua", batch = 50, size = 40, lr = 1e-3, warmup = 3, steps = 50},
 }
 
-local opts = {net = "seed"}
-local i = 1
-while i <= #arg do
-  local key, value = arg[i]:match("^%-%-(%w+)$"), arg[i + 1]
-  if key == "profile" then
-    opts.profile, i = true, i + 1
-  else
-    if key == "device" or key == "net" then opts[key] = value
-    elseif key == "batch" or key == "steps" or key == "size" then opts[key] = math.tointeger(tonumber(value))
-    else error("unknown argument " .. tostring(arg[i]) .. " (use --net seed|tcdcn, --device D, --batch N, --steps N, --size S, --profile)", 0) end
-    if value == nil or opts[key] == nil or (key ~= "device" and key ~= "net" and opts[key] < 1) then
-      error("--" .. key .. " needs a value" .. (key ~= "device" and key ~= "net" and " (a positive integer)" or ""), 0)
-    end
-    i = i + 2
-  end
-end
+local opts = require("mtfl.cli").parse(arg, {script = arg[0], about = "training and inference images/s of an example's network",
+  options = {net = {"choice", "the seed study's network or the TCDCN-like one", choices = {"seed", "tcdcn"}, default = "seed"},
+             device = {"string", "the device (default: mtfl's default device)", argname = "D"},
+             batch = {"int", "batch size (default: the network's, 64 or 50)"},
+             steps = {"int", "timed steps (default: the network's, 5 or 50; at least 50 on a GPU)"},
+             size = {"int", "input side in pixels (default: the network's, 150 or 40)", argname = "S"},
+             profile = {"flag", "also print where a step's time goes, per module"}}})
+if not opts then return end   -- --help
 local net = NETS[opts.net]
-if not net then error("--net " .. opts.net .. ": unknown network (seed or tcdcn)", 0) end
 
 local device = opts.device or mtfl.device()
 mtfl.set_device(device)

@@ -14,25 +14,16 @@
 --   mtfl-lua scripts/bench_data.lua --data data/synthetic
 local data = require "mtfl.data"
 
-local o = {out = "data/synthetic", train = 4000, test = 1500, size = 150, seed = 1, format = "jpg",
-           nonsquare_every = 4, gray_every = 25}
-local numbers = {train = true, test = true, size = true, seed = true, nonsquare_every = true, gray_every = true}
-local i = 1
-while i <= #arg do
-  local key = arg[i]:match("^%-%-([%w%-]+)$")
-  key = key and key:gsub("%-", "_")
-  if not key or o[key] == nil or arg[i + 1] == nil then
-    error("usage: make-synthetic.lua [--out DIR] [--train N] [--test N] [--size N] [--seed N] " ..
-          "[--format jpg|png] [--nonsquare-every N] [--gray-every N] (got " .. arg[i] .. ")", 0)
-  end
-  local value = arg[i + 1]
-  if numbers[key] then
-    value = math.tointeger(tonumber(value))
-    if not value or value < 0 then error("--" .. key:gsub("_", "-") .. " needs a whole number >= 0", 0) end
-  end
-  o[key] = value
-  i = i + 2
-end
+local o = require("mtfl.cli").parse(arg, {script = arg[0], about = "a synthetic face set on disk in the MTFL file format",
+  options = {out = {"string", "the folder to write", default = "data/synthetic", argname = "DIR"},
+             train = {"int", "training faces", default = 4000, min = 0},
+             test = {"int", "test faces (the first 1000 are the validation set)", default = 1500, min = 0},
+             size = {"int", "image side in pixels", default = 150},
+             seed = {"int", "the seed of the faces", default = 1, min = 0},
+             format = {"choice", "image files", choices = {"jpg", "png"}, default = "jpg"},
+             ["nonsquare-every"] = {"int", "stretch every Nth training image to 160x216 (0: none)", default = 4, min = 0},
+             ["gray-every"] = {"int", "save every Nth training image in grayscale (0: none)", default = 25, min = 0}}})
+if not o then return end   -- --help
 
 local t0 = mtfl.clock()
 local train = data.synthetic{n = o.train, size = o.size, seed = o.seed * 2}

@@ -12,6 +12,7 @@ set -euo pipefail
 packages=(
   cmake make gcc pkg-config
   liblua5.4-dev lua5.4                       # the scripting language; lua5.4 for `require "mtfl"` tests
+  lua-argparse                               # the command line of every script (lua/mtfl/cli.lua)
   ocl-icd-opencl-dev opencl-c-headers        # OpenCL ICD loader and headers
   pocl-opencl-icd clinfo                     # OpenCL on machines without a GPU
   libclblast-dev                             # GEMM on OpenCL devices

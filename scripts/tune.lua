@@ -33,9 +33,6 @@ local files = require "mtfl.files"
 local tuning = require "mtfl.tuning"
 local experiment = require "mtfl.train.experiment"
 
-local USAGE = "usage: mtfl-lua scripts/tune.lua [--device D] [--fraction F] [--net seed|tcdcn] " ..
-              "[--size M,N,K] [--kernels xgemm_direct,xgemm] [--runs N] [--max-gflop G] [--always-store]"
-
 -- what each tuner tunes: the binary, the JSON its first search writes, CLBlast's kernel name
 local TUNERS = {
   xgemm_direct = {binary = "clblast_tuner_xgemm_direct", json = "clblast_xgemm_direct_1_32.json", kernel = "XgemmDirect"},
@@ -46,23 +43,19 @@ local NETS = {seed = {example = "multitask.lua", batch = 64, size = 150}, tcdcn 
 
 local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
 
-local opts = {net = "seed", fraction = 1, runs = 2, kernels = "xgemm_direct,xgemm"}
-do
-  local i = 1
-  while i <= #arg do
-    local key, value = arg[i]:match("^%-%-([%w-]+)$"), arg[i + 1]
-    if key == "always-store" then opts.always_store, value = true, nil; i = i - 1
-    elseif not key or value == nil then fail("%s needs a value\n%s", arg[i], USAGE)
-    elseif key == "device" or key == "net" or key == "kernels" or key == "size" then opts[key] = value
-    elseif key == "fraction" or key == "runs" or key == "max-gflop" then
-      opts[key] = tonumber(value)
-      if not opts[key] or opts[key] <= 0 then fail("--%s needs a positive number, got %s", key, value) end
-    else fail("unknown argument %s\n%s", arg[i], USAGE) end
-    i = i + 2
-  end
-end
+local opts = require("mtfl.cli").parse(arg, {script = arg[0], about = "CLBlast's GEMM kernels tuned for one OpenCL device",
+  options = {device = {"string", "an OpenCL device (default: the first one)", argname = "D"},
+             fraction = {"number", "the share of each tuner's configurations to try, 0 < F <= 1", default = 1,
+                         argname = "F"},
+             net = {"choice", "whose GEMM to tune for", choices = {"seed", "tcdcn"}, default = "seed"},
+             size = {"string", "M,N,K instead of the network's GEMM", argname = "M,N,K"},
+             kernels = {"string", "which tuners, comma-separated", default = "xgemm_direct,xgemm", argname = "A,B"},
+             runs = {"int", "runs per configuration, passed to the tuners", default = 2},
+             ["max-gflop"] = {"number", "the most GFLOP one product may take (default: 0.5 on a CPU device, 20 on a GPU)",
+                              argname = "G"},
+             ["always-store"] = {"flag", "store the parameters even when the GEMM measured slower with them"}}})
+if not opts then return end   -- --help
 if opts.fraction > 1 then fail("--fraction %g: a share of the configurations, 0 < F <= 1", opts.fraction) end
-if not NETS[opts.net] then fail("--net %s: unknown network (seed or tcdcn)", opts.net) end
 
 -- the device
 local device
@@ -107,7 +100,7 @@ if opts.size then
   if gemm.m < 1 or gemm.n < 1 or gemm.k < 1 then fail("--size %s: sizes must be positive", opts.size) end
 else
   gemm = network_gemm(NETS[opts.net])
-  local limit = (opts["max-gflop"] or (device.is_gpu and 20 or 0.5)) * 1e9
+  local limit = (opts.max_gflop or (device.is_gpu and 20 or 0.5)) * 1e9
   -- the long side shrinks (in steps of 64, the tuners' tile multiples) until it fits
   local long = gemm.n >= gemm.m and "n" or "m"
   while 2 * gemm.m * gemm.n * gemm.k > limit and gemm[long] > 64 do gemm[long] = math.max(64, (gemm[long] // 2) // 64 * 64) end

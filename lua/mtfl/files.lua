@@ -8,6 +8,11 @@
 -- A write goes to a unique temporary file beside the target (mkstemp), is flushed to
 -- disk (fsync) and renamed over the target: a killed process or a second process
 -- writing the same path never leaves a half-written or mixed file under its name.
+--
+-- Why not Debian's lua-filesystem: it has mkdir (one level), attributes and locks, but
+-- no mkstemp, fsync or rename-over, so the C side would stay for the atomic writes;
+-- the folder kind and mkdir -p are a few lines beside it, and lfs is a C module that
+-- `require "mtfl"` in a stock lua5.4 would then need beside mtfl.so.
 local mtfl = require "mtfl"
 local errors = require "mtfl.errors"
 

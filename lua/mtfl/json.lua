@@ -6,6 +6,12 @@
 -- with sorted keys, so equal values encode to equal text. Numbers that are integers in
 -- Lua are written as integers and decoded back to integers. Decoding errors name the
 -- byte where the text went wrong.
+--
+-- Why not Debian's lua-cjson (2.1.0, checked): it writes at most 14 significant digits
+-- (encode_number_precision refuses 17), so 0.1 + 0.2 comes back as 0.3 and a stored
+-- learning rate or metric would not read back equal; it decodes every number, "3"
+-- too, as a float, where safetensors offsets and shapes must be integers; and it is a C
+-- module, which `require "mtfl"` in a stock lua5.4 would then need beside mtfl.so.
 local json = {}
 
 local array_mark = setmetatable({}, {__mode = "k"})

@@ -247,9 +247,37 @@ run "$REPO/scripts/bench_net.lua" --net seed --device cpu --batch 2 --steps 1 --
 check "bench_net.lua --net seed builds the seed network with its three heads" \
     eval '[[ $rc -eq 0 ]] && grep -qE "^train_img_per_s=[0-9.]+ " <<<"$out" && contains "$out" "Linear(1152 -> 1024)" && contains "$out" "(pose) Linear(1024 -> 5)"'
 run "$REPO/scripts/bench_net.lua" --net resnet </dev/null
-check "bench_net.lua names an unknown network" eval '[[ $rc -ne 0 ]] && contains "$err" "--net resnet: unknown network"'
+check "bench_net.lua names an unknown network" eval '[[ $rc -ne 0 ]] && contains "$err" "option --net is \"resnet\" (use seed or tcdcn)"'
 run "$REPO/scripts/bench_net.lua" --steps 0 </dev/null
-check "bench_net.lua refuses a step count that is not positive" eval '[[ $rc -ne 0 ]] && contains "$err" "--steps needs a value (a positive integer)"'
+check "bench_net.lua refuses a step count that is not positive" eval '[[ $rc -ne 0 ]] && contains "$err" "option --steps wants a positive integer, got \"0\""'
+
+# --- every script reads its command line one way (lua/mtfl/cli.lua) -----------------------
+for script in "$REPO"/examples/*.lua "$REPO"/scripts/*.lua; do
+    script_name=${script#"$REPO"/}
+    run "$script" --help </dev/null
+    check "$script_name --help prints its options and exits 0" eval '[[ $rc -eq 0 && "$out" == "Usage: mtfl-lua "*"$script_name"* ]] && contains "$out" "-h, --help"'
+    run "$script" --no-such-option 1 </dev/null
+    check "$script_name names an unknown option" eval '[[ $rc -eq 1 ]] && contains "$err" "unknown option '"'"'--no-such-option'"'"'" && [[ $(grep -c "^mtfl-lua: " <<<"$err") -eq 1 ]]'
+done
+# a bad value, for an option of each kind: the error names the option and the value
+bad_values=(
+    "examples/reproduce.lua|--epochs|x|option --epochs wants a positive integer, got \"x\""
+    "examples/multitask.lua|--protocol|box|option --protocol is \"box\" (use seed or crop)"
+    "examples/quickstart.lua|--epochs|1.5|option --epochs wants a positive integer, got \"1.5\""
+    "examples/data_tour.lua|--protocol|crops|option --protocol is \"crops\" (use seed or crop)"
+    "examples/seed_network.lua|--size|0|option --size wants a positive integer, got \"0\""
+    "scripts/make-synthetic.lua|--train=-1||option --train wants an integer >= 0, got \"-1\""
+    "scripts/tune.lua|--fraction|some|option --fraction wants a positive number, got \"some\""
+    "scripts/bench_gemm.lua|--repeat|0|option --repeat wants a positive integer, got \"0\""
+    "scripts/bench_alloc.lua|--rounds||option '--rounds' requires an argument"
+)
+for case in "${bad_values[@]}"; do
+    IFS='|' read -r script_name opt value want <<<"$case"
+    if [ -n "$value" ]; then run "$REPO/$script_name" "$opt" "$value" </dev/null; else run "$REPO/$script_name" "$opt" </dev/null; fi
+    check "$script_name $opt $value: the error names the option" eval '[[ $rc -eq 1 && -z "$out" ]] && contains "$err" "$want"'
+done
+run -e 'local o = require("mtfl.cli").parse({"--help"}, {options = {n = {"int", "a count"}}}); print(o == nil and "returned")' </dev/null
+check "--help of a script run in the host returns to it instead of exiting" eval '[[ $rc -eq 0 ]] && contains "$out" "--n N" && contains "$out" "returned"'
 
 # --- CLBlast tuned for the device in use (scripts/tune.lua), end to end on PoCL -------------
 run "$REPO/scripts/tune.lua" --device cpu </dev/null

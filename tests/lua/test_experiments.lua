@@ -51,9 +51,9 @@ T.test("options: profiles, an experiment's own settings, the command line on top
   T.eq(#s.experiments, 2, "a list")
   T.raises(function() options.parse({"--epochs", "0"}) end, "option --epochs wants a positive integer")
   T.raises(function() options.parse({"--protocol", "box"}) end, "option --protocol is \"box\" (use seed or crop)")
-  T.raises(function() options.parse({"--epochs"}) end, "option --epochs needs a value")
-  T.raises(function() options.parse({"--bogus"}) end, "unknown argument \"--bogus\"")
-  T.raises(function() options.parse({"--seeds", "2"}, experiment.SCRIPT_OPTIONS) end, "unknown argument \"--seeds\"")
+  T.raises(function() options.parse({"--epochs"}) end, "option '--epochs' requires an argument")
+  T.raises(function() options.parse({"--bogus"}) end, "unknown option '--bogus' (--help lists the options)")
+  T.raises(function() options.parse({"--seeds", "2"}, experiment.SCRIPT_OPTIONS) end, "unknown option '--seeds'; did you mean '--seed'?")
 end)
 
 T.test("report: mean and sample standard deviation over seeds, the table beside the seed", function()

@@ -291,8 +291,9 @@ end
 function M.script(spec, ...)
   check(spec)
   if select(1, ...) == M.AS_SPEC then return spec end
-  local given = options.parse(arg, M.SCRIPT_OPTIONS)
-  if given.help then print(options.usage(arg[0], M.SCRIPT_OPTIONS)) return end
+  local given = options.parse(arg, M.SCRIPT_OPTIONS, "one training run of the experiment " .. spec.name ..
+                              " (" .. spec.title .. ")")
+  if not given then return end   -- --help
   local s = options.resolve(given, spec)
   s.seed = s.seed or 1
   local epochs_left = s.stop_after_epochs

@@ -105,8 +105,8 @@ end
 --- The whole command: parse arg, run the grid, write everything. Exit status 3 when
 --- --stop-after-epochs ended it early (run it again to go on).
 function M.main(args, catalogue)
-  local given = options.parse(args, M.OPTIONS)
-  if given.help then print(options.usage(args[0], M.OPTIONS)) return end
+  local given = options.parse(args, M.OPTIONS, "the seed study's grid: experiments x seeds x epochs, then its tables and figures")
+  if not given then return end   -- --help
   if given.device then mtfl.set_device(given.device) end
   local specs = M.select(catalogue, given.experiments)
   local t0 = mtfl.clock()

@@ -1,0 +1,131 @@
+-- mtfl.cli: the one way every script (examples/, scripts/) reads its command line.
+--
+-- Debian's lua-argparse parses (--name value, --name=value, -h/--help, a "did you
+-- mean" for a misspelt option); this module adds the project's typed values and turns
+-- what argparse would do to the process into what a library may do. argparse prints
+-- and calls os.exit on --help and on every error, which would end the REPL or the test
+-- that ran the script: here --help prints and parse returns nil, and a bad option is a
+-- Lua error naming it. argparse is required when a script parses, not when mtfl loads,
+-- so `require "mtfl"` in a stock lua5.4 still needs nothing but mtfl.so.
+local errors = require "mtfl.errors"
+
+local M = {}
+
+-- what each kind's value looks like in the help text
+local ARGNAME = {int = "N", number = "X", string = "VALUE", list = "A,B"}
+
+--- The converter argparse calls for option `name` of kind spec[1]: value -> typed
+--- value, or nil and the message (which names the option). Kinds: int (an integer >=
+--- spec.min, default 1), number (> 0, or >= spec.min), string, list (comma-separated,
+--- at least one item), choice (one of spec.choices).
+function M.converter(name, spec)
+  local kind = spec[1]
+  local function bad(fmt, ...) return nil, string.format("option --%s " .. fmt, name, ...) end
+  if kind == "int" then
+    local min = spec.min or 1
+    return function(value)
+      local n = math.tointeger(tonumber(value))
+      if n and n >= min then return n end
+      return bad(min == 1 and "wants a positive integer, got %q" or "wants an integer >= " .. min .. ", got %q", value)
+    end
+  elseif kind == "number" then
+    return function(value)
+      local x = tonumber(value)
+      if x and x == x and (spec.min and x >= spec.min or not spec.min and x > 0) then return x end
+      return bad(spec.min and "wants a number >= " .. spec.min .. ", got %q" or "wants a positive number, got %q", value)
+    end
+  elseif kind == "list" then
+    return function(value)
+      local items = {}
+      for item in value:gmatch("[^,%s]+") do items[#items + 1] = item end
+      if #items > 0 then return items end
+      return bad("wants a comma-separated list, got %q", value)
+    end
+  elseif kind == "choice" then
+    return function(value)
+      for _, c in ipairs(spec.choices) do if c == value then return value end end
+      return bad("is %q (use %s)", value, table.concat(spec.choices, " or "))
+    end
+  elseif kind == "string" then
+    return function(value) return value end
+  end
+  errors.raisef("cli: option --%s has an unknown kind %s", name, tostring(kind))
+end
+
+local function load_argparse()
+  local ok, argparse = pcall(require, "argparse")
+  if not ok then
+    errors.raise("cli: the Lua module argparse is missing (apt-get install lua-argparse; scripts/setup-deps.sh does)")
+  end
+  return argparse
+end
+
+local function sorted_names(options, allowed)
+  local names = {}
+  for name in pairs(options) do
+    if name ~= "help" and (not allowed or allowed[name]) then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
+--- The argparse parser for a command line described by `command` (see M.parse).
+function M.parser(command)
+  local argparse = load_argparse()
+  local script = command.script or "script.lua"
+  local parser = argparse("mtfl-lua " .. script, command.about, command.epilog)
+  -- argparse's own --help action exits the process; ours only marks the result
+  parser:add_help(false)
+  parser:flag("-h --help", "Show this help and return.")
+  for _, name in ipairs(sorted_names(command.options, command.allowed)) do
+    local spec = command.options[name]
+    local help = spec[2] or ""
+    if spec.default ~= nil then help = help .. string.format(" (default: %s)", tostring(spec.default)) end
+    if spec[1] == "flag" then
+      parser:flag("--" .. name, help)
+    else
+      parser:option("--" .. name, help):argname(spec.argname or spec.choices and table.concat(spec.choices, "|")
+                                                    or ARGNAME[spec[1]] or "VALUE")
+        :convert(M.converter(name, spec))
+    end
+  end
+  return parser
+end
+
+--- parse(args, command) -> {name = value} (dashes in names become underscores:
+--- epoch_size), or nil after printing the help for -h/--help.
+--- command = {script = "examples/x.lua", about = "one line", options = {name = {kind,
+--- help, default =, choices =, min =, argname =}}, allowed = a set of the names this
+--- script takes (default: all)}. Kinds: flag, int, number, string, list, choice (see
+--- M.converter). The result holds the options given, and the defaults of those not
+--- given that have one. A bad option is an error naming it, never an exit.
+---   local o = cli.parse(arg, {script = "scripts/bench_gemm.lua",
+---                             options = {["repeat"] = {"int", "timed runs", default = 3}}})
+---   if not o then return end   -- --help
+function M.parse(args, command)
+  local parser = M.parser(command)
+  local list = {}
+  for i = 1, #(args or {}) do list[i] = tostring(args[i]) end
+  local ok, result = parser:pparse(list)
+  if not ok then
+    -- one line: argparse puts its "Did you mean" guess on a line of its own
+    result = result:gsub("\nDid you mean", "; did you mean")
+    if result:match("^unknown option") then result = result .. " (--help lists the options)" end
+    if result == "too many arguments" then result = result .. ": the script takes only options (--help lists them)" end
+    errors.raise(result)
+  end
+  if result.help then
+    print(parser:get_help())
+    return nil
+  end
+  local given = {}
+  for _, name in ipairs(sorted_names(command.options, command.allowed)) do
+    local key = name:gsub("%-", "_")
+    local value = result[key]
+    if value == nil or value == false then value = command.options[name].default end
+    if value ~= nil then given[key] = value end
+  end
+  return given
+end
+
+return M
