@@ -63,6 +63,19 @@ data.sheet.contact_sheet{file = sheet, set = ds.test, faces = result.sheet.faces
                          columns = {{name = "mean face", landmarks = mean_rows},
                                     {name = spec.short, landmarks = result.sheet.landmarks}}}
 print("\n" .. sheet .. ": test faces, the points joined to the truth (white rings)")
+
+-- the network is a file: what to do with it next
+local model = out .. "/run/model.safetensors"
+local list, after = (ds.info.dir or "") .. "/testing.txt", " --after-line 1000"
+if result.config.source ~= "MTFL" then
+  -- synthetic faces live in memory: their test part goes to disk for the commands below
+  list, after = out .. "/synthetic-test/testing.txt", ""
+  data.write_mtfl(out .. "/synthetic-test", {test = ds.test}, {format = "png"})
+end
+print("\nthe trained network: " .. model .. " (nn.load_model reads it without this script)")
+print("  measure it on the test faces:   build/mtfl-lua scripts/evaluate.lua " .. model .. " " .. list .. after)
+print("  annotate your own face images:  build/mtfl-lua scripts/predict.lua " .. model .. " IMAGE_OR_FOLDER... --out out/predict")
+
 local ok, why = data.plot.available()
 if not ok then print("plots skipped: " .. why) return end
 local val = result.history.val

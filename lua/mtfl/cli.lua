@@ -77,6 +77,9 @@ function M.parser(command)
   -- argparse's own --help action exits the process; ours only marks the result
   parser:add_help(false)
   parser:flag("-h --help", "Show this help and return.")
+  for _, a in ipairs(command.arguments or {}) do
+    parser:argument(a[1], a[2]):args(a.args or 1)
+  end
   for _, name in ipairs(sorted_names(command.options, command.allowed)) do
     local spec = command.options[name]
     local help = spec[2] or ""
@@ -96,8 +99,9 @@ end
 --- epoch_size), or nil after printing the help for -h/--help.
 --- command = {script = "examples/x.lua", about = "one line", options = {name = {kind,
 --- help, default =, choices =, min =, argname =}}, allowed = a set of the names this
---- script takes (default: all)}. Kinds: flag, int, number, string, list, choice (see
---- M.converter). The result holds the options given, and the defaults of those not
+--- script takes (default: all), arguments = {{name, help [, args = "+" | "?" | "*"]},
+--- ...}: positional arguments, in order (result[name]; a list with args)}. Kinds:
+--- flag, int, number, string, list, choice (see M.converter). The result holds the options given, and the defaults of those not
 --- given that have one. A bad option is an error naming it, never an exit.
 ---   local o = cli.parse(arg, {script = "scripts/bench_gemm.lua",
 ---                             options = {["repeat"] = {"int", "timed runs", default = 3}}})
@@ -106,12 +110,23 @@ function M.parse(args, command)
   local parser = M.parser(command)
   local list = {}
   for i = 1, #(args or {}) do list[i] = tostring(args[i]) end
+  -- before parsing: a script's required arguments must not hide its help
+  for _, a in ipairs(list) do
+    if a == "--" then break end
+    if a == "-h" or a == "--help" then
+      print(parser:get_help())
+      return nil
+    end
+  end
   local ok, result = parser:pparse(list)
   if not ok then
     -- one line: argparse puts its "Did you mean" guess on a line of its own
     result = result:gsub("\nDid you mean", "; did you mean")
+    if result:match("^missing argument") then result = result .. " (--help shows the usage)" end
     if result:match("^unknown option") then result = result .. " (--help lists the options)" end
-    if result == "too many arguments" then result = result .. ": the script takes only options (--help lists them)" end
+    if result == "too many arguments" then
+      result = result .. (command.arguments and ": --help shows what the script takes" or ": the script takes only options (--help lists them)")
+    end
     errors.raise(result)
   end
   if result.help then
@@ -125,6 +140,7 @@ function M.parse(args, command)
     if value == nil or value == false then value = command.options[name].default end
     if value ~= nil then given[key] = value end
   end
+  for _, a in ipairs(command.arguments or {}) do given[a[1]] = result[a[1]] end
   return given
 end
 

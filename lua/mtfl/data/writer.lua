@@ -64,15 +64,17 @@ local function write_part(set, dir, part, o)
 end
 
 --- write_mtfl(dir, {train = set, test = set}, {format = "jpg" | "png", quality = 95,
---- folders = {train =, test =}, gray_every =, nonsquare_every =}) -> counts
+--- folders = {train =, test =}, gray_every =, nonsquare_every =}) -> counts. One of
+--- the two parts alone writes only its file (a test list to evaluate a model on).
 return function(dir, sets, options)
   options = options or {}
-  if type(dir) ~= "string" or type(sets) ~= "table" or not sets.train or not sets.test then
+  if type(dir) ~= "string" or type(sets) ~= "table" or not (sets.train or sets.test) then
     errors.raise("write_mtfl(dir, {train = set, test = set} [, options])")
   end
   if options.format and options.format ~= "jpg" and options.format ~= "png" then
     errors.raisef("write_mtfl: format %q (use \"jpg\" or \"png\")", options.format)
   end
   mkdir(dir)
-  return {train = write_part(sets.train, dir, "train", options), test = write_part(sets.test, dir, "test", options)}
+  return {train = sets.train and write_part(sets.train, dir, "train", options),
+          test = sets.test and write_part(sets.test, dir, "test", options)}
 end
