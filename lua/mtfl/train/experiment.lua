@@ -10,8 +10,14 @@
 --     -- early_stopping = {k = 5},                          -- eq. (4) on the auxiliary tasks
 --     -- augment = function(size) return {translate = size // 10, mirror = true} end,
 --     -- input_size = 60, settings = {quick = {lr = 1e-3}, full = {...}},
---     -- lr_schedule = function(epoch, epochs, lr) return lr end,
---     -- landmark_loss = {variant = "euclidean"},            -- nn.LandmarkLoss's options
+--     -- lr_schedule = function(epoch, epochs, lr) return lr end,  -- per epoch (1, 2, ...)
+--     -- schedule = optim.schedules.warmup{epochs = 1, inner = optim.schedules.cosine{}},
+--     --   a schedule of mtfl.optim.schedules, asked before every step (not with lr_schedule)
+--     -- optimizer = "adamw",                               -- or "adam" (default), or a table:
+--     --   {"adamw", weight_decay = 0.05}: the name, then options (lr comes from --lr)
+--     -- clip = 5,                                          -- gradient norm clipping
+--     -- landmark_loss = {variant = "euclidean"},            -- nn.LandmarkLoss's options:
+--     --   {kind = "wing", w = 10, epsilon = 2, normalize = "iod"}, or a kind: "l1"
 --     -- prepare = function(model, ds, scale) ... end,      -- e.g. a better initialisation
 --   }, ...)
 --
@@ -50,6 +56,39 @@ M.SCRIPT_OPTIONS = {protocol = true, quick = true, epochs = true, ["epoch-size"]
                     out = true, batch = true, lr = true, size = true, synthetic = true, limit = true,
                     ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true, fresh = true}
 
+M.OPTIMIZERS = {adam = optim.Adam, adamw = optim.AdamW, sgd = optim.SGD}
+
+-- The experiment's optimizer: spec.optimizer is a name or {name, options...}; the
+-- learning rate is the run's (--lr, the profile's).
+local function optimizer_class(spec)
+  local o = spec.optimizer or "adam"
+  local name, config = o, {}
+  if type(o) == "table" then
+    name = o[1] or o.type
+    for k, v in pairs(o) do
+      if k ~= 1 and k ~= "type" then config[k] = v end
+    end
+  end
+  local cls = M.OPTIMIZERS[name]
+  if not cls then
+    errors.raisef("experiment %s: optimizer %s (use \"adam\", \"adamw\" or \"sgd\", or {name, options})",
+                  spec.name, tostring(name))
+  end
+  return cls, config
+end
+
+local function make_optimizer(spec, s, params, grads)
+  local cls, config = optimizer_class(spec)
+  config.lr = s.lr
+  return cls(params, grads, config)
+end
+
+local function landmark_loss(spec)
+  local o = spec.landmark_loss
+  if type(o) == "string" then o = {kind = o} end
+  return nn.LandmarkLoss(o)
+end
+
 local function check(spec)
   if type(spec) ~= "table" or type(spec.name) ~= "string" then
     errors.raise("experiment: needs a table with a name")
@@ -66,6 +105,17 @@ local function check(spec)
   if type(spec.network) ~= "function" then
     errors.raisef("experiment %s: network = function(size, outputs) -> model is missing", spec.name)
   end
+  if spec.schedule ~= nil and type(spec.schedule) ~= "function" then
+    errors.raisef("experiment %s: schedule must be a function (t, base_lr, epochs) -> lr (mtfl.optim.schedules)", spec.name)
+  end
+  if spec.schedule and spec.lr_schedule then
+    errors.raisef("experiment %s: give either schedule or lr_schedule, not both", spec.name)
+  end
+  if spec.clip ~= nil and (type(spec.clip) ~= "number" or not (spec.clip > 0)) then
+    errors.raisef("experiment %s: clip must be a positive number, got %s", spec.name, tostring(spec.clip))
+  end
+  optimizer_class(spec)
+  if spec.landmark_loss ~= nil then landmark_loss(spec) end   -- its options' errors, before any training
   spec.title = spec.title or spec.name
   return spec
 end
@@ -138,7 +188,7 @@ local function build(spec, s, ds)
   local params, grads = nn.flatten_parameters(model)
   local criteria = {}
   for task, lambda in pairs(spec.tasks) do
-    criteria[task] = {task == "landmarks" and nn.LandmarkLoss(spec.landmark_loss) or nn.CrossEntropy(), lambda}
+    criteria[task] = {task == "landmarks" and landmark_loss(spec) or nn.CrossEntropy(), lambda}
   end
   local criterion = nn.MultiTask(criteria)
   local early_stopping
@@ -153,7 +203,7 @@ local function build(spec, s, ds)
   end
   init_landmark_head(spec, model, ds, s.size)
   if spec.prepare then spec.prepare(model, ds, targets.landmark_scale(s.size)) end
-  return model, optim.Adam(params, grads, {lr = s.lr}), criterion, early_stopping, size_check
+  return model, make_optimizer(spec, s, params, grads), criterion, early_stopping, size_check
 end
 
 -- What a run leaves in its folder; --fresh removes them to start over.
@@ -204,6 +254,7 @@ function M.run(spec, s, o)
     criterion = criterion, optimizer = optimizer, loader = loader, val = ds.val, size = s.size,
     epochs = s.epochs, epoch_size = s.epoch_size, batch = s.batch,
     lr_at = spec.lr_schedule and function(epoch) return spec.lr_schedule(epoch, s.epochs, s.lr) end,
+    schedule = spec.schedule, clip = spec.clip,
     early_stopping = early_stopping, checkpoint = dir .. "/checkpoint.safetensors",
     device = s.device}
   local done = trainer:resume()
