@@ -224,7 +224,9 @@ static int l_landmark_loss(lua_State *L)
     lua_getfield(L, 3, "grad");
     bool want_grad = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_getfield(L, 3, "weight");
-    mtfl_tensor *weight = lua_isnil(L, -1) ? NULL : lmtfl_check_tensor(L, -1);
+    mtfl_tensor *weight = lua_isnil(L, -1) ? NULL : lmtfl_test_tensor(L, -1);
+    if (!weight && !lua_isnil(L, -1))
+        lmtfl_error(L, "landmark_loss: weight must be a [N] tensor, got a %s", luaL_typename(L, -1));
     mtfl_landmark_loss_config c = {
         .kind = (mtfl_landmark_kind)kind,
         .w = opt_float_field(L, 3, "w", 10.0f),

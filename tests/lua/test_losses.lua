@@ -176,6 +176,10 @@ T.test("every device agrees with the CPU, loss and gradient", function()
         -- targets on the CPU are moved to the prediction's device
         local c = nn.LandmarkLoss{kind = "wing", normalize = "iod", layout = layout}
         T.near(c:forward(f:to(id), y), c:forward(f, y), DEVICE_TOL, "CPU targets, device predictions")
+        local dev_loss, none = mtfl.landmark_loss(f:to(id), y:to(id), {kind = "smooth_l1", grad = false})
+        T.eq(none, nil, id .. ": no gradient asked, none made")
+        T.truthy(C.relative_difference(dev_loss, mtfl.landmark_loss(f, y, {kind = "smooth_l1"})) <= DEVICE_TOL,
+                 id .. ": the losses without a gradient")
       end
     end
   end
@@ -196,7 +200,14 @@ T.test("bad options and wrong shapes are errors naming the loss", function()
   T.raises(function() wing:forward(mtfl.zeros(40), mtfl.zeros(40)) end, "input [40] is not [N x 2K]")
   T.raises(function() nn.LandmarkLoss{kind = "l1", normalize = "iod"}:forward(mtfl.zeros(4, 2), mtfl.zeros(4, 2)) end,
            "fewer than two points")
-  -- the C op itself checks its arguments
+  -- the C op itself checks its arguments; without a gradient it gives the same losses
+  local f, y = inputs("mtfl")
+  local per_face, none = mtfl.landmark_loss(f, y, {kind = "wing", grad = false})
+  local with_grad = mtfl.landmark_loss(f, y, {kind = "wing"})
+  T.eq(none, nil, "grad = false: no gradient")
+  T.eq(mtfl.max_abs_diff(per_face, with_grad), 0, "the same per-face losses")
+  T.raises(function() mtfl.landmark_loss(f, y, {kind = "wing", weight = 5}) end,
+           "landmark_loss: weight must be a [N] tensor, got a number")
   T.raises(function() mtfl.landmark_loss(mtfl.zeros(4, 10), mtfl.zeros(4, 10), {kind = "wing", weight = mtfl.ones(3)}) end,
            "landmark_loss: face weights is [3], should be [4]")
   T.raises(function() mtfl.landmark_loss(mtfl.zeros(4, 10), mtfl.zeros(4, 10), {kind = "cosh"}) end, "cosh")
