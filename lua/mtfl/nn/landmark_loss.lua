@@ -3,7 +3,7 @@
 --   least_squares (the seed report's eq. 2, the default):  L = 1/(2N) sum_n ||y_n - f_n||^2
 --   euclidean (what the authors' code used):  L = 1/N sum_n sum_k ||p_nk - q_nk||,
 --     the distance between each predicted and true point, summed over the points.
---   kind = "l1" | "smooth_l1" | "wing" (or "l2"): L = 1/N sum_n w_n sum_c f(d_nc), a
+--   kind = "l1" | "smooth_l1" | "wing" (or "l2"): L = 1/N sum_n r_n sum_c f(d_nc), a
 --     penalty of each coordinate's difference d = f - y, computed with its gradient in
 --     one C op (mtfl.landmark_loss) on the prediction's device:
 --       l2         f = d^2 / 2                          (least_squares again)
@@ -13,10 +13,10 @@
 --                  C = w - w ln(1 + w / epsilon) (Feng et al., CVPR 2018; w = 10, epsilon = 2)
 --     w, epsilon and beta are in the units of the targets: the trainer's targets are
 --     reference pixels, those of a 150x150 image (mtfl.train.targets), at every input size.
---   normalize = "iod": each face's loss weighs w_n = 1 / its true inter-ocular distance
+--   normalize = "iod": each face's loss weighs r_n = 1 / its true inter-ocular distance
 --     (points 1 and 2, the eyes, in the dataset's order), so that small faces count as
 --     much as large ones: with l1 the loss is the dataset's error measure, in inter-ocular
---     distances. Without it every w_n is 1. The penalty's w, epsilon, beta stay in the
+--     distances. Without it every r_n is 1. The penalty's w, epsilon, beta stay in the
 --     targets' units: the weight scales each face's loss, not its differences.
 --
 -- Inputs and targets are [N, 2K] for K points. The euclidean variant and the
@@ -36,7 +36,7 @@ local DISTANCE_EPS = 1e-12
 local KINDS = {l2 = true, l1 = true, smooth_l1 = true, wing = true}
 
 -- An inter-ocular distance below this (eyes that coincide) is taken as this: the
--- weight stays finite, and a loss that large shows as a diverged run.
+-- weight stays finite, and such a face's loss, a million times its size, shows.
 local IOD_FLOOR = 1e-6
 
 local function check_positive(name, value)
@@ -144,12 +144,12 @@ end
 
 -- The fused op's per-face losses and gradient (scaled by 1/N: the mean's).
 function LandmarkLoss:fused_loss(input, target)
-  local d_target = self:checked_target(input, target)
+  local y = self:checked_target(input, target)
   if self.normalize and input:size(2) < 4 then
     self:fail("input %s has fewer than two points: no inter-ocular distance", shape.str(input))
   end
-  local weight = self.normalize and self:face_weights(d_target) or nil
-  return self:call(mtfl.landmark_loss, input, d_target, {kind = self.kind, w = self.w, epsilon = self.epsilon,
+  local weight = self.normalize and self:face_weights(y) or nil
+  return self:call(mtfl.landmark_loss, input, y, {kind = self.kind, w = self.w, epsilon = self.epsilon,
     beta = self.beta, weight = weight, scale = 1 / input:size(1)})
 end
 
