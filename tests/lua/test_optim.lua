@@ -214,6 +214,13 @@ T.test("an experiment picks its optimizer, schedule, clipping and landmark loss 
   T.eq(#ts, 4, "the schedule asked at every step of two epochs of two batches")
   T.eq(ts[3], 1, "t counts epochs")
   T.truthy(result.test_losses.landmarks > 0, "a landmark loss")
+  T.eq(result.config.landmark_loss, "LandmarkLoss(wing, w 10, epsilon 2, per inter-ocular distance)", "recorded")
+  T.eq(result.config.optimizer, "AdamW{weight_decay = 0.05}", "the optimizer recorded")
+  T.eq(result.config.clip, 5, "the clipping recorded")
+  -- the finished run is not reused for another loss
+  spec.landmark_loss = "l1"
+  T.raises(function() experiment.run(spec, s, {quiet = true, dir = dir}) end, "made with other settings or data",
+           "landmark_loss: LandmarkLoss(l1) now, LandmarkLoss(wing, w 10, epsilon 2, per inter-ocular distance) before")
   H.remove(dir)
   -- bad fields are refused before anything trains
   local function bad(field, value)

@@ -37,6 +37,7 @@ local options = require "mtfl.train.options"
 local files = require "mtfl.files"
 local targets = require "mtfl.train.targets"
 local heads = require "mtfl.train.heads"
+local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
 
 local M = {}
@@ -136,9 +137,25 @@ end
 -- The settings a run's results depend on: a finished run is reused only when they match.
 local CONFIG_KEYS = {"protocol", "profile", "size", "epochs", "epoch_size", "batch", "lr", "es_factor", "limit"}
 
+-- The table's choices that change results, as strings, only where they differ from the
+-- seed's (so that the runs made before these fields existed still match). A schedule is
+-- a function and cannot be compared: only that there is one.
+local function choices_of(spec, c)
+  if spec.landmark_loss ~= nil then c.landmark_loss = landmark_loss(spec):describe() end
+  if spec.optimizer ~= nil then
+    local cls, config = optimizer_class(spec)
+    local parts = {}
+    for _, k in ipairs(shape.sorted_keys(config)) do parts[#parts + 1] = string.format("%s = %s", k, tostring(config[k])) end
+    c.optimizer = cls._class_name .. "{" .. table.concat(parts, ", ") .. "}"
+  end
+  c.clip = spec.clip
+  if spec.schedule then c.schedule = "a schedule" end
+end
+
 local function config_of(spec, s, ds)
   local c = {experiment = spec.name, seed = s.seed, source = ds.info.source, data = ds.info.identity}
   for _, k in ipairs(CONFIG_KEYS) do c[k] = s[k] end
+  choices_of(spec, c)
   return c
 end
 
