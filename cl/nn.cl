@@ -290,7 +290,7 @@ __kernel void mtfl_softmax_xent(__global float *loss, ulong loss_off, __global f
 __kernel void mtfl_adam(__global float *param, ulong param_off, __global const float *grad,
                         ulong grad_off, __global float *m, ulong m_off, __global float *v,
                         ulong v_off, ulong n, float lr_t, float beta1, float beta2,
-                        float eps_t, float weight_decay)
+                        float eps_t, float weight_decay, float decay)
 {
     MTFL_NN_FOR_EACH(i, n) {
         float p = param[param_off + i];
@@ -299,7 +299,7 @@ __kernel void mtfl_adam(__global float *param, ulong param_off, __global const f
         float vi = beta2 * v[v_off + i] + (1.0f - beta2) * g * g;
         m[m_off + i] = mi;
         v[v_off + i] = vi;
-        param[param_off + i] = p - lr_t * mi / (sqrt(vi) + eps_t);
+        param[param_off + i] = p - decay * p - lr_t * mi / (sqrt(vi) + eps_t);
     }
 }
 

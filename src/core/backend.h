@@ -100,13 +100,21 @@ struct mtfl_backend {
     mtfl_status (*softmax_xent)(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad, mtfl_buf logits,
                                 mtfl_buf labels, size_t rows, size_t classes, int first_class,
                                 float grad_scale);
+    /* Per row r of [rows, cols]: d = prediction - target, loss[r] = weight[r] * sum f(d),
+     * grad[r, k] = grad_scale * weight[r] * f'(d) for the kind's f (mtfl.h); a and b
+     * are wing's w and epsilon, or smooth L1's beta (a), and c wing's C. weight.handle
+     * NULL: every weight 1; grad.handle NULL: no gradient. */
+    mtfl_status (*landmark_loss)(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad,
+                                 mtfl_buf prediction, mtfl_buf target, mtfl_buf weight,
+                                 size_t rows, size_t cols, mtfl_landmark_kind kind, float a,
+                                 float b, float c, float grad_scale);
     /* Adam with the bias corrections folded in by the core:
      *   g = grad + wd * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-     *   p -= lr_t * m / (sqrt(v) + eps_t)
+     *   p = p - decay * p - lr_t * m / (sqrt(v) + eps_t)   (decay = lr * AdamW's decay)
      * where lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) and eps_t = eps * sqrt(1 - b2^t). */
     mtfl_status (*adam)(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf m, mtfl_buf v,
                         size_t n, float lr_t, float beta1, float beta2, float eps_t,
-                        float weight_decay);
+                        float weight_decay, float decay);
     /* velocity.handle NULL: plain SGD (momentum is 0) */
     mtfl_status (*sgd)(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf velocity,
                        size_t n, float lr, float momentum, float weight_decay);

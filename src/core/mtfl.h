@@ -340,9 +340,34 @@ mtfl_status mtfl_softmax_cross_entropy(mtfl_tensor *loss, mtfl_tensor *grad,
  * when one is not a class number first_class..first_class+classes-1. */
 mtfl_status mtfl_check_labels(const mtfl_tensor *labels, int64_t classes, int first_class);
 
+/* The per-coordinate penalties of mtfl_landmark_loss, of d = prediction - target. */
+typedef enum {
+    MTFL_LANDMARK_L2,         /* d^2 / 2 */
+    MTFL_LANDMARK_L1,         /* |d| (gradient 0 at d = 0) */
+    MTFL_LANDMARK_SMOOTH_L1,  /* |d| < beta ? d^2 / (2 beta) : |d| - beta / 2 */
+    MTFL_LANDMARK_WING        /* |d| < w ? w ln(1 + |d| / epsilon) : |d| - C (Feng et al. 2018) */
+} mtfl_landmark_kind;
+
+typedef struct {
+    mtfl_landmark_kind kind;
+    float w, epsilon;   /* wing: in the targets' units; C = w - w ln(1 + w / epsilon) */
+    float beta;         /* smooth L1 */
+} mtfl_landmark_loss_config;
+
+/* Landmark regression of prediction [N, D] against target [N, D]: loss [N] gets
+ * weight[n] * sum_k f(d_nk) and grad [N, D] (may be NULL) gets
+ * grad_scale * weight[n] * f'(d_nk). weight [N] may be NULL (every face weighs 1): a
+ * face's weight is how its loss is normalised (1 / its inter-ocular distance). */
+mtfl_status mtfl_landmark_loss(mtfl_tensor *loss, mtfl_tensor *grad, const mtfl_tensor *prediction,
+                               const mtfl_tensor *target, const mtfl_tensor *weight,
+                               const mtfl_landmark_loss_config *c, float grad_scale);
+
 typedef struct {
     float lr, beta1, beta2, eps;
     float weight_decay;    /* L2: adds weight_decay * param to the gradient */
+    /* AdamW (Loshchilov & Hutter): param -= lr * decoupled_weight_decay * param, beside
+     * the moment update rather than through it */
+    float decoupled_weight_decay;
 } mtfl_adam_config;
 
 /* One Adam step (Kingma & Ba, with bias correction for step >= 1) over all elements

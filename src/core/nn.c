@@ -235,9 +235,11 @@ mtfl_status mtfl_adam_step(mtfl_tensor *param, const mtfl_tensor *grad, mtfl_ten
         (st = check_state("adam", param, v, "second moment")))
         return st;
     if (step < 1) return mtfl_fail(MTFL_ERR_ARG, "adam: step %lld (counts from 1)", (long long)step);
-    if (!(c->beta1 >= 0 && c->beta1 < 1 && c->beta2 >= 0 && c->beta2 < 1 && c->eps > 0 && c->lr >= 0))
-        return mtfl_fail(MTFL_ERR_ARG, "adam: bad hyper-parameters lr %g beta1 %g beta2 %g eps %g",
-                         c->lr, c->beta1, c->beta2, c->eps);
+    if (!(c->beta1 >= 0 && c->beta1 < 1 && c->beta2 >= 0 && c->beta2 < 1 && c->eps > 0 && c->lr >= 0 &&
+          c->weight_decay >= 0 && c->decoupled_weight_decay >= 0))
+        return mtfl_fail(MTFL_ERR_ARG, "adam: bad hyper-parameters lr %g beta1 %g beta2 %g eps %g "
+                         "weight_decay %g decoupled_weight_decay %g", c->lr, c->beta1, c->beta2, c->eps,
+                         c->weight_decay, c->decoupled_weight_decay);
     MTFL_REQUIRE_OP(mtfl_tensor_device(param), adam, "adam");
     if (mtfl_numel(param) == 0) return MTFL_OK;
     /* bias corrections folded into the step size and epsilon (see backend.h) */
@@ -246,7 +248,7 @@ mtfl_status mtfl_adam_step(mtfl_tensor *param, const mtfl_tensor *grad, mtfl_ten
     mtfl_device *dev = mtfl_tensor_device(param);
     return dev->backend->adam(dev, mtfl_tensor_buf(param), mtfl_tensor_buf(grad), mtfl_tensor_buf(m),
                               mtfl_tensor_buf(v), mtfl_numel(param), lr_t, c->beta1, c->beta2,
-                              eps_t, c->weight_decay);
+                              eps_t, c->weight_decay, c->lr * c->decoupled_weight_decay);
 }
 
 mtfl_status mtfl_sgd_step(mtfl_tensor *param, const mtfl_tensor *grad, mtfl_tensor *velocity,

@@ -212,6 +212,38 @@ static int l_cross_entropy(lua_State *L)
     return 2;
 }
 
+/* landmark_loss(prediction, target, {kind = "l2" | "l1" | "smooth_l1" | "wing", w, epsilon,
+ * beta, weight = [N] tensor or nil, grad = true, scale = 1}) -> loss per face [N], grad */
+static int l_landmark_loss(lua_State *L)
+{
+    static const char *const kinds[] = {"l2", "l1", "smooth_l1", "wing", NULL};
+    mtfl_tensor *pred = lmtfl_check_tensor(L, 1), *target = lmtfl_check_tensor(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_getfield(L, 3, "kind");
+    int kind = luaL_checkoption(L, -1, "l2", kinds);
+    lua_getfield(L, 3, "grad");
+    bool want_grad = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_getfield(L, 3, "weight");
+    mtfl_tensor *weight = lua_isnil(L, -1) ? NULL : lmtfl_test_tensor(L, -1);
+    if (!weight && !lua_isnil(L, -1))
+        lmtfl_error(L, "landmark_loss: weight must be a [N] tensor, got a %s", luaL_typename(L, -1));
+    mtfl_landmark_loss_config c = {
+        .kind = (mtfl_landmark_kind)kind,
+        .w = opt_float_field(L, 3, "w", 10.0f),
+        .epsilon = opt_float_field(L, 3, "epsilon", 2.0f),
+        .beta = opt_float_field(L, 3, "beta", 1.0f),
+    };
+    float scale = opt_float_field(L, 3, "scale", 1.0f);
+    char s[128];
+    if (pred->ndim != 2)
+        lmtfl_error(L, "landmark_loss: prediction %s is not [N, coordinates]", mtfl_shape_str(pred, s, sizeof s));
+    mtfl_tensor *loss = lmtfl_new_tensor(L, mtfl_tensor_device(pred), 1, pred->shape);
+    mtfl_tensor *grad = want_grad ? lmtfl_new_like(L, pred) : NULL;
+    if (!want_grad) lua_pushnil(L);
+    LMTFL_CALL(L, mtfl_landmark_loss(loss, grad, pred, target, weight, &c, scale));
+    return 2;
+}
+
 /* check_labels(labels, classes): an error naming the first label that is not 1..classes */
 static int l_check_labels(lua_State *L)
 {
@@ -237,7 +269,8 @@ static int l_relu_backward(lua_State *L) { return activation_backward(L, MTFL_BI
 static int l_tanh_backward(lua_State *L) { return activation_backward(L, MTFL_BINARY_TANH_GRAD); }
 static int l_sigmoid_backward(lua_State *L) { return activation_backward(L, MTFL_BINARY_SIGMOID_GRAD); }
 
-/* adam_step(param, grad, m, v, {lr, beta1, beta2, eps, weight_decay, step}) */
+/* adam_step(param, grad, m, v, {lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay,
+ * step}) */
 static int l_adam_step(lua_State *L)
 {
     mtfl_tensor *p = lmtfl_check_tensor(L, 1), *g = lmtfl_check_tensor(L, 2);
@@ -249,6 +282,7 @@ static int l_adam_step(lua_State *L)
         .beta2 = opt_float_field(L, 5, "beta2", 0.999f),
         .eps = opt_float_field(L, 5, "eps", 1e-8f),
         .weight_decay = opt_float_field(L, 5, "weight_decay", 0.0f),
+        .decoupled_weight_decay = opt_float_field(L, 5, "decoupled_weight_decay", 0.0f),
     };
     lua_getfield(L, 5, "step");
     lua_Integer step = luaL_checkinteger(L, -1);
@@ -287,6 +321,7 @@ static const luaL_Reg nn_functions[] = {
     {"maxpool2d_shape", l_maxpool2d_shape},
     {"add_channel_bias_", l_add_channel_bias}, {"softmax", l_softmax},
     {"cross_entropy", l_cross_entropy}, {"check_labels", l_check_labels},
+    {"landmark_loss", l_landmark_loss},
     {"relu_backward", l_relu_backward},
     {"tanh_backward", l_tanh_backward}, {"sigmoid_backward", l_sigmoid_backward},
     {"adam_step", l_adam_step}, {"sgd_step", l_sgd_step},

@@ -361,7 +361,7 @@ Test(nn, adam_and_sgd_follow_their_formulas)
 {
     size_t n = 10007;
     float *p0 = random_floats(n, 11, -1, 1), *g = random_floats(n, 12, -1, 1);
-    mtfl_adam_config c = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    mtfl_adam_config c = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.0f};
     /* three Adam steps in double, as Kingma & Ba write them */
     double *p = malloc(n * sizeof *p), *m = calloc(n, sizeof *m), *v = calloc(n, sizeof *v);
     for (size_t i = 0; i < n; i++) p[i] = p0[i];
@@ -385,6 +385,18 @@ Test(nn, adam_and_sgd_follow_their_formulas)
         }
         want_sgd[i] = (float)q;
     }
+    /* AdamW in double (Loshchilov & Hutter): p -= lr * wd * p, then the Adam step */
+    float *want_w = malloc(n * sizeof *want_w);
+    for (size_t i = 0; i < n; i++) {
+        double q = p0[i], mi = 0, vi = 0;
+        for (int t = 1; t <= 3; t++) {
+            mi = 0.9 * mi + 0.1 * g[i];
+            vi = 0.999 * vi + 0.001 * (double)g[i] * g[i];
+            double mh = mi / (1 - pow(0.9, t)), vh = vi / (1 - pow(0.999, t));
+            q = q - 1e-2 * 0.05 * q - 1e-2 * mh / (sqrt(vh) + 1e-8);
+        }
+        want_w[i] = (float)q;
+    }
     int64_t shape[1] = {(int64_t)n};
     for (int d = 0; d < mtfl_device_count(); d++) {
         mtfl_device *dev = mtfl_device_at(d);
@@ -403,10 +415,87 @@ Test(nn, adam_and_sgd_follow_their_formulas)
         got = values_of(tp);
         expect_close(got, want_sgd, n, TOL, 1.0, "sgd with momentum", dev->id);
         free(got);
+        /* AdamW: three steps, the decay beside the moments (want_w) */
+        mtfl_adam_config cw = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.05f};
+        CHECK_OK(mtfl_tensor_write(tp, p0, n));
+        CHECK_OK(mtfl_fill(tm, 0));
+        CHECK_OK(mtfl_fill(tv, 0));
+        for (int t = 1; t <= 3; t++) CHECK_OK(mtfl_adam_step(tp, tg, tm, tv, &cw, t));
+        got = values_of(tp);
+        expect_close(got, want_w, n, TOL, 1.0, "adamw", dev->id);
+        free(got);
         cr_expect_eq(mtfl_adam_step(tp, tg, tm, tv, &c, 0), MTFL_ERR_ARG, "step 0 is an error");
+        cw.decoupled_weight_decay = -1.0f;
+        cr_expect_eq(mtfl_adam_step(tp, tg, tm, tv, &cw, 1), MTFL_ERR_ARG, "a negative decay is an error");
         mtfl_tensor_release(tp), mtfl_tensor_release(tg), mtfl_tensor_release(tm), mtfl_tensor_release(tv);
     }
-    free(p0), free(g), free(p), free(m), free(v), free(want), free(want_sgd);
+    free(p0), free(g), free(p), free(m), free(v), free(want), free(want_sgd), free(want_w);
+}
+
+/* ---- landmark losses ---------------------------------------------------------------- */
+
+/* f(d) and f'(d) in double, straight from the definitions (mtfl.h) */
+static double landmark_penalty(mtfl_landmark_kind kind, double d, double *slope)
+{
+    double ad = fabs(d), sign = d > 0 ? 1 : (d < 0 ? -1 : 0);
+    double w = 10, eps = 2, beta = 1.5, c = w - w * log(1 + w / eps);
+    switch (kind) {
+    case MTFL_LANDMARK_L2: *slope = d; return d * d / 2;
+    case MTFL_LANDMARK_L1: *slope = sign; return ad;
+    case MTFL_LANDMARK_SMOOTH_L1:
+        *slope = ad < beta ? d / beta : sign;
+        return ad < beta ? d * d / (2 * beta) : ad - beta / 2;
+    case MTFL_LANDMARK_WING:
+        *slope = ad < w ? sign * w / (eps + ad) : sign;
+        return ad < w ? w * log(1 + ad / eps) : ad - c;
+    }
+    return NAN;
+}
+
+Test(nn, landmark_losses_follow_their_formulas)
+{
+    size_t rows = 301, cols = 10, n = rows * cols;
+    /* differences from -30 to 30: both pieces of wing (w 10) and of smooth L1 (beta 1.5) */
+    float *pred = random_floats(n, 21, -30, 30), *target = random_floats(n, 22, -1, 1);
+    float *weight = random_floats(rows, 23, 0.01f, 0.1f);
+    float *want_loss = malloc(rows * sizeof *want_loss), *want_grad = malloc(n * sizeof *want_grad);
+    int64_t shape[2] = {(int64_t)rows, (int64_t)cols}, wshape[1] = {(int64_t)rows};
+    for (int kind = MTFL_LANDMARK_L2; kind <= MTFL_LANDMARK_WING; kind++) {
+        mtfl_landmark_loss_config c = {(mtfl_landmark_kind)kind, 10.0f, 2.0f, 1.5f};
+        for (size_t r = 0; r < rows; r++) {
+            double sum = 0;
+            for (size_t k = 0; k < cols; k++) {
+                double slope;
+                size_t i = r * cols + k;
+                sum += landmark_penalty(c.kind, (double)(pred[i] - target[i]), &slope);
+                want_grad[i] = (float)(0.5 * weight[r] * slope);
+            }
+            want_loss[r] = (float)(weight[r] * sum);
+        }
+        for (int d = 0; d < mtfl_device_count(); d++) {
+            mtfl_device *dev = mtfl_device_at(d);
+            mtfl_tensor *tp = tensor_from(dev, 2, shape, pred), *tt = tensor_from(dev, 2, shape, target);
+            mtfl_tensor *tw = tensor_from(dev, 1, wshape, weight);
+            mtfl_tensor *loss = CHECK_PTR(mtfl_tensor_new(dev, 1, wshape));
+            mtfl_tensor *grad = CHECK_PTR(mtfl_tensor_new(dev, 2, shape));
+            CHECK_OK(mtfl_landmark_loss(loss, grad, tp, tt, tw, &c, 0.5f));
+            float *got = values_of(loss);
+            expect_close(got, want_loss, rows, TOL, 1.0, "landmark loss", dev->id);
+            free(got);
+            got = values_of(grad);
+            expect_close(got, want_grad, n, TOL, 1e-3, "landmark loss gradient", dev->id);
+            free(got);
+            /* wrong shapes are errors naming the op */
+            cr_expect_eq(mtfl_landmark_loss(loss, grad, tp, tw, NULL, &c, 1.0f), MTFL_ERR_ARG);
+            cr_expect(strstr(mtfl_last_error(), "landmark_loss") != NULL, "%s", mtfl_last_error());
+            cr_expect_eq(mtfl_landmark_loss(loss, grad, tp, tt, tp, &c, 1.0f), MTFL_ERR_ARG);
+            mtfl_landmark_loss_config bad = {MTFL_LANDMARK_WING, 10.0f, 0.0f, 1.0f};
+            cr_expect_eq(mtfl_landmark_loss(loss, grad, tp, tt, NULL, &bad, 1.0f), MTFL_ERR_ARG);
+            mtfl_tensor *all[] = {tp, tt, tw, loss, grad};
+            for (size_t i = 0; i < 5; i++) mtfl_tensor_release(all[i]);
+        }
+    }
+    free(pred), free(target), free(weight), free(want_loss), free(want_grad);
 }
 
 /* ---- activation gradients and broadcasting ------------------------------------------- */

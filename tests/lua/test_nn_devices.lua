@@ -138,10 +138,11 @@ T.test("criteria agree with the CPU", function()
   end)
 end)
 
-T.test("Adam and SGD steps agree with the CPU, flat and per tensor", function()
+T.test("Adam, AdamW and SGD steps agree with the CPU, flat and per tensor", function()
   each_device(function(id)
     for _, make in ipairs({
       function(p, g) return optim.Adam(p, g, {lr = 1e-2, weight_decay = 1e-3}) end,
+      function(p, g) return optim.AdamW(p, g, {lr = 1e-2, weight_decay = 0.1}) end,
       function(p, g) return optim.SGD(p, g, {lr = 1e-1, momentum = 0.9, weight_decay = 1e-3}) end,
     }) do
       for _, flat in ipairs({true, false}) do

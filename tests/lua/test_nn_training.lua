@@ -123,62 +123,66 @@ T.test("save -> load gives identical outputs", function()
   os.remove(path)
 end)
 
-T.test("optimizer state save/load resumes identically, frozen head included", function()
-  local path = tmp_path("checkpoint.safetensors")
-  local function setup(seed)
-    local model = tiny_network(seed)
-    local loss_fn = criterion()
-    local params, grads = nn.flatten_parameters(model)
-    return model, loss_fn, optim.Adam(params, grads, {lr = 3e-3})
-  end
-  local model, loss_fn, optimizer = setup(11)
-  for _ = 1, 15 do train_step(model, loss_fn, optimizer) end
-  -- early stopping of the side task: no gradient, head frozen, optimizer holds it
-  loss_fn:set_weight("side", 0)
-  optimizer:freeze(model:get("heads"):freeze("side"))
-  for _ = 1, 5 do train_step(model, loss_fn, optimizer) end
-  nn.save(path, model, optimizer)
-  local expected = {}
-  for i = 1, 10 do expected[i] = train_step(model, loss_fn, optimizer) end
+T.test("optimizer state save/load resumes identically, frozen head included (Adam and AdamW)", function()
+  for _, Optim in ipairs({optim.Adam, optim.AdamW}) do
+    local path = tmp_path("checkpoint.safetensors")
+    local function setup(seed)
+      local model = tiny_network(seed)
+      local loss_fn = criterion()
+      local params, grads = nn.flatten_parameters(model)
+      return model, loss_fn, Optim(params, grads, {lr = 3e-3})
+    end
+    local model, loss_fn, optimizer = setup(11)
+    for _ = 1, 15 do train_step(model, loss_fn, optimizer) end
+    -- early stopping of the side task: no gradient, head frozen, optimizer holds it
+    loss_fn:set_weight("side", 0)
+    optimizer:freeze(model:get("heads"):freeze("side"))
+    for _ = 1, 5 do train_step(model, loss_fn, optimizer) end
+    nn.save(path, model, optimizer)
+    local expected = {}
+    for i = 1, 10 do expected[i] = train_step(model, loss_fn, optimizer) end
 
-  local model2, loss_fn2, optimizer2 = setup(12)
-  loss_fn2:set_weight("side", 0)
-  model2:get("heads"):freeze("side")
-  nn.load(path, model2, optimizer2)
-  T.eq(optimizer2.step_count, 20, "step count restored")
-  for i = 1, 10 do T.eq(train_step(model2, loss_fn2, optimizer2), expected[i], "resumed loss at step " .. i) end
-  T.eq(mtfl.max_abs_diff(model2:get("heads"):get("side").weight, model:get("heads"):get("side").weight), 0,
-       "frozen head identical")
-  -- a checkpoint without optimizer state cannot restore an optimizer
-  nn.save(path, model)
-  T.raises(function() nn.load(path, model2, optimizer2) end, "holds no optimizer state")
-  os.remove(path)
+    local model2, loss_fn2, optimizer2 = setup(12)
+    loss_fn2:set_weight("side", 0)
+    model2:get("heads"):freeze("side")
+    nn.load(path, model2, optimizer2)
+    T.eq(optimizer2.step_count, 20, "step count restored")
+    for i = 1, 10 do T.eq(train_step(model2, loss_fn2, optimizer2), expected[i], "resumed loss at step " .. i) end
+    T.eq(mtfl.max_abs_diff(model2:get("heads"):get("side").weight, model:get("heads"):get("side").weight), 0,
+         "frozen head identical")
+    -- a checkpoint without optimizer state cannot restore an optimizer
+    nn.save(path, model)
+    T.raises(function() nn.load(path, model2, optimizer2) end, "holds no optimizer state")
+    os.remove(path)
+  end
 end)
 
-T.test("a frozen head does not move, with flat and with per-tensor Adam (even with weight decay)", function()
-  for _, flat in ipairs({true, false}) do
-    local model = tiny_network(8)
-    local loss_fn = criterion()
-    local params, grads
-    if flat then params, grads = nn.flatten_parameters(model) else params, grads = model:parameters() end
-    local optimizer = optim.Adam(params, grads, {lr = 1e-2, weight_decay = 1e-2})
-    for _ = 1, 5 do train_step(model, loss_fn, optimizer) end   -- momentum builds up
-    loss_fn:set_weight("side", 0)
-    local head = model:get("heads"):get("side")
-    optimizer:freeze(model:get("heads"):freeze("side"))
-    local before_w, before_b = head.weight:clone(), head.bias:clone()
-    local other = model:get("heads"):get("landmarks").weight:clone()
-    for _ = 1, 5 do train_step(model, loss_fn, optimizer) end
-    local what = flat and "flat" or "per-tensor"
-    T.eq(mtfl.max_abs_diff(head.weight, before_w), 0, what .. ": frozen weight unchanged")
-    T.eq(mtfl.max_abs_diff(head.bias, before_b), 0, what .. ": frozen bias unchanged")
-    T.truthy(mtfl.max_abs_diff(model:get("heads"):get("landmarks").weight, other) > 0, what .. ": the rest still learns")
-    -- unfreezing lets it learn again
-    loss_fn:set_weight("side", 1)
-    optimizer:unfreeze(model:get("heads"):unfreeze("side"))
-    train_step(model, loss_fn, optimizer)
-    train_step(model, loss_fn, optimizer)
-    T.truthy(mtfl.max_abs_diff(head.weight, before_w) > 0, what .. ": unfrozen head moves")
+T.test("a frozen head does not move, with flat and with per-tensor Adam and AdamW (even with weight decay)", function()
+  for _, Optim in ipairs({optim.Adam, optim.AdamW}) do
+    for _, flat in ipairs({true, false}) do
+      local model = tiny_network(8)
+      local loss_fn = criterion()
+      local params, grads
+      if flat then params, grads = nn.flatten_parameters(model) else params, grads = model:parameters() end
+      local optimizer = Optim(params, grads, {lr = 1e-2, weight_decay = 1e-2})
+      for _ = 1, 5 do train_step(model, loss_fn, optimizer) end   -- momentum builds up
+      loss_fn:set_weight("side", 0)
+      local head = model:get("heads"):get("side")
+      optimizer:freeze(model:get("heads"):freeze("side"))
+      local before_w, before_b = head.weight:clone(), head.bias:clone()
+      local other = model:get("heads"):get("landmarks").weight:clone()
+      for _ = 1, 5 do train_step(model, loss_fn, optimizer) end
+      local what = Optim._class_name .. (flat and " flat" or " per-tensor")
+      T.eq(mtfl.max_abs_diff(head.weight, before_w), 0, what .. ": frozen weight unchanged")
+      T.eq(mtfl.max_abs_diff(head.bias, before_b), 0, what .. ": frozen bias unchanged")
+      T.truthy(mtfl.max_abs_diff(model:get("heads"):get("landmarks").weight, other) > 0, what .. ": the rest still learns")
+      -- unfreezing lets it learn again
+      loss_fn:set_weight("side", 1)
+      optimizer:unfreeze(model:get("heads"):unfreeze("side"))
+      train_step(model, loss_fn, optimizer)
+      train_step(model, loss_fn, optimizer)
+      T.truthy(mtfl.max_abs_diff(head.weight, before_w) > 0, what .. ": unfrozen head moves")
+    end
   end
 end)
 

@@ -6,14 +6,15 @@ local Optimizer = require "mtfl.optim.optimizer"
 
 local Adam = class("Adam", Optimizer)
 
-local defaults = {lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0}
+-- A subclass (AdamW) brings its own defaults; its update reads the same names.
+Adam.DEFAULTS = {lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0}
 
 --- Adam(params, grads [, {lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
 --- weight_decay = 0}]): params/grads are tensors or lists of tensors.
 function Adam:__init(params, grads, config)
-  Optimizer.__init(self, params, grads, config, defaults, {"m", "v"})
+  Optimizer.__init(self, params, grads, config, self.DEFAULTS, {"m", "v"})
   if self.config.beta1 >= 1 or self.config.beta2 >= 1 then
-    require("mtfl.errors").raisef("Adam: beta1 and beta2 must be below 1, got %g and %g",
+    require("mtfl.errors").raisef("%s: beta1 and beta2 must be below 1, got %g and %g", self._class_name,
                                   self.config.beta1, self.config.beta2)
   end
 end

@@ -10,8 +10,14 @@
 --     -- early_stopping = {k = 5},                          -- eq. (4) on the auxiliary tasks
 --     -- augment = function(size) return {translate = size // 10, mirror = true} end,
 --     -- input_size = 60, settings = {quick = {lr = 1e-3}, full = {...}},
---     -- lr_schedule = function(epoch, epochs, lr) return lr end,
---     -- landmark_loss = {variant = "euclidean"},            -- nn.LandmarkLoss's options
+--     -- lr_schedule = function(epoch, epochs, lr) return lr end,  -- per epoch (1, 2, ...)
+--     -- schedule = optim.schedules.warmup{epochs = 1, inner = optim.schedules.cosine{}},
+--     --   a schedule of mtfl.optim.schedules, asked before every step (not with lr_schedule)
+--     -- optimizer = "adamw",                               -- or "adam" (default), or a table:
+--     --   {"adamw", weight_decay = 0.05}: the name, then options (lr comes from --lr)
+--     -- clip = 5,                                          -- gradient norm clipping
+--     -- landmark_loss = {variant = "euclidean"},            -- nn.LandmarkLoss's options:
+--     --   {kind = "wing", w = 10, epsilon = 2, normalize = "iod"}, or a kind: "l1"
 --     -- prepare = function(model, ds, scale) ... end,      -- e.g. a better initialisation
 --   }, ...)
 --
@@ -31,6 +37,7 @@ local options = require "mtfl.train.options"
 local files = require "mtfl.files"
 local targets = require "mtfl.train.targets"
 local heads = require "mtfl.train.heads"
+local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
 
 local M = {}
@@ -50,6 +57,39 @@ M.SCRIPT_OPTIONS = {protocol = true, quick = true, epochs = true, ["epoch-size"]
                     out = true, batch = true, lr = true, size = true, synthetic = true, limit = true,
                     ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true, fresh = true}
 
+M.OPTIMIZERS = {adam = optim.Adam, adamw = optim.AdamW, sgd = optim.SGD}
+
+-- The experiment's optimizer: spec.optimizer is a name or {name, options...}; the
+-- learning rate is the run's (--lr, the profile's).
+local function optimizer_class(spec)
+  local o = spec.optimizer or "adam"
+  local name, config = o, {}
+  if type(o) == "table" then
+    name = o[1] or o.type
+    for k, v in pairs(o) do
+      if k ~= 1 and k ~= "type" then config[k] = v end
+    end
+  end
+  local cls = M.OPTIMIZERS[name]
+  if not cls then
+    errors.raisef("experiment %s: optimizer %s (use \"adam\", \"adamw\" or \"sgd\", or {name, options})",
+                  spec.name, tostring(name))
+  end
+  return cls, config
+end
+
+local function make_optimizer(spec, s, params, grads)
+  local cls, config = optimizer_class(spec)
+  config.lr = s.lr
+  return cls(params, grads, config)
+end
+
+local function landmark_loss(spec)
+  local o = spec.landmark_loss
+  if type(o) == "string" then o = {kind = o} end
+  return nn.LandmarkLoss(o)
+end
+
 local function check(spec)
   if type(spec) ~= "table" or type(spec.name) ~= "string" then
     errors.raise("experiment: needs a table with a name")
@@ -66,6 +106,17 @@ local function check(spec)
   if type(spec.network) ~= "function" then
     errors.raisef("experiment %s: network = function(size, outputs) -> model is missing", spec.name)
   end
+  if spec.schedule ~= nil and type(spec.schedule) ~= "function" then
+    errors.raisef("experiment %s: schedule must be a function (t, base_lr, epochs) -> lr (mtfl.optim.schedules)", spec.name)
+  end
+  if spec.schedule and spec.lr_schedule then
+    errors.raisef("experiment %s: give either schedule or lr_schedule, not both", spec.name)
+  end
+  if spec.clip ~= nil and (type(spec.clip) ~= "number" or not (spec.clip > 0)) then
+    errors.raisef("experiment %s: clip must be a positive number, got %s", spec.name, tostring(spec.clip))
+  end
+  optimizer_class(spec)
+  if spec.landmark_loss ~= nil then landmark_loss(spec) end   -- its options' errors, before any training
   spec.title = spec.title or spec.name
   return spec
 end
@@ -86,9 +137,25 @@ end
 -- The settings a run's results depend on: a finished run is reused only when they match.
 local CONFIG_KEYS = {"protocol", "profile", "size", "epochs", "epoch_size", "batch", "lr", "es_factor", "limit"}
 
+-- The table's choices that change results, as strings, only where they differ from the
+-- seed's (so that the runs made before these fields existed still match). A schedule is
+-- a function and cannot be compared: only that there is one.
+local function choices_of(spec, c)
+  if spec.landmark_loss ~= nil then c.landmark_loss = landmark_loss(spec):describe() end
+  if spec.optimizer ~= nil then
+    local cls, config = optimizer_class(spec)
+    local parts = {}
+    for _, k in ipairs(shape.sorted_keys(config)) do parts[#parts + 1] = string.format("%s = %s", k, tostring(config[k])) end
+    c.optimizer = cls._class_name .. "{" .. table.concat(parts, ", ") .. "}"
+  end
+  c.clip = spec.clip
+  if spec.schedule then c.schedule = "a schedule" end
+end
+
 local function config_of(spec, s, ds)
   local c = {experiment = spec.name, seed = s.seed, source = ds.info.source, data = ds.info.identity}
   for _, k in ipairs(CONFIG_KEYS) do c[k] = s[k] end
+  choices_of(spec, c)
   return c
 end
 
@@ -138,7 +205,7 @@ local function build(spec, s, ds)
   local params, grads = nn.flatten_parameters(model)
   local criteria = {}
   for task, lambda in pairs(spec.tasks) do
-    criteria[task] = {task == "landmarks" and nn.LandmarkLoss(spec.landmark_loss) or nn.CrossEntropy(), lambda}
+    criteria[task] = {task == "landmarks" and landmark_loss(spec) or nn.CrossEntropy(), lambda}
   end
   local criterion = nn.MultiTask(criteria)
   local early_stopping
@@ -153,7 +220,7 @@ local function build(spec, s, ds)
   end
   init_landmark_head(spec, model, ds, s.size)
   if spec.prepare then spec.prepare(model, ds, targets.landmark_scale(s.size)) end
-  return model, optim.Adam(params, grads, {lr = s.lr}), criterion, early_stopping, size_check
+  return model, make_optimizer(spec, s, params, grads), criterion, early_stopping, size_check
 end
 
 -- What a run leaves in its folder; --fresh removes them to start over.
@@ -204,6 +271,7 @@ function M.run(spec, s, o)
     criterion = criterion, optimizer = optimizer, loader = loader, val = ds.val, size = s.size,
     epochs = s.epochs, epoch_size = s.epoch_size, batch = s.batch,
     lr_at = spec.lr_schedule and function(epoch) return spec.lr_schedule(epoch, s.epochs, s.lr) end,
+    schedule = spec.schedule, clip = spec.clip,
     early_stopping = early_stopping, checkpoint = dir .. "/checkpoint.safetensors",
     device = s.device}
   local done = trainer:resume()

@@ -3,7 +3,10 @@
 --   local trainer = Trainer.new{label = "multitask s1", model = model, criterion = criterion,
 --     optimizer = adam, loader = data.loader(ds.train, {...}), val = ds.val, size = 64,
 --     epochs = 30, epoch_size = nil (images per epoch: all), batch = 50,
---     lr_at = nil (function(epoch) -> learning rate), early_stopping = EarlyStopping.new{tasks = {pose = 6, glasses = 3}},
+--     lr_at = nil (function(epoch) -> learning rate, set once per epoch),
+--     schedule = nil (an mtfl.optim.schedules function, set before every step),
+--     clip = nil (clip the gradients' total norm to this before every update),
+--     early_stopping = EarlyStopping.new{tasks = {pose = 6, glasses = 3}},
 --     checkpoint = "out/runs/multitask/seed1/checkpoint.safetensors"}
 --   trainer:resume()                 -- from the checkpoint, when there is one
 --   local status = trainer:fit()     -- "finished" or "interrupted"
@@ -12,7 +15,14 @@
 -- Each epoch: train over the loader's batches with a progress bar, measure the
 -- validation set (every head's metrics and every task's loss), let early stopping
 -- stop auxiliary tasks (lambda to 0, head frozen), and write the checkpoint.
+--
+-- A schedule is asked before every step for the rate at t = epochs done + batches done /
+-- batches per epoch (0 at the first step), schedule(t, base_lr, epochs), base_lr being
+-- the optimizer's rate when the trainer was made; per step, so that a warm-up rises
+-- within an epoch. Clipping keeps its norm on the device (optim.clip_grad_norm):
+-- trainer.grad_norm holds the last one, unread.
 local mtfl = require "mtfl"
+local clip_grad_norm = require("mtfl.optim.clip").clip_grad_norm
 local Progress = require "mtfl.train.progress"
 local evaluate = require "mtfl.train.evaluate"
 local targets = require "mtfl.train.targets"
@@ -40,6 +50,14 @@ function Trainer.new(o)
     if not o.batch then errors.raise("Trainer.new: epoch_size needs the batch option (the loader's batch size)") end
     self.batches = math.min(self.batches, math.max(1, math.ceil(o.epoch_size / o.batch)))
   end
+  if o.schedule ~= nil and type(o.schedule) ~= "function" then
+    errors.raisef("Trainer.new: schedule must be a function (t, base_lr, epochs) -> lr, got a %s", type(o.schedule))
+  end
+  if o.schedule and o.lr_at then errors.raise("Trainer.new: give either schedule or lr_at, not both") end
+  if o.clip ~= nil and (type(o.clip) ~= "number" or not (o.clip > 0)) then
+    errors.raisef("Trainer.new: clip must be a positive number (the largest gradient norm), got %s", tostring(o.clip))
+  end
+  self.base_lr = o.base_lr or o.optimizer.config.lr
   self.epoch = 0
   self.history = {train_loss = {}, val_loss = {}, val = {}, seconds = {}, images_per_second = {}, first_loss = {}}
   return self
@@ -125,12 +143,17 @@ end
 --- every task. Reading the losses is the step's one wait for the device: it comes
 --- before the backward pass, so a diverged step never reaches the weights.
 function Trainer:step(batch, index)
+  if self.schedule then
+    local t = self.epoch + (index - 1) / self.batches
+    self.optimizer:set_lr(self.schedule(t, self.base_lr, self.epochs))
+  end
   local t = targets.of_batch(batch, self.criterion, self.landmark_scale)
   self.optimizer:zeroGrad()
   local outputs = self.model:forward(batch.images)
   local _, losses = self.criterion:forward(outputs, t)
   self:check_losses(losses, index)
   self.model:backward(batch.images, self.criterion:backward(outputs, t))
+  if self.clip then self.grad_norm = clip_grad_norm(self.optimizer, self.clip) end
   self.optimizer:step()
   return losses
 end

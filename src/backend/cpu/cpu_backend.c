@@ -112,6 +112,7 @@ const mtfl_backend mtfl_cpu_backend = {
     .channel_bias = mtfl_cpu_channel_bias,
     .softmax = mtfl_cpu_softmax,
     .softmax_xent = mtfl_cpu_softmax_xent,
+    .landmark_loss = mtfl_cpu_landmark_loss,
     .adam = mtfl_cpu_adam,
     .sgd = mtfl_cpu_sgd,
 };

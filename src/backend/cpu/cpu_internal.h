@@ -97,7 +97,11 @@ mtfl_status mtfl_cpu_softmax_xent(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad
                                   float grad_scale);
 mtfl_status mtfl_cpu_adam(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf m, mtfl_buf v,
                           size_t n, float lr_t, float beta1, float beta2, float eps_t,
-                          float weight_decay);
+                          float weight_decay, float decay);
+mtfl_status mtfl_cpu_landmark_loss(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad,
+                                   mtfl_buf prediction, mtfl_buf target, mtfl_buf weight,
+                                   size_t rows, size_t cols, mtfl_landmark_kind kind, float a,
+                                   float b, float c, float grad_scale);
 mtfl_status mtfl_cpu_sgd(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf velocity,
                          size_t n, float lr, float momentum, float weight_decay);
 

@@ -241,7 +241,7 @@ mtfl_status mtfl_cpu_softmax_xent(mtfl_device *dev, mtfl_buf loss_b, mtfl_buf gr
 
 mtfl_status mtfl_cpu_adam(mtfl_device *dev, mtfl_buf param_b, mtfl_buf grad_b, mtfl_buf m_b,
                           mtfl_buf v_b, size_t n, float lr_t, float beta1, float beta2,
-                          float eps_t, float weight_decay)
+                          float eps_t, float weight_decay, float decay)
 {
     float *p = cpu_ptr(param_b), *m = cpu_ptr(m_b), *v = cpu_ptr(v_b);
     const float *grad = cpu_ptr(grad_b);
@@ -250,7 +250,8 @@ mtfl_status mtfl_cpu_adam(mtfl_device *dev, mtfl_buf param_b, mtfl_buf grad_b, m
         float g = grad[i] + weight_decay * p[i];
         m[i] = beta1 * m[i] + (1.0f - beta1) * g;
         v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
-        p[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps_t);
+        /* decay 0 (plain Adam) leaves p - 0 * p exactly p: the same bits as without it */
+        p[i] = p[i] - decay * p[i] - lr_t * m[i] / (sqrtf(v[i]) + eps_t);
     }
     return MTFL_OK;
 }
@@ -268,6 +269,61 @@ mtfl_status mtfl_cpu_sgd(mtfl_device *dev, mtfl_buf param_b, mtfl_buf grad_b, mt
             g = vel[i];
         }
         p[i] -= lr * g;
+    }
+    return MTFL_OK;
+}
+
+/* ---- landmark losses ------------------------------------------------------------ */
+
+/* The penalty f(d) of one coordinate and its derivative (backend.h); a, b, c as there. */
+static float landmark_term(mtfl_landmark_kind kind, float d, float a, float b, float c, float *slope)
+{
+    float ad = fabsf(d), sign = d > 0 ? 1.0f : (d < 0 ? -1.0f : 0.0f);
+    switch (kind) {
+    case MTFL_LANDMARK_L2:
+        *slope = d;
+        return 0.5f * d * d;
+    case MTFL_LANDMARK_L1:
+        *slope = sign;
+        return ad;
+    case MTFL_LANDMARK_SMOOTH_L1:
+        if (ad < a) {
+            *slope = d / a;
+            return 0.5f * d * d / a;
+        }
+        *slope = sign;
+        return ad - 0.5f * a;
+    case MTFL_LANDMARK_WING:
+        if (ad < a) {
+            *slope = sign * a / (b + ad);
+            return a * log1pf(ad / b);
+        }
+        *slope = sign;
+        return ad - c;
+    }
+    *slope = NAN;
+    return NAN;
+}
+
+mtfl_status mtfl_cpu_landmark_loss(mtfl_device *dev, mtfl_buf loss_b, mtfl_buf grad_b,
+                                   mtfl_buf pred_b, mtfl_buf target_b, mtfl_buf weight_b,
+                                   size_t rows, size_t cols, mtfl_landmark_kind kind, float a,
+                                   float b, float c, float grad_scale)
+{
+    float *loss = cpu_ptr(loss_b), *grad = grad_b.handle ? cpu_ptr(grad_b) : NULL;
+    const float *pred = cpu_ptr(pred_b), *target = cpu_ptr(target_b);
+    const float *weight = weight_b.handle ? cpu_ptr(weight_b) : NULL;
+#pragma omp parallel for if (rows * cols >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        float w = weight ? weight[r] : 1.0f, scale = grad_scale * w;
+        double sum = 0.0;
+        for (size_t k = 0; k < cols; k++) {
+            size_t i = r * cols + k;
+            float slope;
+            sum += landmark_term(kind, pred[i] - target[i], a, b, c, &slope);
+            if (grad) grad[i] = scale * slope;
+        }
+        loss[r] = (float)(w * sum);
     }
     return MTFL_OK;
 }

@@ -364,6 +364,7 @@ const mtfl_backend mtfl_opencl_backend = {
     .channel_bias = mtfl_opencl_channel_bias,
     .softmax = mtfl_opencl_softmax,
     .softmax_xent = mtfl_opencl_softmax_xent,
+    .landmark_loss = mtfl_opencl_landmark_loss,
     .adam = mtfl_opencl_adam,
     .sgd = mtfl_opencl_sgd,
     .tune = mtfl_opencl_tune,

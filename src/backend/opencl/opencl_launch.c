@@ -26,6 +26,7 @@ static const char *const kernel_names[MTFL_CL_KERNEL_COUNT] = {
     [MTFL_CL_CHANNEL_BIAS] = "mtfl_channel_bias",
     [MTFL_CL_SOFTMAX] = "mtfl_softmax",
     [MTFL_CL_SOFTMAX_XENT] = "mtfl_softmax_xent",
+    [MTFL_CL_LANDMARK_LOSS] = "mtfl_landmark_loss",
     [MTFL_CL_ADAM] = "mtfl_adam",
     [MTFL_CL_SGD] = "mtfl_sgd",
 };

@@ -203,7 +203,7 @@ mtfl_status mtfl_opencl_softmax_xent(mtfl_device *dev, mtfl_buf loss, mtfl_buf g
 
 mtfl_status mtfl_opencl_adam(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mtfl_buf m,
                              mtfl_buf v, size_t n, float lr_t, float beta1, float beta2,
-                             float eps_t, float weight_decay)
+                             float eps_t, float weight_decay, float decay)
 {
     mtfl_opencl_device *cl;
     mtfl_status status = mtfl_opencl_lock(dev, &cl);
@@ -213,12 +213,43 @@ mtfl_status mtfl_opencl_adam(mtfl_device *dev, mtfl_buf param, mtfl_buf grad, mt
     cl_ulong param_off = param.offset, grad_off = grad.offset, m_off = m.offset;
     cl_ulong v_off = v.offset, count = n;
     cl_float lr_arg = lr_t, beta1_arg = beta1, beta2_arg = beta2, eps_arg = eps_t;
-    cl_float decay = weight_decay;
+    cl_float l2 = weight_decay, decoupled = decay;
     status = MTFL_CL_LAUNCH(cl, MTFL_CL_ADAM, n, MTFL_CL_ARG(param_mem), MTFL_CL_ARG(param_off),
                             MTFL_CL_ARG(grad_mem), MTFL_CL_ARG(grad_off), MTFL_CL_ARG(m_mem),
                             MTFL_CL_ARG(m_off), MTFL_CL_ARG(v_mem), MTFL_CL_ARG(v_off),
                             MTFL_CL_ARG(count), MTFL_CL_ARG(lr_arg), MTFL_CL_ARG(beta1_arg),
-                            MTFL_CL_ARG(beta2_arg), MTFL_CL_ARG(eps_arg), MTFL_CL_ARG(decay));
+                            MTFL_CL_ARG(beta2_arg), MTFL_CL_ARG(eps_arg), MTFL_CL_ARG(l2),
+                            MTFL_CL_ARG(decoupled));
+    mtfl_opencl_unlock(cl);
+    return status;
+}
+
+mtfl_status mtfl_opencl_landmark_loss(mtfl_device *dev, mtfl_buf loss, mtfl_buf grad,
+                                      mtfl_buf prediction, mtfl_buf target, mtfl_buf weight,
+                                      size_t rows, size_t cols, mtfl_landmark_kind kind, float a,
+                                      float b, float c, float grad_scale)
+{
+    mtfl_opencl_device *cl;
+    mtfl_status status = mtfl_opencl_lock(dev, &cl);
+    if (status != MTFL_OK)
+        return status;
+    /* no gradient or no weights: a NULL buffer argument, which the kernel never reads */
+    cl_mem loss_mem = loss.handle, grad_mem = grad.handle, pred_mem = prediction.handle;
+    cl_mem target_mem = target.handle, weight_mem = weight.handle;
+    cl_ulong loss_off = loss.offset, grad_off = grad.handle ? grad.offset : 0;
+    cl_ulong pred_off = prediction.offset, target_off = target.offset;
+    cl_ulong weight_off = weight.handle ? weight.offset : 0;
+    cl_int has_grad = grad.handle != NULL, has_weight = weight.handle != NULL, kind_arg = kind;
+    cl_ulong rows_arg = rows, cols_arg = cols;
+    cl_float a_arg = a, b_arg = b, c_arg = c, scale = grad_scale;
+    status = MTFL_CL_LAUNCH(cl, MTFL_CL_LANDMARK_LOSS, rows, MTFL_CL_ARG(loss_mem),
+                            MTFL_CL_ARG(loss_off), MTFL_CL_ARG(grad_mem), MTFL_CL_ARG(grad_off),
+                            MTFL_CL_ARG(has_grad), MTFL_CL_ARG(pred_mem), MTFL_CL_ARG(pred_off),
+                            MTFL_CL_ARG(target_mem), MTFL_CL_ARG(target_off),
+                            MTFL_CL_ARG(weight_mem), MTFL_CL_ARG(weight_off),
+                            MTFL_CL_ARG(has_weight), MTFL_CL_ARG(rows_arg), MTFL_CL_ARG(cols_arg),
+                            MTFL_CL_ARG(kind_arg), MTFL_CL_ARG(a_arg), MTFL_CL_ARG(b_arg),
+                            MTFL_CL_ARG(c_arg), MTFL_CL_ARG(scale));
     mtfl_opencl_unlock(cl);
     return status;
 }
