@@ -65,7 +65,7 @@ function Residual:updateOutput(input)
               mtfl.is_tensor(a) and "tensor" or type(a), mtfl.is_tensor(b) and "tensor" or type(b))
   end
   check_sum(self, a:size(), b:size())
-  return self:call(mtfl.add, a, b)
+  return self:call(a.add, a, b)
 end
 
 -- Both branches get the whole gradOutput (d(a + b)/da = d(a + b)/db = 1); the input's
@@ -81,7 +81,7 @@ function Residual:backward(input, gradOutput)
   self.gradInput = nil
   if self.needs_input_gradient then
     if not g_body or not g_short then self:fail("a branch returned no gradInput") end
-    self.gradInput = self:call(mtfl.add, g_body, g_short)
+    self.gradInput = self:call(g_body.add, g_body, g_short)
   end
   return self.gradInput
 end
