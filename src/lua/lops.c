@@ -296,8 +296,7 @@ static bool all_integer(lua_State *L, int list_idx, int count)
 {
     for (int i = 1; i <= count; i++) {
         lua_geti(L, list_idx, i);
-        lmtfl_tensor_box *box = luaL_testudata(L, -1, LMTFL_TENSOR);
-        bool marked = box && box->integer;
+        bool marked = lmtfl_is_integer(L, -1);
         lua_pop(L, 1);
         if (!marked) return false;
     }

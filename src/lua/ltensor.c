@@ -59,7 +59,7 @@ void lmtfl_set_integer(lua_State *L, int idx, bool integer)
     box->integer = integer;
 }
 
-static bool is_integer(lua_State *L, int idx)
+bool lmtfl_is_integer(lua_State *L, int idx)
 {
     lmtfl_tensor_box *box = luaL_testudata(L, idx, LMTFL_TENSOR);
     return box && box->integer;
@@ -68,7 +68,7 @@ static bool is_integer(lua_State *L, int idx)
 /* The tensor on top of the stack, a view or copy of the one at idx, keeps its mark. */
 static void inherit_mark(lua_State *L, int idx)
 {
-    if (is_integer(L, idx)) lmtfl_set_integer(L, -1, true);
+    if (lmtfl_is_integer(L, idx)) lmtfl_set_integer(L, -1, true);
 }
 
 /* An element as Lua sees it: an integer when the tensor holds indices (every float32
@@ -657,7 +657,7 @@ static int m_totable(lua_State *L)
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     const float *v = read_all(L, t);
     size_t at = 0;
-    push_nested(L, t, 0, v, &at, is_integer(L, 1));
+    push_nested(L, t, 0, v, &at, lmtfl_is_integer(L, 1));
     return 1;
 }
 
@@ -671,7 +671,7 @@ static int m_item(lua_State *L)
                    mtfl_shape_str(t, s, sizeof s), mtfl_numel(t));
     float v;
     LMTFL_CALL(L, mtfl_tensor_read(t, &v, 1));
-    push_element(L, v, is_integer(L, 1));
+    push_element(L, v, lmtfl_is_integer(L, 1));
     return 1;
 }
 
@@ -712,7 +712,7 @@ static int mm_index(lua_State *L)
         if (row->ndim == 0) {
             float v;
             LMTFL_CALL(L, mtfl_tensor_read(row, &v, 1));
-            push_element(L, v, is_integer(L, 1));
+            push_element(L, v, lmtfl_is_integer(L, 1));
         }
         return 1;
     }
