@@ -227,6 +227,15 @@ T.test("cat and stack: every dimension, views, negative dims, on every device", 
     same_values(mtfl.stack({b:select(1, 1), b:select(1, 1)}, -1), mtfl.tensor({{7, 7}, {8, 8}, {9, 9}}), 0,
                 "stack along a new last dim on " .. id)
     T.eq(mtfl.cat({a}):device(), id, "result on the inputs' device")
+    if id ~= "cpu" then
+      -- one strided copy per input, whatever the rank
+      local parts = {mtfl.randn(4, 3, 5, 5, {device = id}), mtfl.randn(4, 1, 5, 5, {device = id}),
+                     mtfl.randn(4, 2, 5, 5, {device = id})}
+      local before = mtfl.stats(id).launches
+      local joined = mtfl.cat(parts, 2)
+      T.eq(mtfl.stats(id).launches - before, 3, "cat of three along channels: launches on " .. id)
+      same_values(joined:narrow(2, 4, 1), parts[2], 0, "the second part in its place on " .. id)
+    end
     T.eq(mtfl.cat({a, mtfl.zeros(0, 3, {device = id})}):size(1), 2, "an empty part adds nothing")
   end
   local a, b = mtfl.zeros(2, 3), mtfl.zeros(2, 4)
