@@ -199,6 +199,21 @@ __kernel void mtfl_channel_bias(__global float *x, ulong x_off, __global const f
     }
 }
 
+/* dst = x > 0 ? src : slope[c] * src over [outer, channels, inner]: PReLU's forward
+ * (src = x) and its input gradient (src = dy). dst may be src. */
+__kernel void mtfl_prelu(__global float *dst, ulong dst_off, __global const float *src,
+                         ulong src_off, __global const float *x, ulong x_off,
+                         __global const float *slope, ulong slope_off, ulong n, ulong channels,
+                         ulong inner)
+{
+    MTFL_NN_FOR_EACH(i, n) {
+        ulong row = mtfl_div(i, inner);
+        ulong c = row - mtfl_div(row, channels) * channels;
+        float v = src[src_off + i];
+        dst[dst_off + i] = x[x_off + i] > 0.0f ? v : slope[slope_off + c] * v;
+    }
+}
+
 /* ---- softmax: one work-item per row (the classes of this project are few) ---------- */
 
 /* Where the device has double, the exponentials are computed in double and rounded

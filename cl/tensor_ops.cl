@@ -30,6 +30,8 @@
 #define MTFL_UNARY_RPOW_SCALAR 13
 #define MTFL_UNARY_CLAMP 14
 #define MTFL_UNARY_STEP 15
+#define MTFL_UNARY_LEAKY_RELU 16
+#define MTFL_UNARY_ABS_TANH 17
 
 #define MTFL_BINARY_ADD 0
 #define MTFL_BINARY_SUB 1
@@ -41,6 +43,9 @@
 #define MTFL_BINARY_RELU_GRAD 7
 #define MTFL_BINARY_TANH_GRAD 8
 #define MTFL_BINARY_SIGMOID_GRAD 9
+#define MTFL_BINARY_LEAKY_RELU_GRAD 10
+#define MTFL_BINARY_ABS_TANH_GRAD 11
+#define MTFL_BINARY_PRELU_SLOPE_GRAD 12
 
 __kernel void mtfl_fill(__global float *dst, ulong dst_off, ulong n, float value)
 {
@@ -81,6 +86,8 @@ float mtfl_unary_apply(int op, float x, float a, float b)
     case MTFL_UNARY_RPOW_SCALAR: return pow(a, x);
     case MTFL_UNARY_CLAMP: return fmin(fmax(x, a), b);
     case MTFL_UNARY_STEP: return x >= a ? b : 0.0f;
+    case MTFL_UNARY_LEAKY_RELU: return x > 0.0f ? x : a * x;
+    case MTFL_UNARY_ABS_TANH: return fabs(tanh(x));
     default: return x;
     }
 }
@@ -92,7 +99,7 @@ __kernel void mtfl_unary(__global float *dst, ulong dst_off, __global const floa
     MTFL_FOR_EACH(i, n) dst[dst_off + i] = mtfl_unary_apply(op, x[x_off + i], a, b);
 }
 
-float mtfl_binary_apply(int op, float x, float y)
+float mtfl_binary_apply(int op, float x, float y, float a)
 {
     switch (op) {
     case MTFL_BINARY_ADD: return x + y;
@@ -106,14 +113,22 @@ float mtfl_binary_apply(int op, float x, float y)
     case MTFL_BINARY_RELU_GRAD: return y > 0.0f ? x : 0.0f;
     case MTFL_BINARY_TANH_GRAD: return x * (1.0f - y * y);
     case MTFL_BINARY_SIGMOID_GRAD: return x * y * (1.0f - y);
+    /* gradients from the activation's input: y is the input */
+    case MTFL_BINARY_LEAKY_RELU_GRAD: return y > 0.0f ? x : a * x;
+    case MTFL_BINARY_ABS_TANH_GRAD: {
+        float t = tanh(y);
+        return (y > 0.0f ? x : y < 0.0f ? -x : 0.0f) * (1.0f - t * t);
+    }
+    case MTFL_BINARY_PRELU_SLOPE_GRAD: return y > 0.0f ? 0.0f : x * y;
     default: return x;
     }
 }
 
 __kernel void mtfl_binary(__global float *dst, ulong dst_off, __global const float *x,
-                          ulong x_off, __global const float *y, ulong y_off, ulong n, int op)
+                          ulong x_off, __global const float *y, ulong y_off, ulong n, int op,
+                          float a)
 {
-    MTFL_FOR_EACH(i, n) dst[dst_off + i] = mtfl_binary_apply(op, x[x_off + i], y[y_off + i]);
+    MTFL_FOR_EACH(i, n) dst[dst_off + i] = mtfl_binary_apply(op, x[x_off + i], y[y_off + i], a);
 }
 
 __kernel void mtfl_axpy(__global float *y, ulong y_off, float alpha, __global const float *x,

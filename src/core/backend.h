@@ -56,8 +56,9 @@ struct mtfl_backend {
                           uint64_t seed, uint64_t counter, float a, float b);
     mtfl_status (*unary)(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtfl_buf x,
                          size_t n, float a, float b);
+    /* a: the parameter of mtfl_binary_param (0 for the others) */
     mtfl_status (*binary)(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, mtfl_buf x,
-                          mtfl_buf y, size_t n);
+                          mtfl_buf y, size_t n, float a);
     mtfl_status (*axpy)(mtfl_device *dev, mtfl_buf y, float alpha, mtfl_buf x, size_t n);
     /* x viewed as [outer, len, inner]; dst is [outer, inner] */
     mtfl_status (*reduce)(mtfl_device *dev, mtfl_reduce_op op, mtfl_buf dst, mtfl_buf x,
@@ -93,6 +94,10 @@ struct mtfl_backend {
     /* x [outer, channels, inner] += bias[c] */
     mtfl_status (*channel_bias)(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, size_t outer,
                                 size_t channels, size_t inner);
+    /* x, src, dst [outer, channels, inner]: dst = x > 0 ? src : slope[c] * src (the
+     * forward with src = x, dx with src = dy); dst may be src */
+    mtfl_status (*prelu)(mtfl_device *dev, mtfl_buf dst, mtfl_buf src, mtfl_buf x,
+                         mtfl_buf slope, size_t outer, size_t channels, size_t inner);
     mtfl_status (*softmax)(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,
                            size_t classes);
     /* labels hold class numbers first_class..first_class+classes-1; any other value makes

@@ -213,6 +213,8 @@ typedef enum {
     MTFL_UNARY_RPOW_SCALAR,  /* a ^ x */
     MTFL_UNARY_CLAMP,        /* min(max(x, a), b) */
     MTFL_UNARY_STEP,         /* x >= a ? b : 0 (dropout masks) */
+    MTFL_UNARY_LEAKY_RELU,   /* x > 0 ? x : a * x */
+    MTFL_UNARY_ABS_TANH,     /* |tanh(x)| (TCDCN's activation) */
     MTFL_UNARY_COUNT
 } mtfl_unary_op;
 
@@ -223,6 +225,10 @@ typedef enum {
     MTFL_BINARY_RELU_GRAD,    /* y > 0 ? x : 0 */
     MTFL_BINARY_TANH_GRAD,    /* x * (1 - y^2) */
     MTFL_BINARY_SIGMOID_GRAD, /* x * y * (1 - y) */
+    /* gradients that need the activation's input: x = dL/dy, y = the input */
+    MTFL_BINARY_LEAKY_RELU_GRAD, /* y > 0 ? x : a * x (mtfl_binary_param's a) */
+    MTFL_BINARY_ABS_TANH_GRAD,   /* x * sign(y) * (1 - tanh(y)^2) */
+    MTFL_BINARY_PRELU_SLOPE_GRAD, /* y > 0 ? 0 : x * y (summed per channel afterwards) */
     MTFL_BINARY_COUNT
 } mtfl_binary_op;
 
@@ -241,6 +247,10 @@ mtfl_status mtfl_unary(mtfl_unary_op op, mtfl_tensor *dst, const mtfl_tensor *x,
 /* x and y broadcast as in NumPy (sizes equal or 1, aligned from the last dimension);
  * dst has the broadcast shape. */
 mtfl_status mtfl_binary(mtfl_binary_op op, mtfl_tensor *dst, const mtfl_tensor *x, const mtfl_tensor *y);
+/* mtfl_binary for the ops that take a number as well (the leaky slope); mtfl_binary
+ * passes 0. */
+mtfl_status mtfl_binary_param(mtfl_binary_op op, mtfl_tensor *dst, const mtfl_tensor *x,
+                              const mtfl_tensor *y, float a);
 /* The broadcast shape of a and b. Returns ndim, or -1 with an error naming op. */
 int mtfl_broadcast_shape(const char *op, const mtfl_tensor *a, const mtfl_tensor *b, int64_t *shape);
 /* A view of t with size-1 dimensions repeated (stride 0) to shape. */
@@ -254,6 +264,16 @@ mtfl_status mtfl_axpy(mtfl_tensor *y, float alpha, const mtfl_tensor *x);
 mtfl_status mtfl_reduce(mtfl_reduce_op op, mtfl_tensor *dst, const mtfl_tensor *x, int dim);
 /* The output shape of a reduction over dim (or all, dim = -1). Returns ndim. */
 int mtfl_reduce_shape(const mtfl_tensor *x, int dim, bool keepdim, int64_t *shape);
+
+/* Joins tensors of one device along dim (0-based): cat keeps the number of
+ * dimensions (all shapes equal except along dim), stack inserts a new dimension dim of
+ * size count (all shapes equal). One copy per input, into a view of dst. The shape
+ * functions check the inputs (errors name op, the position of the tensor, 1-based,
+ * and the shapes) and return ndim, or -1 with an error. */
+int mtfl_cat_shape(const mtfl_tensor *const *inputs, int count, int dim, int64_t *shape);
+int mtfl_stack_shape(const mtfl_tensor *const *inputs, int count, int dim, int64_t *shape);
+mtfl_status mtfl_cat(mtfl_tensor *dst, const mtfl_tensor *const *inputs, int count, int dim);
+mtfl_status mtfl_stack(mtfl_tensor *dst, const mtfl_tensor *const *inputs, int count, int dim);
 
 /* C <- alpha * op(A) op(B) + beta * C, 2-D ([M,K] x [K,N]) or batched 3-D
  * ([B,M,K] x [B,K,N]; a 2-D operand is shared by the whole batch). op transposes
@@ -324,6 +344,14 @@ mtfl_status mtfl_maxpool2d_backward(mtfl_tensor *dx, const mtfl_tensor *dy,
 
 /* x += bias broadcast along dimension dim of x (x viewed as [outer, C, inner]). */
 mtfl_status mtfl_add_channel_bias(mtfl_tensor *x, const mtfl_tensor *bias, int dim);
+
+/* Parametric ReLU with one slope per channel (dimension 1 of x, 0-based) or one shared
+ * slope (slope has one element): y = x > 0 ? x : slope[c] * x. The backward overwrites
+ * dx (may be NULL) and accumulates the slope's gradient into dslope (may be NULL, +=
+ * as for the other layers' parameters). */
+mtfl_status mtfl_prelu_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl_tensor *slope);
+mtfl_status mtfl_prelu_backward(mtfl_tensor *dx, mtfl_tensor *dslope, const mtfl_tensor *dy,
+                                const mtfl_tensor *x, const mtfl_tensor *slope);
 
 /* Row-wise softmax of [N, K]. */
 mtfl_status mtfl_softmax(mtfl_tensor *probs, const mtfl_tensor *logits);

@@ -14,10 +14,10 @@
 
 static const char *unary_names[MTFL_UNARY_COUNT] = {
     "neg", "abs", "exp", "log", "sqrt", "relu", "tanh", "sigmoid", "add", "mul",
-    "sub", "div", "pow", "pow", "clamp", "step"};
+    "sub", "div", "pow", "pow", "clamp", "step", "leaky_relu", "abs_tanh"};
 static const char *binary_names[MTFL_BINARY_COUNT] = {
     "add", "sub", "mul", "div", "pow", "max", "min", "relu_backward", "tanh_backward",
-    "sigmoid_backward"};
+    "sigmoid_backward", "leaky_relu_backward", "abs_tanh_backward", "prelu_backward"};
 static const char *reduce_names[MTFL_REDUCE_COUNT] = {
     "sum", "mean", "max", "min", "argmax", "argmin"};
 
@@ -174,6 +174,12 @@ static mtfl_tensor *broadcast_input(const mtfl_tensor *x, const mtfl_tensor *dst
 
 mtfl_status mtfl_binary(mtfl_binary_op op, mtfl_tensor *dst, const mtfl_tensor *x, const mtfl_tensor *y)
 {
+    return mtfl_binary_param(op, dst, x, y, 0.0f);
+}
+
+mtfl_status mtfl_binary_param(mtfl_binary_op op, mtfl_tensor *dst, const mtfl_tensor *x,
+                              const mtfl_tensor *y, float a)
+{
     const char *name = mtfl_binary_name(op);
     int64_t shape[MTFL_MAX_DIMS];
     mtfl_status st;
@@ -196,7 +202,7 @@ mtfl_status mtfl_binary(mtfl_binary_op op, mtfl_tensor *dst, const mtfl_tensor *
         return mtfl_last_status();
     }
     st = backend_of(x)->binary(device_of(x), op, mtfl_tensor_buf(out), mtfl_tensor_buf(in_x),
-                               mtfl_tensor_buf(in_y), n);
+                               mtfl_tensor_buf(in_y), n, a);
     mtfl_tensor_release(in_x);
     mtfl_tensor_release(in_y);
     return finish_output(dst, out, st);

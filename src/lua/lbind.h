@@ -14,6 +14,10 @@
 
 typedef struct {
     mtfl_tensor *t; /* NULL after t:free() */
+    /* The values are indices (argmax over a dimension): still float32, the only dtype,
+     * but item(), totable() and t[i] give them as Lua integers. Views and copies of
+     * the tensor keep the mark; arithmetic drops it. */
+    bool integer;
 } lmtfl_tensor_box;
 
 /* Raises the core's last error as a Lua error at the calling script's line. */
@@ -37,6 +41,10 @@ mtfl_tensor *lmtfl_check_tensor(lua_State *L, int idx);
 mtfl_tensor *lmtfl_test_tensor(lua_State *L, int idx); /* NULL if not a tensor */
 /* Pushes a userdata owning t (the reference passes to Lua). t NULL raises. */
 mtfl_tensor *lmtfl_push_tensor(lua_State *L, mtfl_tensor *t);
+/* Marks the tensor at idx as holding indices (see lmtfl_tensor_box), or unmarks it;
+ * whether the value at idx is a tensor so marked. */
+void lmtfl_set_integer(lua_State *L, int idx, bool integer);
+bool lmtfl_is_integer(lua_State *L, int idx);
 /* A new tensor on dev, pushed on the stack. */
 mtfl_tensor *lmtfl_new_tensor(lua_State *L, mtfl_device *dev, int ndim, const int64_t *shape);
 mtfl_tensor *lmtfl_new_like(lua_State *L, const mtfl_tensor *t);

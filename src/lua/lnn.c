@@ -269,6 +269,57 @@ static int l_relu_backward(lua_State *L) { return activation_backward(L, MTFL_BI
 static int l_tanh_backward(lua_State *L) { return activation_backward(L, MTFL_BINARY_TANH_GRAD); }
 static int l_sigmoid_backward(lua_State *L) { return activation_backward(L, MTFL_BINARY_SIGMOID_GRAD); }
 
+/* leaky_relu_backward(dy, x, slope): x may also be the output when slope >= 0 (its
+ * sign is then the input's) */
+static int l_leaky_relu_backward(lua_State *L)
+{
+    mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *x = lmtfl_check_tensor(L, 2);
+    float slope = (float)luaL_checknumber(L, 3);
+    char a[128], b[128];
+    if (!mtfl_same_shape(dy, x))
+        lmtfl_error(L, "leaky_relu_backward: gradOutput %s and input %s differ",
+                    mtfl_shape_str(dy, a, sizeof a), mtfl_shape_str(x, b, sizeof b));
+    mtfl_tensor *dx = lmtfl_new_like(L, dy);
+    LMTFL_CALL(L, mtfl_binary_param(MTFL_BINARY_LEAKY_RELU_GRAD, dx, dy, x, slope));
+    return 1;
+}
+
+/* abs_tanh_backward(dy, x): from the input, whose sign the output has lost */
+static int l_abs_tanh_backward(lua_State *L)
+{
+    mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *x = lmtfl_check_tensor(L, 2);
+    char a[128], b[128];
+    if (!mtfl_same_shape(dy, x))
+        lmtfl_error(L, "abs_tanh_backward: gradOutput %s and input %s differ",
+                    mtfl_shape_str(dy, a, sizeof a), mtfl_shape_str(x, b, sizeof b));
+    mtfl_tensor *dx = lmtfl_new_like(L, dy);
+    LMTFL_CALL(L, mtfl_binary(MTFL_BINARY_ABS_TANH_GRAD, dx, dy, x));
+    return 1;
+}
+
+/* prelu(x, slope) -> y; slope [C] for dimension 2 of x, or [1] shared */
+static int l_prelu(lua_State *L)
+{
+    mtfl_tensor *x = lmtfl_check_tensor(L, 1), *slope = lmtfl_check_tensor(L, 2);
+    mtfl_tensor *y = lmtfl_new_like(L, x);
+    LMTFL_CALL(L, mtfl_prelu_forward(y, x, slope));
+    return 1;
+}
+
+/* prelu_backward(dy, x, slope [, dslope [, need_dx = true]]) -> dx or nil; the slope's
+ * gradient is added into dslope when given */
+static int l_prelu_backward(lua_State *L)
+{
+    mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *x = lmtfl_check_tensor(L, 2);
+    mtfl_tensor *slope = lmtfl_check_tensor(L, 3);
+    mtfl_tensor *dslope = lua_isnoneornil(L, 4) ? NULL : lmtfl_check_tensor(L, 4);
+    bool need_dx = lua_isnoneornil(L, 5) || lua_toboolean(L, 5);
+    mtfl_tensor *dx = need_dx ? lmtfl_new_like(L, x) : NULL;
+    if (!need_dx) lua_pushnil(L);
+    LMTFL_CALL(L, mtfl_prelu_backward(dx, dslope, dy, x, slope));
+    return 1;
+}
+
 /* adam_step(param, grad, m, v, {lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay,
  * step}) */
 static int l_adam_step(lua_State *L)
@@ -322,7 +373,9 @@ static const luaL_Reg nn_functions[] = {
     {"add_channel_bias_", l_add_channel_bias}, {"softmax", l_softmax},
     {"cross_entropy", l_cross_entropy}, {"check_labels", l_check_labels},
     {"landmark_loss", l_landmark_loss},
-    {"relu_backward", l_relu_backward},
+    {"relu_backward", l_relu_backward}, {"leaky_relu_backward", l_leaky_relu_backward},
+    {"abs_tanh_backward", l_abs_tanh_backward}, {"prelu", l_prelu},
+    {"prelu_backward", l_prelu_backward},
     {"tanh_backward", l_tanh_backward}, {"sigmoid_backward", l_sigmoid_backward},
     {"adam_step", l_adam_step}, {"sgd_step", l_sgd_step},
     {"workspace_limit", l_workspace_limit},

@@ -109,6 +109,9 @@ static int unary_apply(lua_State *L, mtfl_unary_op op, bool inplace)
         /* t:step(threshold [, value = 1]): x >= threshold ? value : 0 */
         a = (float)luaL_checknumber(L, 2);
         b = (float)luaL_optnumber(L, 3, 1.0);
+    } else if (op == MTFL_UNARY_LEAKY_RELU) {
+        /* t:leaky_relu([slope = 0.01]) */
+        a = (float)luaL_optnumber(L, 2, 0.01);
     }
     mtfl_tensor *dst = inplace ? x : lmtfl_new_like(L, x);
     LMTFL_CALL(L, mtfl_unary(op, dst, x, a, b));
@@ -129,6 +132,8 @@ UNARY(tanh, MTFL_UNARY_TANH)
 UNARY(sigmoid, MTFL_UNARY_SIGMOID)
 UNARY(clamp, MTFL_UNARY_CLAMP)
 UNARY(step, MTFL_UNARY_STEP)
+UNARY(leaky_relu, MTFL_UNARY_LEAKY_RELU)
+UNARY(abs_tanh, MTFL_UNARY_ABS_TANH)
 
 /* y:axpy(alpha, x): y <- y + alpha * x, in place; returns y */
 static int m_axpy(lua_State *L)
@@ -177,7 +182,8 @@ static int m_normal(lua_State *L)
 /* ---- reductions ----------------------------------------------------------------- */
 
 /* t:sum() -> number; t:sum(dim [, keepdim]) -> tensor. Arg-reductions give 1-based
- * indices (the flat index for the whole tensor). */
+ * indices: a Lua integer (the flat index) for the whole tensor, else a tensor marked as
+ * holding indices, so that item(), totable() and t[i] read them as integers. */
 static int reduce(lua_State *L, mtfl_reduce_op op)
 {
     mtfl_tensor *x = lmtfl_check_tensor(L, 1);
@@ -197,7 +203,10 @@ static int reduce(lua_State *L, mtfl_reduce_op op)
     int ndim = mtfl_reduce_shape(x, dim, keepdim, shape);
     mtfl_tensor *out = lmtfl_new_tensor(L, mtfl_tensor_device(x), ndim, shape);
     LMTFL_CALL(L, mtfl_reduce(op, out, x, dim));
-    if (is_arg) LMTFL_CALL(L, mtfl_unary(MTFL_UNARY_ADD_SCALAR, out, out, 1.0f, 0.0f));
+    if (is_arg) {
+        LMTFL_CALL(L, mtfl_unary(MTFL_UNARY_ADD_SCALAR, out, out, 1.0f, 0.0f));
+        lmtfl_set_integer(L, -1, true);
+    }
     return 1;
 }
 
@@ -249,6 +258,80 @@ static int l_matmul(lua_State *L)
         out = lmtfl_new_tensor(L, mtfl_tensor_device(a), nd, shape);
     }
     LMTFL_CALL(L, mtfl_matmul(out, a, b, ta, tb, alpha, beta));
+    return 1;
+}
+
+/* ---- joining ------------------------------------------------------------------- */
+
+/* The tensors of the list at idx, in a userdata pushed on the stack (freed by the GC
+ * if an error interrupts). Entries that are not tensors are named. */
+static const mtfl_tensor **check_tensor_list(lua_State *L, int idx, const char *op, int *count)
+{
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, idx);
+    if (n < 1) lmtfl_error(L, "%s: expects a list of tensors, got an empty one", op);
+    if (n > INT32_MAX) lmtfl_error(L, "%s: %lld tensors are too many", op, (long long)n);
+    const mtfl_tensor **list = lua_newuserdatauv(L, (size_t)n * sizeof *list, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, idx, i);
+        list[i - 1] = lmtfl_test_tensor(L, -1);
+        if (!list[i - 1])
+            lmtfl_error(L, "%s: entry %lld is a %s, not a tensor", op, (long long)i, luaL_typename(L, -1));
+        lua_pop(L, 1);   /* the list keeps the tensor alive */
+    }
+    *count = (int)n;
+    return list;
+}
+
+/* A 1-based dimension (negative from the end) among ndim, returned 0-based; range
+ * errors are left to the core, which names the shapes. */
+static int join_dim(lua_State *L, int idx, int ndim)
+{
+    lua_Integer d = luaL_optinteger(L, idx, 1);
+    lua_Integer resolved = d < 0 ? ndim + d + 1 : d;
+    return resolved < 0 || resolved > INT32_MAX ? -1 : (int)resolved - 1;
+}
+
+static bool all_integer(lua_State *L, int list_idx, int count)
+{
+    for (int i = 1; i <= count; i++) {
+        lua_geti(L, list_idx, i);
+        bool marked = lmtfl_is_integer(L, -1);
+        lua_pop(L, 1);
+        if (!marked) return false;
+    }
+    return true;
+}
+
+/* cat({t1, t2, ...} [, dim = 1]): joined along dim, every other size equal */
+static int l_cat(lua_State *L)
+{
+    int count;
+    lua_settop(L, 2);   /* the list's userdata goes above the arguments */
+    const mtfl_tensor **list = check_tensor_list(L, 1, "cat", &count);
+    int dim = join_dim(L, 2, list[0]->ndim);
+    int64_t shape[MTFL_MAX_DIMS];
+    int ndim = mtfl_cat_shape(list, count, dim, shape);
+    if (ndim < 0) lmtfl_raise(L);
+    mtfl_tensor *out = lmtfl_new_tensor(L, mtfl_tensor_device(list[0]), ndim, shape);
+    LMTFL_CALL(L, mtfl_cat(out, list, count, dim));
+    if (all_integer(L, 1, count)) lmtfl_set_integer(L, -1, true);
+    return 1;
+}
+
+/* stack({t1, t2, ...} [, dim = 1]): equal shapes along a new dimension dim */
+static int l_stack(lua_State *L)
+{
+    int count;
+    lua_settop(L, 2);   /* the list's userdata goes above the arguments */
+    const mtfl_tensor **list = check_tensor_list(L, 1, "stack", &count);
+    int dim = join_dim(L, 2, list[0]->ndim + 1);
+    int64_t shape[MTFL_MAX_DIMS];
+    int ndim = mtfl_stack_shape(list, count, dim, shape);
+    if (ndim < 0) lmtfl_raise(L);
+    mtfl_tensor *out = lmtfl_new_tensor(L, mtfl_tensor_device(list[0]), ndim, shape);
+    LMTFL_CALL(L, mtfl_stack(out, list, count, dim));
+    if (all_integer(L, 1, count)) lmtfl_set_integer(L, -1, true);
     return 1;
 }
 
@@ -377,6 +460,8 @@ static const luaL_Reg op_methods[] = {
     {"sqrt", m_sqrt}, {"sqrt_", m_sqrt_}, {"relu", m_relu}, {"relu_", m_relu_},
     {"tanh", m_tanh}, {"tanh_", m_tanh_}, {"sigmoid", m_sigmoid}, {"sigmoid_", m_sigmoid_},
     {"clamp", m_clamp}, {"clamp_", m_clamp_}, {"step", m_step}, {"step_", m_step_},
+    {"leaky_relu", m_leaky_relu}, {"leaky_relu_", m_leaky_relu_},
+    {"abs_tanh", m_abs_tanh}, {"abs_tanh_", m_abs_tanh_},
     {"axpy", m_axpy},
     {"fill", m_fill}, {"zero", m_zero}, {"uniform", m_uniform}, {"normal", m_normal},
     {"sum", m_sum}, {"mean", m_mean}, {"max", m_max}, {"min", m_min},
@@ -391,6 +476,10 @@ void lmtfl_open_ops(lua_State *L)
 {
     lua_pushcfunction(L, l_matmul);
     lua_setfield(L, -2, "matmul");
+    lua_pushcfunction(L, l_cat);
+    lua_setfield(L, -2, "cat");
+    lua_pushcfunction(L, l_stack);
+    lua_setfield(L, -2, "stack");
     luaL_getmetatable(L, LMTFL_TENSOR);
     luaL_setfuncs(L, op_metamethods, 0);
     lua_getfield(L, -1, "methods");

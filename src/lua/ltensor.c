@@ -48,8 +48,35 @@ mtfl_tensor *lmtfl_push_tensor(lua_State *L, mtfl_tensor *t)
     if (!t) lmtfl_raise(L);
     lmtfl_tensor_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->t = t;
+    box->integer = false;
     luaL_setmetatable(L, LMTFL_TENSOR);
     return t;
+}
+
+void lmtfl_set_integer(lua_State *L, int idx, bool integer)
+{
+    lmtfl_tensor_box *box = luaL_checkudata(L, idx, LMTFL_TENSOR);
+    box->integer = integer;
+}
+
+bool lmtfl_is_integer(lua_State *L, int idx)
+{
+    lmtfl_tensor_box *box = luaL_testudata(L, idx, LMTFL_TENSOR);
+    return box && box->integer;
+}
+
+/* The tensor on top of the stack, a view or copy of the one at idx, keeps its mark. */
+static void inherit_mark(lua_State *L, int idx)
+{
+    if (lmtfl_is_integer(L, idx)) lmtfl_set_integer(L, -1, true);
+}
+
+/* An element as Lua sees it: an integer when the tensor holds indices (every float32
+ * index is below 2^24, so the conversion is exact). */
+static void push_element(lua_State *L, float v, bool integer)
+{
+    if (integer && v == floorf(v) && fabsf(v) < 0x1p53f) lua_pushinteger(L, (lua_Integer)v);
+    else lua_pushnumber(L, v);
 }
 
 mtfl_tensor *lmtfl_new_tensor(lua_State *L, mtfl_device *dev, int ndim, const int64_t *shape)
@@ -446,6 +473,7 @@ static int m_reshape(lua_State *L)
     int next;
     int ndim = shape_at(L, 2, shape, &next, true);
     lmtfl_push_tensor(L, mtfl_tensor_reshape(t, ndim, shape));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -456,6 +484,7 @@ static int m_narrow(lua_State *L)
     int dim = lmtfl_check_dim(L, 2, t);
     int64_t start = lmtfl_check_index(L, 3, "narrow");
     lmtfl_push_tensor(L, mtfl_tensor_narrow(t, dim, start, luaL_checkinteger(L, 4)));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -464,6 +493,7 @@ static int m_select(lua_State *L)
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     int dim = lmtfl_check_dim(L, 2, t);
     lmtfl_push_tensor(L, mtfl_tensor_select(t, dim, lmtfl_check_index(L, 3, "select")));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -475,6 +505,7 @@ static int m_expand(lua_State *L)
     int next;
     int ndim = lmtfl_check_shape(L, 2, shape, &next);
     lmtfl_push_tensor(L, mtfl_tensor_expand(t, ndim, shape));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -528,6 +559,7 @@ static int m_transpose(lua_State *L)
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     int d0 = lmtfl_check_dim(L, 2, t), d1 = lmtfl_check_dim(L, 3, t);
     lmtfl_push_tensor(L, mtfl_tensor_transpose(t, d0, d1));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -537,6 +569,7 @@ static int m_t(lua_State *L)
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     if (t->ndim < 2) lmtfl_push_tensor(L, mtfl_tensor_view(t));
     else lmtfl_push_tensor(L, mtfl_tensor_transpose(t, t->ndim - 2, t->ndim - 1));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -549,6 +582,7 @@ static int m_contiguous(lua_State *L)
     }
     mtfl_tensor *c = lmtfl_new_like(L, t);
     LMTFL_CALL(L, mtfl_copy(c, t));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -557,6 +591,7 @@ static int m_clone(lua_State *L)
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     mtfl_tensor *c = lmtfl_new_like(L, t);
     LMTFL_CALL(L, mtfl_copy(c, t));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -571,6 +606,7 @@ static int m_to(lua_State *L)
     }
     mtfl_tensor *c = lmtfl_new_tensor(L, dev, t->ndim, t->shape);
     LMTFL_CALL(L, mtfl_copy(c, t));
+    inherit_mark(L, 1);
     return 1;
 }
 
@@ -602,15 +638,16 @@ static float *read_all(lua_State *L, const mtfl_tensor *t)
     return host;
 }
 
-static void push_nested(lua_State *L, const mtfl_tensor *t, int depth, const float *v, size_t *at)
+static void push_nested(lua_State *L, const mtfl_tensor *t, int depth, const float *v, size_t *at,
+                        bool integer)
 {
     if (depth == t->ndim) {
-        lua_pushnumber(L, v[(*at)++]);
+        push_element(L, v[(*at)++], integer);
         return;
     }
     lua_createtable(L, (int)t->shape[depth], 0);
     for (int64_t i = 0; i < t->shape[depth]; i++) {
-        push_nested(L, t, depth + 1, v, at);
+        push_nested(L, t, depth + 1, v, at, integer);
         lua_rawseti(L, -2, i + 1);
     }
 }
@@ -620,11 +657,11 @@ static int m_totable(lua_State *L)
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
     const float *v = read_all(L, t);
     size_t at = 0;
-    push_nested(L, t, 0, v, &at);
+    push_nested(L, t, 0, v, &at, lmtfl_is_integer(L, 1));
     return 1;
 }
 
-/* t:item(): the value of a one-element tensor */
+/* t:item(): the value of a one-element tensor (a Lua integer for an index tensor) */
 static int m_item(lua_State *L)
 {
     mtfl_tensor *t = lmtfl_check_tensor(L, 1);
@@ -634,7 +671,7 @@ static int m_item(lua_State *L)
                    mtfl_shape_str(t, s, sizeof s), mtfl_numel(t));
     float v;
     LMTFL_CALL(L, mtfl_tensor_read(t, &v, 1));
-    lua_pushnumber(L, v);
+    push_element(L, v, lmtfl_is_integer(L, 1));
     return 1;
 }
 
@@ -663,17 +700,19 @@ static int mm_tostring(lua_State *L)
     return 1;
 }
 
-/* t[i]: a number for a 1-D tensor, else a view of row i; other keys are methods */
+/* t[i]: a number for a 1-D tensor (an integer for an index tensor), else a view of row
+ * i; other keys are methods */
 static int mm_index(lua_State *L)
 {
     if (lua_type(L, 2) == LUA_TNUMBER) {
         mtfl_tensor *t = lmtfl_check_tensor(L, 1);
         if (t->ndim == 0) lmtfl_error(L, "cannot index a 0-dimensional tensor (use item())");
         mtfl_tensor *row = lmtfl_push_tensor(L, mtfl_tensor_select(t, 0, lmtfl_check_index(L, 2, "index")));
+        inherit_mark(L, 1);
         if (row->ndim == 0) {
             float v;
             LMTFL_CALL(L, mtfl_tensor_read(row, &v, 1));
-            lua_pushnumber(L, v);
+            push_element(L, v, lmtfl_is_integer(L, 1));
         }
         return 1;
     }
@@ -701,6 +740,7 @@ static const luaL_Reg tensor_methods[] = {
     {"reshape", m_reshape}, {"view", m_reshape}, {"narrow", m_narrow}, {"select", m_select},
     {"transpose", m_transpose}, {"t", m_t}, {"contiguous", m_contiguous}, {"clone", m_clone},
     {"to", m_to}, {"copy", m_copy}, {"free", m_free}, {"totable", m_totable},
+    {"tolist", m_totable},
     {"item", m_item}, {"to_bytes", m_to_bytes}, {"expand", m_expand},
     {"to_string", m_to_string}, {NULL, NULL}};
 

@@ -541,3 +541,72 @@ Test(nn, activation_gradients_and_broadcasting)
     }
     free(dy), free(y), free(want);
 }
+
+/* ---- PReLU ----------------------------------------------------------------------------- */
+
+/* x [N, C, H, W] with one slope per channel, or a shared one: the output, the input
+ * gradient and the accumulated slope gradient against a double-precision reference. */
+static void check_prelu(mtfl_device *dev, const int64_t *xs, int64_t slopes)
+{
+    size_t n = (size_t)(xs[0] * xs[1] * xs[2] * xs[3]), inner = (size_t)(xs[2] * xs[3]);
+    float *x = random_floats(n, 21, -2, 2), *dy = random_floats(n, 22, -1, 1);
+    float *a = random_floats((size_t)slopes, 23, 0.05f, 0.5f), start[64];
+    float *y_want = malloc(n * 4), *dx_want = malloc(n * 4), ds_want[64];
+    double ds[64] = {0};
+    for (int64_t c = 0; c < slopes; c++) start[c] = 0.5f;   /* the gradient is added to this */
+    for (size_t i = 0; i < n; i++) {
+        size_t c = slopes == 1 ? 0 : (i / inner) % (size_t)xs[1];
+        y_want[i] = x[i] > 0 ? x[i] : (float)((double)a[c] * x[i]);
+        dx_want[i] = x[i] > 0 ? dy[i] : (float)((double)a[c] * dy[i]);
+        if (x[i] <= 0) ds[c] += (double)dy[i] * x[i];
+    }
+    for (int64_t c = 0; c < slopes; c++) ds_want[c] = (float)(0.5 + ds[c]);
+    mtfl_tensor *tx = tensor_from(dev, 4, xs, x), *tdy = tensor_from(dev, 4, xs, dy);
+    mtfl_tensor *ta = tensor_from(dev, 1, &slopes, a), *tds = tensor_from(dev, 1, &slopes, start);
+    mtfl_tensor *ty = CHECK_PTR(mtfl_tensor_new(dev, 4, xs)), *tdx = CHECK_PTR(mtfl_tensor_new(dev, 4, xs));
+    CHECK_OK(mtfl_prelu_forward(ty, tx, ta));
+    CHECK_OK(mtfl_prelu_backward(tdx, tds, tdy, tx, ta));
+    float *got = values_of(ty);
+    expect_close(got, y_want, n, TOL, 1.0, "prelu", dev->id);
+    free(got);
+    got = values_of(tdx);
+    expect_close(got, dx_want, n, TOL, 1.0, "prelu input gradient", dev->id);
+    free(got);
+    /* a sum of n / slopes terms of size about 1 */
+    got = values_of(tds);
+    expect_close(got, ds_want, (size_t)slopes, TOL, (double)n / (double)slopes, "prelu slope gradient", dev->id);
+    free(got);
+    /* dx may be skipped: the slope gradient is added again */
+    CHECK_OK(mtfl_prelu_backward(NULL, tds, tdy, tx, ta));
+    got = values_of(tds);
+    for (int64_t c = 0; c < slopes; c++) ds_want[c] = (float)(0.5 + 2 * ds[c]);
+    expect_close(got, ds_want, (size_t)slopes, TOL, (double)n / (double)slopes, "prelu slope gradient, twice", dev->id);
+    free(got);
+    mtfl_tensor *all[] = {tx, tdy, ta, tds, ty, tdx};
+    for (size_t i = 0; i < 6; i++) mtfl_tensor_release(all[i]);
+    free(x), free(dy), free(a), free(y_want), free(dx_want);
+}
+
+Test(nn, prelu_per_channel_and_shared)
+{
+    int64_t xs[4] = {5, 7, 9, 11};
+    for (int d = 0; d < mtfl_device_count(); d++) {
+        check_prelu(mtfl_device_at(d), xs, 7);
+        check_prelu(mtfl_device_at(d), xs, 1);
+    }
+    /* a slope that fits neither rule, and a gradient of the wrong shape */
+    mtfl_device *cpu = mtfl_device_cpu();
+    int64_t three = 3;
+    mtfl_tensor *x = CHECK_PTR(mtfl_tensor_new(cpu, 4, xs)), *y = CHECK_PTR(mtfl_tensor_new(cpu, 4, xs));
+    mtfl_tensor *bad = CHECK_PTR(mtfl_tensor_new(cpu, 1, &three));
+    cr_expect_eq(mtfl_prelu_forward(y, x, bad), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "prelu: slope [3] matches neither dimension 2 of input [5x7x9x11]") != NULL,
+              "%s", mtfl_last_error());
+    int64_t seven = 7;
+    mtfl_tensor *a = CHECK_PTR(mtfl_tensor_new(cpu, 1, &seven));
+    CHECK_OK(mtfl_fill(a, 0.25f));
+    cr_expect_eq(mtfl_prelu_backward(NULL, bad, y, x, a), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "prelu_backward: slope gradient is [3], should be [7]") != NULL,
+              "%s", mtfl_last_error());
+    mtfl_tensor_release(x), mtfl_tensor_release(y), mtfl_tensor_release(bad), mtfl_tensor_release(a);
+}

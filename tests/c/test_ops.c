@@ -171,6 +171,8 @@ static double unary_reference(int op, double v, double a, double b)
     case MTFL_UNARY_POW_SCALAR: return pow(v, a);
     case MTFL_UNARY_RPOW_SCALAR: return pow(a, v);
     case MTFL_UNARY_STEP: return v >= a ? b : 0;
+    case MTFL_UNARY_LEAKY_RELU: return v > 0 ? v : a * v;
+    case MTFL_UNARY_ABS_TANH: return fabs(tanh(v));
     default: return fmin(fmax(v, a), b);
     }
 }
@@ -209,7 +211,7 @@ static mtfl_tensor *run_binary(mtfl_device *dev, const void *p)
         CHECK_OK(mtfl_copy(out, x));
         CHECK_OK(mtfl_axpy(out, c->a, y));
     } else {
-        CHECK_OK(mtfl_binary(c->op, out, x, y));
+        CHECK_OK(mtfl_binary_param(c->op, out, x, y, c->a));
     }
     mtfl_tensor_release(x);
     mtfl_tensor_release(y);
@@ -237,7 +239,13 @@ Test(ops, binary_ops_and_axpy)
             case MTFL_BINARY_MIN: want[i] = (float)fmin(u, v); break;
             case MTFL_BINARY_RELU_GRAD: want[i] = (float)(v > 0 ? u : 0); break;
             case MTFL_BINARY_TANH_GRAD: want[i] = (float)(u * (1 - v * v)); break;
-            default: want[i] = (float)(u * v * (1 - v)); break;
+            case MTFL_BINARY_LEAKY_RELU_GRAD: want[i] = (float)(v > 0 ? u : (double)c.a * u); break;
+            case MTFL_BINARY_ABS_TANH_GRAD:
+                want[i] = (float)((v > 0 ? u : v < 0 ? -u : 0) * (1 - tanh(v) * tanh(v)));
+                break;
+            case MTFL_BINARY_PRELU_SLOPE_GRAD: want[i] = (float)(v > 0 ? 0 : u * v); break;
+            case MTFL_BINARY_SIGMOID_GRAD: want[i] = (float)(u * v * (1 - v)); break;
+            default: cr_assert_fail("binary op %d has no reference here", op);
             }
         }
         char what[64];
@@ -245,7 +253,8 @@ Test(ops, binary_ops_and_axpy)
         /* sums of O(1) operands can cancel to near zero, where a relative error means
          * nothing: those are measured relative to the operands' scale (floor 1) */
         bool cancels = op < 0 || op == MTFL_BINARY_ADD || op == MTFL_BINARY_SUB ||
-                       op == MTFL_BINARY_TANH_GRAD || op == MTFL_BINARY_SIGMOID_GRAD;
+                       op == MTFL_BINARY_TANH_GRAD || op == MTFL_BINARY_SIGMOID_GRAD ||
+                       op == MTFL_BINARY_ABS_TANH_GRAD;
         check_everywhere_floor(what, run_binary, &c, want, 2e-6, TOL_ELEMENTWISE, cancels ? 1.0 : 1e-6);
     }
     free(x), free(y), free(want);
@@ -497,4 +506,108 @@ Test(ops, copies_across_devices_round_trip)
         mtfl_tensor_release(back), mtfl_tensor_release(want);
     }
     free(x);
+}
+
+/* ---- cat and stack ----------------------------------------------------------------- */
+
+typedef struct { const float *x; int dim; bool stack; } join_ctx;
+
+/* Three [4, 5, 6] tensors (the second a transposed view, to be gathered), or for cat
+ * [4, 5, 6], [4, 2, 6] ... along dim: the sizes along dim are 4 - dim, 2 and 3. */
+static mtfl_tensor *run_join(mtfl_device *dev, const void *p)
+{
+    const join_ctx *c = p;
+    mtfl_tensor *parts[3];
+    for (int i = 0; i < 3; i++) {
+        int64_t shape[3] = {4, 5, 6};
+        if (!c->stack) shape[c->dim] = i == 0 ? 4 - c->dim : i + 1;
+        int64_t swapped[3] = {shape[0], shape[2], shape[1]};
+        if (i == 1) {
+            mtfl_tensor *t = tensor_from(dev, 3, swapped, c->x + 100 * i);
+            parts[i] = CHECK_PTR(mtfl_tensor_transpose(t, 1, 2));
+            mtfl_tensor_release(t);
+        } else {
+            parts[i] = tensor_from(dev, 3, shape, c->x + 100 * i);
+        }
+    }
+    const mtfl_tensor *list[3] = {parts[0], parts[1], parts[2]};
+    int64_t shape[MTFL_MAX_DIMS];
+    int ndim = c->stack ? mtfl_stack_shape(list, 3, c->dim, shape) : mtfl_cat_shape(list, 3, c->dim, shape);
+    cr_assert(ndim > 0, "%s", mtfl_last_error());
+    mtfl_tensor *out = CHECK_PTR(mtfl_tensor_new(dev, ndim, shape));
+    CHECK_OK(c->stack ? mtfl_stack(out, list, 3, c->dim) : mtfl_cat(out, list, 3, c->dim));
+    for (int i = 0; i < 3; i++) mtfl_tensor_release(parts[i]);
+    return out;
+}
+
+/* The joined tensor in row-major order: for each index before dim, the parts' blocks
+ * from dim on, one after another. */
+static void join_reference(const join_ctx *c, float *want)
+{
+    int64_t at = 0, outer = 1;
+    for (int d = 0; d < c->dim; d++) outer *= (int64_t[]){4, 5, 6}[d];
+    for (int64_t o = 0; o < outer; o++)
+        for (int i = 0; i < 3; i++) {
+            int64_t shape[3] = {4, 5, 6}, block = 1;
+            if (!c->stack) shape[c->dim] = i == 0 ? 4 - c->dim : i + 1;
+            for (int d = c->dim; d < 3; d++) block *= shape[d];
+            for (int64_t k = 0; k < block; k++) {
+                int64_t flat = o * block + k; /* row-major index into part i's shape */
+                int64_t i0 = flat / (shape[1] * shape[2]), i1 = flat / shape[2] % shape[1], i2 = flat % shape[2];
+                /* part 1 is stored as [d0, d2, d1] */
+                int64_t stored = i == 1 ? (i0 * shape[2] + i2) * shape[1] + i1 : flat;
+                want[at++] = c->x[100 * i + stored];
+            }
+        }
+}
+
+Test(ops, cat_and_stack_along_each_dimension)
+{
+    float *x = random_floats(400, 31, -1, 1);
+    float want[3 * 120];
+    for (int dim = 0; dim < 3; dim++) {
+        join_ctx c = {x, dim, false};
+        join_reference(&c, want);
+        check_everywhere("cat", run_join, &c, want, 0, 0);
+    }
+    for (int dim = 0; dim < 4; dim++) {
+        join_ctx c = {x, dim, true};
+        join_reference(&c, want);
+        check_everywhere("stack", run_join, &c, want, 0, 0);
+    }
+    free(x);
+}
+
+Test(ops, cat_and_stack_misuse_is_an_error)
+{
+    mtfl_device *cpu = mtfl_device_cpu();
+    int64_t a_shape[2] = {2, 3}, b_shape[2] = {2, 4};
+    mtfl_tensor *a = CHECK_PTR(mtfl_tensor_new(cpu, 2, a_shape)), *b = CHECK_PTR(mtfl_tensor_new(cpu, 2, b_shape));
+    const mtfl_tensor *list[2] = {a, b};
+    int64_t shape[MTFL_MAX_DIMS];
+    cr_expect_eq(mtfl_cat_shape(list, 2, 0, shape), -1);
+    cr_expect(strstr(mtfl_last_error(), "cat: tensor 2 [2x4] does not match tensor 1 [2x3] (sizes must "
+                                        "agree except along dimension 1)") != NULL, "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_cat_shape(list, 2, 1, shape), 2);
+    cr_expect(shape[0] == 2 && shape[1] == 7);
+    cr_expect_eq(mtfl_stack_shape(list, 2, 0, shape), -1);
+    cr_expect(strstr(mtfl_last_error(), "stack: tensor 2 [2x4] does not match tensor 1 [2x3]") != NULL,
+              "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_cat_shape(list, 0, 0, shape), -1);
+    cr_expect(strstr(mtfl_last_error(), "cat: expects at least one tensor") != NULL, "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_cat_shape(list, 2, 2, shape), -1);
+    cr_expect(strstr(mtfl_last_error(), "cat: dimension 3 out of range") != NULL, "%s", mtfl_last_error());
+    /* an output of the wrong shape */
+    mtfl_tensor *out = CHECK_PTR(mtfl_tensor_new(cpu, 2, b_shape));
+    cr_expect_eq(mtfl_cat(out, list, 2, 1), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "cat: output is [2x4], should be [2x7]") != NULL, "%s", mtfl_last_error());
+    if (opencl_device_count() > 0) {
+        mtfl_tensor *c = CHECK_PTR(mtfl_tensor_new(opencl_device(0), 2, a_shape));
+        const mtfl_tensor *mixed[2] = {a, c};
+        cr_expect_eq(mtfl_stack_shape(mixed, 2, 0, shape), -1);
+        cr_expect(strstr(mtfl_last_error(), "stack: tensor 2 [2x3] is on opencl:0, tensor 1 [2x3] on cpu") != NULL,
+                  "%s", mtfl_last_error());
+        mtfl_tensor_release(c);
+    }
+    mtfl_tensor_release(a), mtfl_tensor_release(b), mtfl_tensor_release(out);
 }

@@ -6,7 +6,8 @@
 --
 -- Tolerances, as max |device - cpu| / max(1, max |cpu|):
 --   GEMM-based (Linear, Conv2d, networks): 1e-4 (sums of up to a few hundred products
---     in another order); elementwise, pooling, flatten, dropout: 1e-6; criteria 1e-5;
+--     in another order); elementwise, pooling, flatten, dropout: 1e-6; criteria and
+--     PReLU (its slope gradient sums a channel's products in another order) 1e-5;
 --   optimizer steps: 1e-6.
 local mtfl = require "mtfl"
 local nn = require "mtfl.nn"
@@ -185,6 +186,23 @@ T.test("mixing devices is an error that says where each tensor is", function()
     T.eq(model:device(), id, "model:to moves the parameters")
     T.eq(model:get(1).gradWeight:device(), id, "and the gradients")
     T.eq(model:forward(mtfl.zeros(4, 3, {device = id})):device(), id, "output on the device")
+  end)
+end)
+
+T.test("LeakyReLU, PReLU, AbsTanh, Residual and Concat agree with the CPU", function()
+  each_device(function(id)
+    agree("LeakyReLU", nn.LeakyReLU(0.1), mtfl.randn(5, 33), ELEMENTWISE_TOL, id)
+    agree("LeakyReLU negative slope", nn.LeakyReLU(-0.3), mtfl.randn(5, 33), ELEMENTWISE_TOL, id)
+    agree("AbsTanh", nn.AbsTanh(), mtfl.randn(5, 33), ELEMENTWISE_TOL, id)
+    local prelu = nn.PReLU(6)
+    prelu.weight:uniform(-0.5, 0.5)
+    -- the slope gradient sums 4 * 9 * 11 products per channel, in another order on the device
+    agree("PReLU per channel", prelu, mtfl.randn(4, 6, 9, 11), CRITERION_TOL, id)
+    agree("PReLU shared", nn.PReLU(), mtfl.randn(3, 5, 7), CRITERION_TOL, id)
+    agree("Residual", nn.Residual(nn.Sequential{nn.Conv2d(3, 4, 3, {padding = "same"}), nn.PReLU(4)},
+                                  nn.Conv2d(3, 4, 1)), mtfl.randn(2, 3, 8, 8), GEMM_TOL, id)
+    agree("Concat", nn.Concat(2, {nn.Conv2d(3, 2, 3, {padding = "same"}), nn.Sequential{nn.Conv2d(3, 3, 1), nn.AbsTanh()}}),
+          mtfl.randn(2, 3, 7, 7), GEMM_TOL, id)
   end)
 end)
 

@@ -238,4 +238,34 @@ T.test("Heads + MultiTask through a shared trunk", function()
   end
 end)
 
+T.test("LeakyReLU, PReLU (per channel and shared), AbsTanh", function()
+  check_module("LeakyReLU(0.01)", nn.LeakyReLU(), C.away_from_zero({3, 7}))
+  check_module("LeakyReLU(-0.5)", nn.LeakyReLU(-0.5), C.away_from_zero({3, 7}))
+  local prelu = nn.PReLU(3)
+  prelu.weight:copy(mtfl.tensor({0.1, -0.2, 0.6}))   -- distinct slopes, one negative
+  check_module("PReLU(3 channels)", prelu, C.away_from_zero({2, 3, 4, 5}))
+  check_module("PReLU(3 channels) on [N, C]", prelu, C.away_from_zero({4, 3}))
+  check_module("PReLU(shared)", nn.PReLU(1, 0.4), C.away_from_zero({2, 3, 4}))
+  check_module("AbsTanh", nn.AbsTanh(), C.away_from_zero({4, 6}))
+end)
+
+T.test("Residual: identity and convolution shortcuts", function()
+  check_module("Residual(Linear, Tanh)", nn.Residual(nn.Sequential{nn.Linear(5, 5), nn.Tanh()}), mtfl.randn(3, 5))
+  check_module("Residual(conv body, 1x1 conv shortcut)",
+               nn.Residual(nn.Sequential{nn.Conv2d(2, 3, 3, {padding = "same"}), nn.Tanh()},
+                           nn.Conv2d(2, 3, 1)),
+               mtfl.randn(2, 2, 5, 5), {eps = 1e-3})
+end)
+
+T.test("Concat: along features and along channels, branches of different widths", function()
+  check_module("Concat(dim 2) of Linear branches",
+               nn.Concat(2, {nn.Linear(4, 3), nn.Sequential{nn.Linear(4, 2), nn.Tanh()}, nn.AbsTanh()}),
+               C.away_from_zero({3, 4}))
+  check_module("Concat(dim 2) of convolutions",
+               nn.Concat(2, {nn.Conv2d(2, 3, 3, {padding = "same"}), nn.Conv2d(2, 1, 1)}),
+               mtfl.randn(2, 2, 4, 4), {eps = 1e-3})
+  check_module("Concat(dim 3) in a Residual",
+               nn.Residual(nn.Concat(3, {nn.Linear(4, 3), nn.Linear(4, 1)})), mtfl.randn(2, 3, 4))
+end)
+
 T.run_all()

@@ -186,4 +186,75 @@ T.test("free and to-be-closed variables release at once", function()
   T.eq(mtfl.memory("cpu").in_use, before, "released by free()")
 end)
 
+T.test("argmax and argmin give Lua integers: a number for the whole tensor, an index tensor per dimension", function()
+  local i = mtfl.tensor({1, 5, 2}, {device = "cpu"}):argmax()
+  T.eq(i, 2, "argmax")
+  T.eq(math.type(i), "integer", "argmax is an integer")
+  T.eq(math.type(mtfl.tensor({3, 1, 2}):argmin()), "integer", "argmin is an integer")
+  for _, id in ipairs(T.devices()) do
+    local t = mtfl.tensor({{1, 5, 3}, {4, 2, 6}}, {device = id})
+    local rows = t:argmax(2)
+    T.eq(rows[1], 2, "row 1's maximum on " .. id)
+    T.eq(math.type(rows[1]), "integer", "indexing an index tensor on " .. id)
+    T.eq(math.type(rows:narrow(1, 2, 1):item()), "integer", "item() of a view of it")
+    local list = rows:tolist()
+    T.eq(list[1] == 2 and list[2] == 3, true, "tolist")
+    T.eq(math.type(list[2]), "integer", "tolist gives integers")
+    T.eq(math.type(t:argmin(1, true):totable()[1][3]), "integer", "keepdim, totable, nested")
+    T.eq(math.type(rows:to("cpu"):clone()[2]), "integer", "copies keep the mark")
+    T.eq(math.type(mtfl.stack({rows, rows})[1][1]), "integer", "joined index tensors keep it")
+    -- arithmetic makes ordinary values again; a float tensor's values stay floats
+    T.eq(math.type((rows + 0.5)[1]), "float", "arithmetic drops the mark")
+    T.eq(math.type(t:max(2)[1]), "float", "a max is a float")
+    T.eq(math.type(mtfl.cat({rows, rows + 0})[1]), "float", "joined with a plain tensor: floats")
+  end
+  T.truthy(tostring(mtfl.tensor({{1, 5}, {4, 2}}):argmax(2)):find("^%s+2%s+1\n"), "prints as integers")
+end)
+
+T.test("cat and stack: every dimension, views, negative dims, on every device", function()
+  for _, id in ipairs(T.devices()) do
+    local a = mtfl.tensor({{1, 2, 3}, {4, 5, 6}}, {device = id})
+    local b = mtfl.tensor({{7, 8, 9}}, {device = id})
+    same_values(mtfl.cat({a, b}), mtfl.tensor({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}), 0, "cat dim 1 on " .. id)
+    same_values(mtfl.cat({a, a:narrow(2, 2, 2)}, 2), mtfl.tensor({{1, 2, 3, 2, 3}, {4, 5, 6, 5, 6}}), 0,
+                "cat dim 2 with a view on " .. id)
+    same_values(mtfl.cat({a:t(), b:t()}, -1), mtfl.tensor({{1, 4, 7}, {2, 5, 8}, {3, 6, 9}}), 0,
+                "cat of transposed views along the last dim on " .. id)
+    same_values(mtfl.stack({a, a * 10}), mtfl.tensor({{{1, 2, 3}, {4, 5, 6}}, {{10, 20, 30}, {40, 50, 60}}}), 0,
+                "stack dim 1 on " .. id)
+    same_values(mtfl.stack({a, a * 10}, 3), mtfl.tensor({{{1, 10}, {2, 20}, {3, 30}}, {{4, 40}, {5, 50}, {6, 60}}}), 0,
+                "stack dim 3 on " .. id)
+    same_values(mtfl.stack({b:select(1, 1), b:select(1, 1)}, -1), mtfl.tensor({{7, 7}, {8, 8}, {9, 9}}), 0,
+                "stack along a new last dim on " .. id)
+    T.eq(mtfl.cat({a}):device(), id, "result on the inputs' device")
+    if id ~= "cpu" then
+      -- one strided copy per input, whatever the rank
+      local parts = {mtfl.randn(4, 3, 5, 5, {device = id}), mtfl.randn(4, 1, 5, 5, {device = id}),
+                     mtfl.randn(4, 2, 5, 5, {device = id})}
+      local before = mtfl.stats(id).launches
+      local joined = mtfl.cat(parts, 2)
+      T.eq(mtfl.stats(id).launches - before, 3, "cat of three along channels: launches on " .. id)
+      same_values(joined:narrow(2, 4, 1), parts[2], 0, "the second part in its place on " .. id)
+    end
+    T.eq(mtfl.cat({a, mtfl.zeros(0, 3, {device = id})}):size(1), 2, "an empty part adds nothing")
+  end
+  local a, b = mtfl.zeros(2, 3), mtfl.zeros(2, 4)
+  T.raises(function() mtfl.cat({a, b}) end, "cat: tensor 2 [2x4] does not match tensor 1 [2x3]",
+           "except along dimension 1")
+  T.raises(function() mtfl.cat({a, a, mtfl.zeros(3)}, 2) end, "cat: tensor 3 [3]")
+  T.raises(function() mtfl.stack({a, b}) end, "stack: tensor 2 [2x4] does not match tensor 1 [2x3]")
+  T.raises(function() mtfl.cat({}) end, "cat: expects a list of tensors, got an empty one")
+  T.raises(function() mtfl.stack({}) end, "stack: expects a list of tensors, got an empty one")
+  T.raises(function() mtfl.cat({a, "x"}) end, "cat: entry 2 is a string, not a tensor")
+  T.raises(function() mtfl.cat({a, a}, 3) end, "cat: dimension 3 out of range for tensor 1 [2x3]")
+  T.raises(function() mtfl.cat({a, a}, 0) end, "cat: dimension 0 out of range")
+  T.raises(function() mtfl.stack({a, a}, 4) end, "stack: dimension 4 out of range")
+  T.raises(function() mtfl.cat(a) end, "table expected")
+  for _, id in ipairs(T.devices()) do
+    if id ~= "cpu" then
+      T.raises(function() mtfl.cat({a, a:to(id)}) end, "cat: tensor 2 [2x3] is on " .. id, "tensor 1 [2x3] on cpu")
+    end
+  end
+end)
+
 T.run_all()

@@ -110,6 +110,7 @@ const mtfl_backend mtfl_cpu_backend = {
     .maxpool_forward = mtfl_cpu_maxpool_forward,
     .maxpool_backward = mtfl_cpu_maxpool_backward,
     .channel_bias = mtfl_cpu_channel_bias,
+    .prelu = mtfl_cpu_prelu,
     .softmax = mtfl_cpu_softmax,
     .softmax_xent = mtfl_cpu_softmax_xent,
     .landmark_loss = mtfl_cpu_landmark_loss,

@@ -33,6 +33,8 @@ mtfl_status mtfl_cpu_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtf
     case MTFL_UNARY_RPOW_SCALAR: MAP(powf(a, v)); break;
     case MTFL_UNARY_CLAMP: MAP(fminf(fmaxf(v, a), b)); break;
     case MTFL_UNARY_STEP: MAP(v >= a ? b : 0.0f); break;
+    case MTFL_UNARY_LEAKY_RELU: MAP(v > 0.0f ? v : a * v); break;
+    case MTFL_UNARY_ABS_TANH: MAP(fabsf(tanhf(v))); break;
     default: return MTFL_FAIL_HERE(MTFL_ERR_ARG, "cpu: unknown unary op %d", (int)op);
     }
     return MTFL_OK;
@@ -41,7 +43,7 @@ mtfl_status mtfl_cpu_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtf
 #define ZIP(expr) do { PARALLEL_FOR for (size_t i = 0; i < n; i++) { float u = x[i], v = y[i]; d[i] = (expr); } } while (0)
 
 mtfl_status mtfl_cpu_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, mtfl_buf xb,
-                            mtfl_buf yb, size_t n)
+                            mtfl_buf yb, size_t n, float a)
 {
     float *d = cpu_ptr(dst);
     const float *x = cpu_ptr(xb), *y = cpu_ptr(yb);
@@ -56,6 +58,12 @@ mtfl_status mtfl_cpu_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, m
     case MTFL_BINARY_RELU_GRAD: ZIP(v > 0.0f ? u : 0.0f); break;
     case MTFL_BINARY_TANH_GRAD: ZIP(u * (1.0f - v * v)); break;
     case MTFL_BINARY_SIGMOID_GRAD: ZIP(u * v * (1.0f - v)); break;
+    case MTFL_BINARY_LEAKY_RELU_GRAD: ZIP(v > 0.0f ? u : a * u); break;
+    /* at the kink (an input of exactly 0) the gradient is taken as 0 */
+    case MTFL_BINARY_ABS_TANH_GRAD:
+        ZIP((v > 0.0f ? u : v < 0.0f ? -u : 0.0f) * (1.0f - tanhf(v) * tanhf(v)));
+        break;
+    case MTFL_BINARY_PRELU_SLOPE_GRAD: ZIP(v > 0.0f ? 0.0f : u * v); break;
     default: return MTFL_FAIL_HERE(MTFL_ERR_ARG, "cpu: unknown binary op %d", (int)op);
     }
     return MTFL_OK;

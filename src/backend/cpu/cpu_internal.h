@@ -65,7 +65,7 @@ mtfl_status mtfl_cpu_gemm(mtfl_device *dev, bool trans_a, bool trans_b, size_t m
 mtfl_status mtfl_cpu_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtfl_buf x,
                            size_t n, float a, float b);
 mtfl_status mtfl_cpu_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, mtfl_buf x,
-                            mtfl_buf y, size_t n);
+                            mtfl_buf y, size_t n, float a);
 mtfl_status mtfl_cpu_axpy(mtfl_device *dev, mtfl_buf y, float alpha, mtfl_buf x, size_t n);
 
 /* cpu_conv.c */
@@ -88,6 +88,8 @@ mtfl_status mtfl_cpu_maxpool_forward(mtfl_device *dev, mtfl_buf y, mtfl_buf indi
 mtfl_status mtfl_cpu_maxpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, mtfl_buf indices,
                                       size_t planes, size_t height, size_t width,
                                       const mtfl_window *g, size_t out_h, size_t out_w);
+mtfl_status mtfl_cpu_prelu(mtfl_device *dev, mtfl_buf dst, mtfl_buf src, mtfl_buf x,
+                           mtfl_buf slope, size_t outer, size_t channels, size_t inner);
 mtfl_status mtfl_cpu_channel_bias(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, size_t outer,
                                   size_t channels, size_t inner);
 mtfl_status mtfl_cpu_softmax(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,

@@ -178,6 +178,21 @@ mtfl_status mtfl_cpu_channel_bias(mtfl_device *dev, mtfl_buf x_b, mtfl_buf bias_
     return MTFL_OK;
 }
 
+mtfl_status mtfl_cpu_prelu(mtfl_device *dev, mtfl_buf dst_b, mtfl_buf src_b, mtfl_buf x_b,
+                           mtfl_buf slope_b, size_t outer, size_t channels, size_t inner)
+{
+    float *dst = cpu_ptr(dst_b);
+    const float *src = cpu_ptr(src_b), *x = cpu_ptr(x_b), *slope = cpu_ptr(slope_b);
+#pragma omp parallel for collapse(2) if (outer * channels * inner >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+    for (size_t o = 0; o < outer; o++)
+        for (size_t c = 0; c < channels; c++) {
+            size_t at = (o * channels + c) * inner;
+            float a = slope[c];
+            for (size_t i = at; i < at + inner; i++) dst[i] = x[i] > 0.0f ? src[i] : a * src[i];
+        }
+    return MTFL_OK;
+}
+
 /* Row max subtracted first: exp never overflows, and the largest term is exactly 1. */
 static void softmax_row(const float *logits, float *probs, size_t classes, float *max_out,
                         double *sum_out)

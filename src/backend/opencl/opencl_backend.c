@@ -362,6 +362,7 @@ const mtfl_backend mtfl_opencl_backend = {
     .maxpool_forward = mtfl_opencl_maxpool_forward,
     .maxpool_backward = mtfl_opencl_maxpool_backward,
     .channel_bias = mtfl_opencl_channel_bias,
+    .prelu = mtfl_opencl_prelu,
     .softmax = mtfl_opencl_softmax,
     .softmax_xent = mtfl_opencl_softmax_xent,
     .landmark_loss = mtfl_opencl_landmark_loss,

@@ -28,6 +28,7 @@ typedef enum {
     MTFL_CL_MAXPOOL_FORWARD,
     MTFL_CL_MAXPOOL_BACKWARD,
     MTFL_CL_CHANNEL_BIAS,
+    MTFL_CL_PRELU,
     MTFL_CL_SOFTMAX,
     MTFL_CL_SOFTMAX_XENT,
     MTFL_CL_LANDMARK_LOSS,
@@ -135,7 +136,7 @@ mtfl_status mtfl_opencl_random(mtfl_device *dev, mtfl_buf dst, size_t n, bool no
 mtfl_status mtfl_opencl_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtfl_buf x,
                               size_t n, float a, float b);
 mtfl_status mtfl_opencl_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, mtfl_buf x,
-                               mtfl_buf y, size_t n);
+                               mtfl_buf y, size_t n, float a);
 mtfl_status mtfl_opencl_axpy(mtfl_device *dev, mtfl_buf y, float alpha, mtfl_buf x, size_t n);
 mtfl_status mtfl_opencl_reduce(mtfl_device *dev, mtfl_reduce_op op, mtfl_buf dst, mtfl_buf x,
                                size_t outer, size_t len, size_t inner);
@@ -158,6 +159,8 @@ mtfl_status mtfl_opencl_maxpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf
                                          mtfl_buf indices, size_t planes, size_t height,
                                          size_t width, const mtfl_window *g, size_t out_h,
                                          size_t out_w);
+mtfl_status mtfl_opencl_prelu(mtfl_device *dev, mtfl_buf dst, mtfl_buf src, mtfl_buf x,
+                              mtfl_buf slope, size_t outer, size_t channels, size_t inner);
 mtfl_status mtfl_opencl_channel_bias(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, size_t outer,
                                      size_t channels, size_t inner);
 mtfl_status mtfl_opencl_softmax(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,

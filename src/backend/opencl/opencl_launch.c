@@ -24,6 +24,7 @@ static const char *const kernel_names[MTFL_CL_KERNEL_COUNT] = {
     [MTFL_CL_MAXPOOL_FORWARD] = "mtfl_maxpool_forward",
     [MTFL_CL_MAXPOOL_BACKWARD] = "mtfl_maxpool_backward",
     [MTFL_CL_CHANNEL_BIAS] = "mtfl_channel_bias",
+    [MTFL_CL_PRELU] = "mtfl_prelu",
     [MTFL_CL_SOFTMAX] = "mtfl_softmax",
     [MTFL_CL_SOFTMAX_XENT] = "mtfl_softmax_xent",
     [MTFL_CL_LANDMARK_LOSS] = "mtfl_landmark_loss",

@@ -156,6 +156,25 @@ mtfl_status mtfl_opencl_channel_bias(mtfl_device *dev, mtfl_buf x, mtfl_buf bias
     return status;
 }
 
+mtfl_status mtfl_opencl_prelu(mtfl_device *dev, mtfl_buf dst, mtfl_buf src, mtfl_buf x,
+                              mtfl_buf slope, size_t outer, size_t channels, size_t inner)
+{
+    mtfl_opencl_device *cl;
+    mtfl_status status = mtfl_opencl_lock(dev, &cl);
+    if (status != MTFL_OK)
+        return status;
+    cl_mem dst_mem = dst.handle, src_mem = src.handle, x_mem = x.handle, slope_mem = slope.handle;
+    cl_ulong dst_off = dst.offset, src_off = src.offset, x_off = x.offset;
+    cl_ulong slope_off = slope.offset;
+    cl_ulong n = (cl_ulong)outer * channels * inner, channels_arg = channels, inner_arg = inner;
+    status = MTFL_CL_LAUNCH(cl, MTFL_CL_PRELU, n, MTFL_CL_ARG(dst_mem), MTFL_CL_ARG(dst_off),
+                            MTFL_CL_ARG(src_mem), MTFL_CL_ARG(src_off), MTFL_CL_ARG(x_mem),
+                            MTFL_CL_ARG(x_off), MTFL_CL_ARG(slope_mem), MTFL_CL_ARG(slope_off),
+                            MTFL_CL_ARG(n), MTFL_CL_ARG(channels_arg), MTFL_CL_ARG(inner_arg));
+    mtfl_opencl_unlock(cl);
+    return status;
+}
+
 mtfl_status mtfl_opencl_softmax(mtfl_device *dev, mtfl_buf probs, mtfl_buf logits, size_t rows,
                                 size_t classes)
 {

@@ -13,11 +13,14 @@
 #include "opencl_internal.h"
 
 _Static_assert(MTFL_UNARY_NEG == 0 && MTFL_UNARY_SIGMOID == 7 && MTFL_UNARY_ADD_SCALAR == 8 &&
-                   MTFL_UNARY_CLAMP == 14 && MTFL_UNARY_STEP == 15 && MTFL_UNARY_COUNT == 16,
+                   MTFL_UNARY_CLAMP == 14 && MTFL_UNARY_STEP == 15 && MTFL_UNARY_LEAKY_RELU == 16 &&
+                   MTFL_UNARY_ABS_TANH == 17 && MTFL_UNARY_COUNT == 18,
                "cl/tensor_ops.cl numbers the unary ops as mtfl.h does");
 _Static_assert(MTFL_BINARY_ADD == 0 && MTFL_BINARY_POW == 4 && MTFL_BINARY_MIN == 6 &&
                    MTFL_BINARY_RELU_GRAD == 7 && MTFL_BINARY_TANH_GRAD == 8 &&
-                   MTFL_BINARY_SIGMOID_GRAD == 9 && MTFL_BINARY_COUNT == 10,
+                   MTFL_BINARY_SIGMOID_GRAD == 9 && MTFL_BINARY_LEAKY_RELU_GRAD == 10 &&
+                   MTFL_BINARY_ABS_TANH_GRAD == 11 && MTFL_BINARY_PRELU_SLOPE_GRAD == 12 &&
+                   MTFL_BINARY_COUNT == 13,
                "cl/tensor_ops.cl numbers the binary ops as mtfl.h does");
 
 mtfl_status mtfl_opencl_fill(mtfl_device *dev, mtfl_buf dst, size_t n, float value)
@@ -88,7 +91,7 @@ mtfl_status mtfl_opencl_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, 
 }
 
 mtfl_status mtfl_opencl_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, mtfl_buf x,
-                               mtfl_buf y, size_t n)
+                               mtfl_buf y, size_t n, float a)
 {
     mtfl_opencl_device *cl;
     mtfl_status status = mtfl_opencl_lock(dev, &cl);
@@ -97,9 +100,11 @@ mtfl_status mtfl_opencl_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst
     cl_mem dst_mem = dst.handle, x_mem = x.handle, y_mem = y.handle;
     cl_ulong dst_off = dst.offset, x_off = x.offset, y_off = y.offset, count = n;
     cl_int op_arg = op;
+    cl_float a_arg = a;
     status = MTFL_CL_LAUNCH(cl, MTFL_CL_BINARY, n, MTFL_CL_ARG(dst_mem), MTFL_CL_ARG(dst_off),
                             MTFL_CL_ARG(x_mem), MTFL_CL_ARG(x_off), MTFL_CL_ARG(y_mem),
-                            MTFL_CL_ARG(y_off), MTFL_CL_ARG(count), MTFL_CL_ARG(op_arg));
+                            MTFL_CL_ARG(y_off), MTFL_CL_ARG(count), MTFL_CL_ARG(op_arg),
+                            MTFL_CL_ARG(a_arg));
     mtfl_opencl_unlock(cl);
     return status;
 }
