@@ -12,6 +12,8 @@
 -- gathers them.
 local activations = require "mtfl.nn.activations"
 local checkpoint = require "mtfl.nn.checkpoint"
+local batchnorm = require "mtfl.nn.batchnorm"
+local avgpool = require "mtfl.nn.avgpool"
 
 return {
   Module = require "mtfl.nn.module",
@@ -20,6 +22,10 @@ return {
   Linear = require "mtfl.nn.linear",
   Conv2d = require "mtfl.nn.conv",
   MaxPool2d = require "mtfl.nn.pooling",
+  AvgPool2d = avgpool.AvgPool2d,
+  GlobalAvgPool2d = avgpool.GlobalAvgPool2d,
+  BatchNorm2d = batchnorm.BatchNorm2d,
+  BatchNorm1d = batchnorm.BatchNorm1d,
   ReLU = activations.ReLU,
   Tanh = activations.Tanh,
   Sigmoid = activations.Sigmoid,
