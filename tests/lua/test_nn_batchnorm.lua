@@ -172,6 +172,16 @@ T.test("nn.save / nn.load round-trip the running statistics; clone copies them",
   T.eq(#copy:get(2).buffer_slots, 2, "clone: buffers still registered")
 end)
 
+T.test("profile leaves the running statistics as they were", function()
+  local model = nn.Sequential{nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()}
+  local bn = model:get(2)
+  bn.running_mean:copy(mtfl.tensor({0.5, -0.5}))
+  local before_mean, before_var = C.values(bn.running_mean), C.values(bn.running_var)
+  model:profile(mtfl.randn(3, 1, 6, 6), {steps = 2})
+  near_all("running_mean after profile", C.values(bn.running_mean), before_mean, 0)
+  near_all("running_var after profile", C.values(bn.running_var), before_var, 0)
+end)
+
 T.test("arguments() rebuild the same structure; describe()", function()
   for _, m in ipairs({nn.BatchNorm2d(4), nn.BatchNorm2d(4, {eps = 1e-3, momentum = 0.2, affine = false}),
                       nn.BatchNorm1d(7), nn.AvgPool2d(3), nn.AvgPool2d({3, 2}, {1, 2}, {padding = {1, 0}, ceil = true}),
