@@ -172,6 +172,26 @@ T.test("nn.save / nn.load round-trip the running statistics; clone copies them",
   T.eq(#copy:get(2).buffer_slots, 2, "clone: buffers still registered")
 end)
 
+-- a random tensor of shape s, as a strided view when it is 4-D
+local function strided_randn(s)
+  if #s ~= 4 then return mtfl.randn(s) end
+  return mtfl.randn(s[1], s[2], s[4], s[3]):transpose(3, 4)
+end
+
+T.test("views that are not contiguous give what their contiguous copies give", function()
+  local x = strided_randn({3, 2, 4, 5})
+  T.truthy(not x:is_contiguous(), "the input is a strided view")
+  for _, make in ipairs({function() return nn.BatchNorm2d(2) end, function() return nn.AvgPool2d(2, 1) end,
+                         function() return nn.GlobalAvgPool2d() end}) do
+    local a, b = make(), make()
+    local ya, yb = a:forward(x), b:forward(x:contiguous())
+    local dy = strided_randn(ya:size())
+    T.eq(mtfl.max_abs_diff(ya, yb), 0, a:describe() .. ": output")
+    T.eq(mtfl.max_abs_diff(a:backward(x, dy), b:backward(x:contiguous(), dy:contiguous())), 0,
+         a:describe() .. ": gradInput")
+  end
+end)
+
 T.test("profile leaves the running statistics as they were", function()
   local model = nn.Sequential{nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()}
   local bn = model:get(2)
