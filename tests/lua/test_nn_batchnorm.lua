@@ -270,4 +270,32 @@ T.test("average pooling errors name the op and the shapes", function()
   T.raises(function() mtfl.avgpool2d(mtfl.randn(1, 1, 4, 4), {}) end, "avgpool2d: option 'kernel' is required")
 end)
 
+T.test("a network with BatchNorm2d, AvgPool2d and BatchNorm1d learns, and evaluates with its running statistics", function()
+  mtfl.manual_seed(5)
+  local X = mtfl.randn(64, 1, 8, 8)
+  -- targets: the means of the four 4x4 quadrants (scaled, shifted), which the layers can express
+  local Y = nn.AvgPool2d(4):forward(X):reshape(64, 4):mul(3):add(1)
+  local model = nn.Sequential{nn.Conv2d(1, 8, 3, {padding = "same"}), nn.BatchNorm2d(8), nn.ReLU(),
+                              nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8 * 16, 32), nn.BatchNorm1d(32),
+                              nn.ReLU(), nn.Linear(32, 4)}
+  local loss_fn = nn.LandmarkLoss()
+  local params, grads = nn.flatten_parameters(model)
+  local adam = optim.Adam(params, grads, {lr = 1e-2})
+  local losses = {}
+  for i = 1, 100 do
+    adam:zeroGrad()
+    local out = model:forward(X)
+    losses[i] = loss_fn:forward(out, Y)
+    model:backward(X, loss_fn:backward(out, Y))
+    adam:step()
+  end
+  T.truthy(losses[100] < losses[1] / 100, string.format("loss %.4g -> %.4g in 100 steps", losses[1], losses[100]))
+  -- after many forwards of the same batch the running statistics are that batch's
+  -- (the variance unbiased: 64/63 of the batch's), so evaluation nearly matches training
+  for _ = 1, 60 do model:forward(X) end
+  model:evaluate()
+  local eval_loss = loss_fn:forward(model:forward(X), Y)
+  T.truthy(eval_loss < losses[1] / 100, string.format("evaluation loss %.4g (first %.4g)", eval_loss, losses[1]))
+end)
+
 T.run_all()
