@@ -20,10 +20,10 @@ function M.state_dict(model)
   return tensors
 end
 
---- Copies tensors into the model's parameters and buffers (across devices if need be; flattened
---- views stay valid). Nothing is copied unless everything fits: names missing from
---- tensors, names the model does not have, and shape mismatches are all reported in
---- one error. options.strict = false tolerates missing and unexpected names.
+--- Copies tensors into the model's parameters and buffers (across devices if need be;
+--- flattened views stay valid). Nothing is copied unless everything fits: names missing
+--- from tensors, names the model does not have, and shape mismatches are all reported
+--- in one error. options.strict = false tolerates missing and unexpected names.
 function M.load_state_dict(model, tensors, options)
   local strict = not (options and options.strict == false)
   if type(tensors) ~= "table" then
