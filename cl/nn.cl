@@ -1,5 +1,6 @@
 /*
- * nn.cl - kernels of the neural-network layers: im2col and its adjoint, max pooling,
+ * nn.cl - kernels of the neural-network layers: im2col and its adjoint, max and average
+ * pooling,
  * the per-channel bias, softmax, softmax cross-entropy and the optimiser steps.
  *
  * Every kernel is a gather: each work-item computes whole output elements and writes
@@ -183,6 +184,72 @@ __kernel void mtfl_maxpool_backward(__global float *dx, ulong dx_off, __global c
                 ulong o = base + oh * g.out_w + ow;
                 if (indices[indices_off + o] == me)
                     sum += dy[dy_off + o];
+            }
+        }
+        dx[dx_off + i] = sum;
+    }
+}
+
+/* The number of elements of window (oh, ow) inside the plane: padding and a ceil-mode
+ * overhang do not count. Its first row and column come back in h_begin, w_begin. */
+int mtfl_window_inside(mtfl_window_geometry g, int oh, int ow, int height, int width,
+                       int *h_begin, int *h_end, int *w_begin, int *w_end)
+{
+    int h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+    *h_begin = max(h0, 0);
+    *h_end = min(h0 + g.kh, height);
+    *w_begin = max(w0, 0);
+    *w_end = min(w0 + g.kw, width);
+    return max(*h_end - *h_begin, 0) * max(*w_end - *w_begin, 0);
+}
+
+/* One work-item per output, summing rows then columns as the CPU does. */
+__kernel void mtfl_avgpool_forward(__global float *y, ulong y_off, __global const float *x,
+                                   ulong x_off, ulong planes, int height, int width, int8 window)
+{
+    const mtfl_window_geometry g = mtfl_window_of(window);
+    const ulong in_plane = (ulong)height * width;
+    const ulong out_plane = (ulong)g.out_h * g.out_w;
+    MTFL_NN_FOR_EACH(i, planes * out_plane) {
+        ulong plane = mtfl_div(i, out_plane);
+        int at = (int)(i - plane * out_plane);
+        int oh = at / g.out_w, ow = at - oh * g.out_w;
+        int h_begin, h_end, w_begin, w_end;
+        int count = mtfl_window_inside(g, oh, ow, height, width, &h_begin, &h_end, &w_begin, &w_end);
+        __global const float *src = x + x_off + plane * in_plane;
+        float sum = 0.0f;
+        for (int h = h_begin; h < h_end; h++)
+            for (int w = w_begin; w < w_end; w++)
+                sum += src[h * width + w];
+        y[y_off + i] = count > 0 ? sum / (float)count : 0.0f;
+    }
+}
+
+/* dx element (h, w) gathers dy / count of every window covering it, in increasing
+ * output order: the order of the CPU's scatter. */
+__kernel void mtfl_avgpool_backward(__global float *dx, ulong dx_off, __global const float *dy,
+                                    ulong dy_off, ulong planes, int height, int width,
+                                    int8 window)
+{
+    const mtfl_window_geometry g = mtfl_window_of(window);
+    const ulong in_plane = (ulong)height * width;
+    const ulong out_plane = (ulong)g.out_h * g.out_w;
+    MTFL_NN_FOR_EACH(i, planes * in_plane) {
+        ulong plane = mtfl_div(i, in_plane);
+        int at = (int)(i - plane * in_plane);
+        int h = at / width, w = at - h * width;
+        int oh_first = mtfl_first_window(h + g.ph, g.kh, g.sh);
+        int oh_last = mtfl_last_window(h + g.ph, g.sh, g.out_h);
+        int ow_first = mtfl_first_window(w + g.pw, g.kw, g.sw);
+        int ow_last = mtfl_last_window(w + g.pw, g.sw, g.out_w);
+        ulong base = dy_off + plane * out_plane;
+        float sum = 0.0f;
+        for (int oh = oh_first; oh <= oh_last; oh++) {
+            for (int ow = ow_first; ow <= ow_last; ow++) {
+                int hb, he, wb, we;
+                int count = mtfl_window_inside(g, oh, ow, height, width, &hb, &he, &wb, &we);
+                if (count > 0)
+                    sum += dy[base + oh * g.out_w + ow] / (float)count;
             }
         }
         dx[dx_off + i] = sum;

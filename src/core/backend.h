@@ -28,6 +28,13 @@ typedef struct {
     int64_t n, c, h, w, f, out_h, out_w;
 } mtfl_conv_dims;
 
+/* Batch normalisation: x viewed as [outer, channels, inner]; each channel's statistics
+ * are over outer * inner values. */
+typedef struct {
+    size_t outer, channels, inner;
+    float eps, momentum;
+} mtfl_norm_dims;
+
 typedef struct {
     void *handle;   /* float* (CPU) or cl_mem (OpenCL) */
     size_t offset;  /* in elements */
@@ -91,6 +98,36 @@ struct mtfl_backend {
     mtfl_status (*maxpool_backward)(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, mtfl_buf indices,
                                     size_t planes, size_t height, size_t width,
                                     const mtfl_window *g, size_t out_h, size_t out_w);
+    /* planes of height x width; each output is the mean of the window's elements inside
+     * the plane (padding and a ceil-mode overhang are not counted). */
+    mtfl_status (*avgpool_forward)(mtfl_device *dev, mtfl_buf y, mtfl_buf x, size_t planes,
+                                   size_t height, size_t width, const mtfl_window *g,
+                                   size_t out_h, size_t out_w);
+    /* dx overwritten: each position gets dy / count summed over the windows covering it,
+     * in increasing output order. */
+    mtfl_status (*avgpool_backward)(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, size_t planes,
+                                    size_t height, size_t width, const mtfl_window *g,
+                                    size_t out_h, size_t out_w);
+    /* Batch normalisation (see mtfl_norm_dims). stats: mean[c] and the biased var[c] of
+     * each channel, two passes in double; running_mean.handle NULL: no running update,
+     * else running = (1 - momentum) running + momentum batch, with the unbiased
+     * variance. apply: y = x * scale + shift with scale = weight / sqrt(var + eps) and
+     * shift = bias - mean * scale (weight.handle NULL: 1, bias.handle NULL: 0). */
+    mtfl_status (*batchnorm_stats)(mtfl_device *dev, mtfl_buf mean, mtfl_buf var,
+                                   mtfl_buf running_mean, mtfl_buf running_var, mtfl_buf x,
+                                   const mtfl_norm_dims *d);
+    mtfl_status (*batchnorm_apply)(mtfl_device *dev, mtfl_buf y, mtfl_buf x, mtfl_buf mean,
+                                   mtfl_buf var, mtfl_buf weight, mtfl_buf bias,
+                                   const mtfl_norm_dims *d);
+    /* sums [2, channels] (scratch, free to use): sum dy and sum dy * xhat per channel,
+     * xhat = (x - mean) / sqrt(var + eps); dbias += the first, dweight += the second;
+     * dx (overwritten) = w / sqrt(var + eps) * (dy - sum_dy / n - xhat * sum_dy_xhat / n)
+     * in training (the statistics were the batch's), w / sqrt(var + eps) * dy outside it.
+     * Any of dx, dweight, dbias may have a NULL handle: not wanted. */
+    mtfl_status (*batchnorm_backward)(mtfl_device *dev, mtfl_buf dx, mtfl_buf dweight,
+                                      mtfl_buf dbias, mtfl_buf sums, mtfl_buf dy, mtfl_buf x,
+                                      mtfl_buf mean, mtfl_buf var, mtfl_buf weight,
+                                      const mtfl_norm_dims *d, bool training);
     /* x [outer, channels, inner] += bias[c] */
     mtfl_status (*channel_bias)(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, size_t outer,
                                 size_t channels, size_t inner);

@@ -314,6 +314,8 @@ mtfl_status mtfl_conv2d_shape(int x_ndim, const int64_t *x_shape, int w_ndim,
                               const int64_t *w_shape, const mtfl_window *g, int64_t *out);
 mtfl_status mtfl_maxpool2d_shape(int ndim, const int64_t *x_shape, const mtfl_window *g,
                                  int64_t *out);
+mtfl_status mtfl_avgpool2d_shape(int ndim, const int64_t *x_shape, const mtfl_window *g,
+                                 int64_t *out);
 
 /* Convolution of x [N, C, H, W] with w [F, C, KH, KW] plus bias [F] (may be NULL) into
  * y [N, F, OH, OW]: im2col over as many samples at once as the workspace limit allows,
@@ -341,6 +343,35 @@ mtfl_status mtfl_maxpool2d_forward(mtfl_tensor *y, mtfl_tensor *indices, const m
 /* dx [N, C, H, W] is overwritten with dy routed back through indices. */
 mtfl_status mtfl_maxpool2d_backward(mtfl_tensor *dx, const mtfl_tensor *dy,
                                     const mtfl_tensor *indices, const mtfl_window *g);
+
+/* Average pooling of x [N, C, H, W] into y [N, C, OH, OW]. Each output is the mean of
+ * the window's elements that lie inside the plane: zero padding and the part of a
+ * ceil-mode window beyond the edge are not counted (PyTorch's count_include_pad =
+ * False). */
+mtfl_status mtfl_avgpool2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl_window *g);
+/* dx [N, C, H, W] is overwritten: each position gets dy / count of every window over it. */
+mtfl_status mtfl_avgpool2d_backward(mtfl_tensor *dx, const mtfl_tensor *dy, const mtfl_window *g);
+
+/* Batch normalisation of x [N, C, ...] per channel (batchnorm.c), over the N samples
+ * and every position after C. training: mean and var [C] get the batch's mean and
+ * biased variance (two passes, accumulated in double), running_mean and running_var
+ * (both or neither) move toward them by momentum, the variance unbiased as PyTorch
+ * does, and fewer than 2 values per channel is an error. Otherwise mean and var are
+ * read (the running statistics). y = (x - mean) / sqrt(var + eps) * weight + bias;
+ * weight and bias [C] may be NULL (1 and 0). */
+mtfl_status mtfl_batchnorm_forward(mtfl_tensor *y, mtfl_tensor *mean, mtfl_tensor *var,
+                                   mtfl_tensor *running_mean, mtfl_tensor *running_var,
+                                   const mtfl_tensor *x, const mtfl_tensor *weight,
+                                   const mtfl_tensor *bias, bool training, float momentum,
+                                   float eps);
+/* Gradients from dy with the mean and var forward used: dx is overwritten, dweight and
+ * dbias are accumulated into (+=); any of the three may be NULL. training: the full
+ * gradient through the batch statistics; otherwise that of the affine map with the
+ * statistics fixed. */
+mtfl_status mtfl_batchnorm_backward(mtfl_tensor *dx, mtfl_tensor *dweight, mtfl_tensor *dbias,
+                                    const mtfl_tensor *dy, const mtfl_tensor *x,
+                                    const mtfl_tensor *mean, const mtfl_tensor *var,
+                                    const mtfl_tensor *weight, bool training, float eps);
 
 /* x += bias broadcast along dimension dim of x (x viewed as [outer, C, inner]). */
 mtfl_status mtfl_add_channel_bias(mtfl_tensor *x, const mtfl_tensor *bias, int dim);

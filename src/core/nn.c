@@ -1,5 +1,6 @@
 /*
- * nn.c - the layer ops other than convolution: max pooling, bias, softmax
+ * nn.c - the layer ops other than convolution and batch normalisation: max and average
+ * pooling, bias, softmax
  * cross-entropy and the optimizers' fused updates. Each checks its arguments and hands
  * contiguous buffers to the backend.
  */
@@ -103,6 +104,49 @@ mtfl_status mtfl_maxpool2d_backward(mtfl_tensor *dx, const mtfl_tensor *dy,
                                             (size_t)out[2], (size_t)out[3]);
     mtfl_tensor_release(dyc);
     return st;
+}
+
+/* ---- average pooling ------------------------------------------------------------ */
+
+/* Max pooling's shape rule: a window always holds at least one input element, so no
+ * average divides by zero. */
+mtfl_status mtfl_avgpool2d_shape(int ndim, const int64_t *x_shape, const mtfl_window *g, int64_t *out)
+{
+    return pool_shape("avgpool2d", ndim, x_shape, g, out);
+}
+
+mtfl_status mtfl_avgpool2d_forward(mtfl_tensor *y, const mtfl_tensor *x, const mtfl_window *g)
+{
+    int64_t out[4];
+    mtfl_device *dev = mtfl_tensor_device(x);
+    mtfl_status st;
+    if ((st = pool_output("avgpool2d", x, g, out)) ||
+        (st = expect_shape("avgpool2d", "output", y, 4, out, dev)))
+        return st;
+    MTFL_REQUIRE_OP(dev, avgpool_forward, "avgpool2d");
+    if (mtfl_numel(y) == 0) return MTFL_OK;
+    WITH_CONTIGUOUS(xc, x, dev->backend->avgpool_forward(
+        dev, mtfl_tensor_buf(y), mtfl_tensor_buf(xc), (size_t)(out[0] * out[1]),
+        (size_t)x->shape[2], (size_t)x->shape[3], g, (size_t)out[2], (size_t)out[3]));
+}
+
+mtfl_status mtfl_avgpool2d_backward(mtfl_tensor *dx, const mtfl_tensor *dy, const mtfl_window *g)
+{
+    int64_t out[4];
+    mtfl_device *dev = mtfl_tensor_device(dx);
+    mtfl_status st;
+    char s[128];
+    if ((st = pool_output("avgpool2d_backward", dx, g, out)) ||
+        (st = mtfl_expect_tensor("avgpool2d_backward", "gradOutput", dy, 4, out, dev, false)))
+        return st;
+    if (!mtfl_is_contiguous(dx))
+        return mtfl_fail(MTFL_ERR_ARG, "avgpool2d_backward: gradInput %s must be contiguous",
+                         mtfl_shape_str(dx, s, sizeof s));
+    MTFL_REQUIRE_OP(dev, avgpool_backward, "avgpool2d_backward");
+    if (mtfl_numel(dx) == 0) return MTFL_OK;
+    WITH_CONTIGUOUS(dyc, dy, dev->backend->avgpool_backward(
+        dev, mtfl_tensor_buf(dx), mtfl_tensor_buf(dyc), (size_t)(out[0] * out[1]),
+        (size_t)dx->shape[2], (size_t)dx->shape[3], g, (size_t)out[2], (size_t)out[3]));
 }
 
 /* ---- bias ----------------------------------------------------------------------- */

@@ -1,6 +1,6 @@
 /*
- * lnn.c - the layer ops from Lua: convolution, pooling, bias, softmax cross-entropy,
- * activation gradients and the optimizers' fused updates. The nn library (lua/mtfl/nn)
+ * lnn.c - the layer ops from Lua: convolution, pooling, batch normalisation, bias,
+ * softmax cross-entropy, activation gradients and the optimizers' fused updates. The nn library (lua/mtfl/nn)
  * builds its modules on these.
  *
  * Options come in a trailing table: {stride = 1 or {sh, sw}, padding = 0 or {ph, pw},
@@ -45,12 +45,13 @@ static mtfl_window conv_window(lua_State *L, int opts, int w_ndim, const int64_t
     return g;
 }
 
-static mtfl_window pool_window(lua_State *L, int opts)
+/* op names the pooling in the messages */
+static mtfl_window pool_window(lua_State *L, int opts, const char *op)
 {
     luaL_checktype(L, opts, LUA_TTABLE);
     mtfl_window g = {0};
     pair_field(L, opts, "kernel", 0, &g.kernel_h, &g.kernel_w);
-    if (g.kernel_h < 1 || g.kernel_w < 1) lmtfl_error(L, "maxpool2d: option 'kernel' is required (>= 1)");
+    if (g.kernel_h < 1 || g.kernel_w < 1) lmtfl_error(L, "%s: option 'kernel' is required (>= 1)", op);
     pair_field(L, opts, "stride", 0, &g.stride_h, &g.stride_w);
     if (g.stride_h == 0) g.stride_h = g.kernel_h;
     if (g.stride_w == 0) g.stride_w = g.kernel_w;
@@ -59,8 +60,8 @@ static mtfl_window pool_window(lua_State *L, int opts)
     g.ceil_mode = lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (g.stride_h < 1 || g.stride_w < 1 || g.pad_h < 0 || g.pad_w < 0)
-        lmtfl_error(L, "maxpool2d: stride %dx%d and padding %dx%d must be positive and non-negative",
-                    g.stride_h, g.stride_w, g.pad_h, g.pad_w);
+        lmtfl_error(L, "%s: stride %dx%d and padding %dx%d must be positive and non-negative",
+                    op, g.stride_h, g.stride_w, g.pad_h, g.pad_w);
     return g;
 }
 
@@ -138,7 +139,7 @@ static int l_conv2d_backward(lua_State *L)
 static int l_maxpool2d(lua_State *L)
 {
     mtfl_tensor *x = lmtfl_check_tensor(L, 1);
-    mtfl_window g = pool_window(L, 2);
+    mtfl_window g = pool_window(L, 2, "maxpool2d");
     int64_t shape[4];
     LMTFL_CALL(L, mtfl_maxpool2d_shape(x->ndim, x->shape, &g, shape));
     mtfl_tensor *y = lmtfl_new_tensor(L, mtfl_tensor_device(x), 4, shape);
@@ -152,7 +153,7 @@ static int l_maxpool2d_shape(lua_State *L)
 {
     int64_t xs[MTFL_MAX_DIMS], out[4];
     int xn = shape_arg(L, 1, xs);
-    mtfl_window g = pool_window(L, 2);
+    mtfl_window g = pool_window(L, 2, "maxpool2d");
     LMTFL_CALL(L, mtfl_maxpool2d_shape(xn, xs, &g, out));
     lmtfl_push_dims(L, 4, out);
     return 1;
@@ -164,9 +165,104 @@ static int l_maxpool2d_backward(lua_State *L)
     mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *idx = lmtfl_check_tensor(L, 2);
     int64_t shape[MTFL_MAX_DIMS];
     int ndim = shape_arg(L, 3, shape);
-    mtfl_window g = pool_window(L, 4);
+    mtfl_window g = pool_window(L, 4, "maxpool2d");
     mtfl_tensor *dx = lmtfl_new_tensor(L, mtfl_tensor_device(dy), ndim, shape);
     LMTFL_CALL(L, mtfl_maxpool2d_backward(dx, dy, idx, &g));
+    return 1;
+}
+
+/* avgpool2d(x, {kernel, stride, padding, ceil}) -> y */
+static int l_avgpool2d(lua_State *L)
+{
+    mtfl_tensor *x = lmtfl_check_tensor(L, 1);
+    mtfl_window g = pool_window(L, 2, "avgpool2d");
+    int64_t shape[4];
+    LMTFL_CALL(L, mtfl_avgpool2d_shape(x->ndim, x->shape, &g, shape));
+    mtfl_tensor *y = lmtfl_new_tensor(L, mtfl_tensor_device(x), 4, shape);
+    LMTFL_CALL(L, mtfl_avgpool2d_forward(y, x, &g));
+    return 1;
+}
+
+/* avgpool2d_shape(input_shape, options) -> output shape */
+static int l_avgpool2d_shape(lua_State *L)
+{
+    int64_t xs[MTFL_MAX_DIMS], out[4];
+    int xn = shape_arg(L, 1, xs);
+    mtfl_window g = pool_window(L, 2, "avgpool2d");
+    LMTFL_CALL(L, mtfl_avgpool2d_shape(xn, xs, &g, out));
+    lmtfl_push_dims(L, 4, out);
+    return 1;
+}
+
+/* avgpool2d_backward(dy, input_shape, options) -> dx */
+static int l_avgpool2d_backward(lua_State *L)
+{
+    mtfl_tensor *dy = lmtfl_check_tensor(L, 1);
+    int64_t shape[MTFL_MAX_DIMS];
+    int ndim = shape_arg(L, 2, shape);
+    mtfl_window g = pool_window(L, 3, "avgpool2d_backward");
+    mtfl_tensor *dx = lmtfl_new_tensor(L, mtfl_tensor_device(dy), ndim, shape);
+    LMTFL_CALL(L, mtfl_avgpool2d_backward(dx, dy, &g));
+    return 1;
+}
+
+static bool opt_bool_field(lua_State *L, int opts, const char *key, bool def)
+{
+    if (lua_isnoneornil(L, opts)) return def;
+    lua_getfield(L, opts, key);
+    bool v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* batchnorm(x, weight_or_nil, bias_or_nil, {training, momentum = 0.1, eps = 1e-5,
+ * running_mean =, running_var =, mean =, var =}) -> y, mean, var. Training: mean and
+ * var are the batch's (new tensors) and the running ones (if given) are updated;
+ * otherwise the given mean and var (the running statistics) are used and returned. */
+static int l_batchnorm(lua_State *L)
+{
+    mtfl_tensor *x = lmtfl_check_tensor(L, 1);
+    mtfl_tensor *w = lua_isnoneornil(L, 2) ? NULL : lmtfl_check_tensor(L, 2);
+    mtfl_tensor *b = lua_isnoneornil(L, 3) ? NULL : lmtfl_check_tensor(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    bool training = opt_bool_field(L, 4, "training", true);
+    float momentum = opt_float_field(L, 4, "momentum", 0.1f), eps = opt_float_field(L, 4, "eps", 1e-5f);
+    mtfl_tensor *rm = opt_tensor_field(L, 4, "running_mean"), *rv = opt_tensor_field(L, 4, "running_var");
+    char s[128];
+    if (x->ndim < 2)
+        lmtfl_error(L, "batchnorm: input %s is not [N, C, ...]", mtfl_shape_str(x, s, sizeof s));
+    mtfl_tensor *y = lmtfl_new_like(L, x);
+    mtfl_tensor *mean, *var;
+    if (training) {
+        mean = lmtfl_new_tensor(L, mtfl_tensor_device(x), 1, &x->shape[1]);
+        var = lmtfl_new_tensor(L, mtfl_tensor_device(x), 1, &x->shape[1]);
+    } else {
+        mean = opt_tensor_field(L, 4, "mean");
+        var = opt_tensor_field(L, 4, "var");
+        if (!mean || !var) lmtfl_error(L, "batchnorm: evaluation needs options mean and var");
+        lua_getfield(L, 4, "mean");
+        lua_getfield(L, 4, "var");
+    }
+    LMTFL_CALL(L, mtfl_batchnorm_forward(y, mean, var, training ? rm : NULL, training ? rv : NULL,
+                                         x, w, b, training, momentum, eps));
+    return 3;
+}
+
+/* batchnorm_backward(dy, x, mean, var, weight_or_nil, {training, eps, dweight =,
+ * dbias =, need_dx = true}) -> dx or nil; dweight and dbias are accumulated into */
+static int l_batchnorm_backward(lua_State *L)
+{
+    mtfl_tensor *dy = lmtfl_check_tensor(L, 1), *x = lmtfl_check_tensor(L, 2);
+    mtfl_tensor *mean = lmtfl_check_tensor(L, 3), *var = lmtfl_check_tensor(L, 4);
+    mtfl_tensor *w = lua_isnoneornil(L, 5) ? NULL : lmtfl_check_tensor(L, 5);
+    luaL_checktype(L, 6, LUA_TTABLE);
+    bool training = opt_bool_field(L, 6, "training", true);
+    bool need_dx = opt_bool_field(L, 6, "need_dx", true);
+    float eps = opt_float_field(L, 6, "eps", 1e-5f);
+    mtfl_tensor *dw = opt_tensor_field(L, 6, "dweight"), *db = opt_tensor_field(L, 6, "dbias");
+    mtfl_tensor *dx = need_dx ? lmtfl_new_like(L, x) : NULL;
+    if (!need_dx) lua_pushnil(L);
+    LMTFL_CALL(L, mtfl_batchnorm_backward(dx, dw, db, dy, x, mean, var, w, training, eps));
     return 1;
 }
 
@@ -370,6 +466,9 @@ static const luaL_Reg nn_functions[] = {
     {"conv2d", l_conv2d}, {"conv2d_backward", l_conv2d_backward}, {"conv2d_shape", l_conv2d_shape},
     {"maxpool2d", l_maxpool2d}, {"maxpool2d_backward", l_maxpool2d_backward},
     {"maxpool2d_shape", l_maxpool2d_shape},
+    {"avgpool2d", l_avgpool2d}, {"avgpool2d_backward", l_avgpool2d_backward},
+    {"avgpool2d_shape", l_avgpool2d_shape},
+    {"batchnorm", l_batchnorm}, {"batchnorm_backward", l_batchnorm_backward},
     {"add_channel_bias_", l_add_channel_bias}, {"softmax", l_softmax},
     {"cross_entropy", l_cross_entropy}, {"check_labels", l_check_labels},
     {"landmark_loss", l_landmark_loss},

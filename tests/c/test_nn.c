@@ -4,7 +4,9 @@
  * under a small workspace limit against the ungrouped result.
  *
  * Tolerances: 1e-4 relative (floor 1) for convolutions (GEMM sums of up to a few
- * hundred products), 1e-5 for everything else; indices exact.
+ * hundred products) and batch normalisation (inputs near 42 with a spread of 1: float
+ * x - mean keeps about 1e-6 of the spread, and 1/sqrt rounds), 1e-5 for everything
+ * else; indices exact.
  */
 #include <string.h>
 
@@ -275,6 +277,236 @@ Test(nn, maxpool2d_forward_and_backward)
         }
         free(x), free(dy), free(y), free(idx), free(dx);
     }
+}
+
+/* ---- average pooling ---------------------------------------------------------------- */
+
+/* Each output the mean of the window's elements inside the plane; dx by scattering dy /
+ * count back over the same elements. */
+static void avgpool_reference(const float *x, int planes, int h, int w, const mtfl_window *g, int oh,
+                              int ow, float *y, const float *dy, float *dx)
+{
+    double *ddx = calloc((size_t)planes * h * w, sizeof *ddx);
+    for (int p = 0; p < planes; p++)
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                double sum = 0;
+                int count = 0;
+                for (int pass = 0; pass < 2; pass++)
+                    for (int u = 0; u < g->kernel_h; u++)
+                        for (int v = 0; v < g->kernel_w; v++) {
+                            int r = i * g->stride_h - g->pad_h + u, q = j * g->stride_w - g->pad_w + v;
+                            if (r < 0 || r >= h || q < 0 || q >= w) continue;
+                            size_t at = ((size_t)p * h + r) * w + q;
+                            if (pass == 0) sum += x[at], count++;
+                            else ddx[at] += dy[((size_t)p * oh + i) * ow + j] / (double)count;
+                        }
+                y[((size_t)p * oh + i) * ow + j] = (float)(sum / count);
+            }
+    for (size_t i = 0; i < (size_t)planes * h * w; i++) dx[i] = (float)ddx[i];
+    free(ddx);
+}
+
+Test(nn, avgpool2d_forward_and_backward)
+{
+    struct { int n, c, h, w; mtfl_window g; } cases[] = {
+        {2, 3, 75, 75, {2, 2, 2, 2, 0, 0, true}},   /* a ceil-mode overhang: 1- and 2-element windows */
+        {1, 2, 9, 11, {3, 3, 2, 2, 1, 1, false}},   /* overlapping, padding not counted */
+        {2, 2, 10, 7, {3, 2, 1, 2, 1, 1, true}},
+        {3, 4, 6, 5, {6, 5, 1, 1, 0, 0, false}},    /* the whole plane: global pooling */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int planes = cases[k].n * cases[k].c, h = cases[k].h, w = cases[k].w;
+        const mtfl_window *g = &cases[k].g;
+        int64_t xs[4] = {cases[k].n, cases[k].c, h, w}, ys[4];
+        CHECK_OK(mtfl_avgpool2d_shape(4, xs, g, ys));
+        int oh = (int)ys[2], ow = (int)ys[3];
+        size_t nx = (size_t)planes * h * w, ny = (size_t)planes * oh * ow;
+        float *x = random_floats(nx, 17, -2, 2), *dy = random_floats(ny, 18, -1, 1);
+        float *y = malloc(ny * 4), *dx = malloc(nx * 4);
+        avgpool_reference(x, planes, h, w, g, oh, ow, y, dy, dx);
+        for (int d = 0; d < mtfl_device_count(); d++) {
+            mtfl_device *dev = mtfl_device_at(d);
+            mtfl_tensor *tx = tensor_from(dev, 4, xs, x), *tdy = tensor_from(dev, 4, ys, dy);
+            mtfl_tensor *ty = CHECK_PTR(mtfl_tensor_new(dev, 4, ys)), *tdx = CHECK_PTR(mtfl_tensor_new(dev, 4, xs));
+            CHECK_OK(mtfl_avgpool2d_forward(ty, tx, g));
+            CHECK_OK(mtfl_avgpool2d_backward(tdx, tdy, g));
+            float *gy = values_of(ty), *gdx = values_of(tdx);
+            expect_close(gy, y, ny, TOL, 1, "avgpool output", dev->id);
+            expect_close(gdx, dx, nx, TOL, 1, "avgpool gradient", dev->id);
+            free(gy), free(gdx);
+            mtfl_tensor *all[] = {tx, tdy, ty, tdx};
+            for (size_t i = 0; i < 4; i++) mtfl_tensor_release(all[i]);
+        }
+        free(x), free(dy), free(y), free(dx);
+    }
+    /* what does not fit is an error naming the op and the shapes */
+    mtfl_device *cpu = mtfl_device_cpu();
+    int64_t xs[4] = {1, 2, 4, 4}, wrong[4] = {1, 2, 3, 3}, flat[2] = {4, 4}, out[4];
+    mtfl_window two = {2, 2, 2, 2, 0, 0, false};
+    cr_expect_eq(mtfl_avgpool2d_shape(2, flat, &two, out), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "avgpool2d: input [4x4] is not [N,C,H,W]") != NULL, "%s", mtfl_last_error());
+    mtfl_tensor *x = CHECK_PTR(mtfl_tensor_new(cpu, 4, xs)), *y = CHECK_PTR(mtfl_tensor_new(cpu, 4, wrong));
+    cr_expect_eq(mtfl_avgpool2d_forward(y, x, &two), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "avgpool2d: output is [1x2x3x3], should be [1x2x2x2]") != NULL, "%s",
+              mtfl_last_error());
+    cr_expect_eq(mtfl_avgpool2d_backward(x, y, &two), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "avgpool2d_backward: gradOutput is [1x2x3x3], should be [1x2x2x2]") != NULL,
+              "%s", mtfl_last_error());
+    mtfl_tensor_release(x), mtfl_tensor_release(y);
+}
+
+/* ---- batch normalisation ------------------------------------------------------------- */
+
+typedef struct {
+    int n, c, inner;
+} norm_case;
+
+#define NORM_AT(k, i, ch, j) ((((size_t)(i) * (k)->c + (ch)) * (k)->inner) + (j))
+
+/* Per channel in double: batch mean and biased variance, y, and the gradients from dy
+ * (training: through the batch statistics; otherwise with mean and var fixed). */
+static void batchnorm_reference(const norm_case *k, const float *x, const float *w, const float *b,
+                                const float *dy, bool training, const float *fixed_mean,
+                                const float *fixed_var, float eps, float *y, float *dx, float *dw,
+                                float *db, double *batch_mean, double *batch_var)
+{
+    double count = (double)k->n * k->inner;
+    for (int ch = 0; ch < k->c; ch++) {
+        double s = 0, q = 0;
+        for (int i = 0; i < k->n; i++)
+            for (int j = 0; j < k->inner; j++) s += x[NORM_AT(k, i, ch, j)];
+        double mean = s / count;
+        for (int i = 0; i < k->n; i++)
+            for (int j = 0; j < k->inner; j++) q += pow(x[NORM_AT(k, i, ch, j)] - mean, 2);
+        batch_mean[ch] = mean, batch_var[ch] = q / count;
+        double m = training ? mean : fixed_mean[ch], v = training ? q / count : fixed_var[ch];
+        double is = 1 / sqrt(v + eps), sdy = 0, sdyx = 0;
+        for (int i = 0; i < k->n; i++)
+            for (int j = 0; j < k->inner; j++) {
+                size_t at = NORM_AT(k, i, ch, j);
+                double xhat = (x[at] - m) * is;
+                y[at] = (float)(xhat * w[ch] + b[ch]);
+                sdy += dy[at], sdyx += dy[at] * xhat;
+            }
+        db[ch] = (float)sdy, dw[ch] = (float)sdyx;
+        for (int i = 0; i < k->n; i++)
+            for (int j = 0; j < k->inner; j++) {
+                size_t at = NORM_AT(k, i, ch, j);
+                double xhat = (x[at] - m) * is;
+                double g = training ? dy[at] - sdy / count - xhat * sdyx / count : dy[at];
+                dx[at] = (float)(w[ch] * is * g);
+            }
+    }
+}
+
+Test(nn, batchnorm_forward_and_backward)
+{
+    norm_case cases[] = {{8, 16, 400}, {12, 300, 1}, {1, 3, 35}, {2, 5, 1}};
+    const float eps = 1e-5f, momentum = 0.25f;
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const norm_case *nc = &cases[k];
+        size_t nx = (size_t)nc->n * nc->c * nc->inner;
+        /* far from zero: a one-pass variance would cancel */
+        float *x = random_floats(nx, 21, 40, 44), *dy = random_floats(nx, 22, -1, 1);
+        float *w = random_floats((size_t)nc->c, 23, -2, 2), *b = random_floats((size_t)nc->c, 24, -1, 1);
+        float *fmean = random_floats((size_t)nc->c, 25, 41, 43), *fvar = random_floats((size_t)nc->c, 26, 0.5f, 2);
+        float *y = malloc(nx * 4), *dx = malloc(nx * 4), *dw = malloc((size_t)nc->c * 4), *db = malloc((size_t)nc->c * 4);
+        double *bm = malloc((size_t)nc->c * sizeof *bm), *bv = malloc((size_t)nc->c * sizeof *bv);
+        float *want_rm = malloc((size_t)nc->c * 4), *want_rv = malloc((size_t)nc->c * 4);
+        float *want_m = malloc((size_t)nc->c * 4), *want_v = malloc((size_t)nc->c * 4);
+        int64_t xs[3] = {nc->n, nc->c, nc->inner}, cs[1] = {nc->c};
+        int ndim = nc->inner == 1 ? 2 : 3;
+        for (int training = 1; training >= 0; training--) {
+            batchnorm_reference(nc, x, w, b, dy, training, fmean, fvar, eps, y, dx, dw, db, bm, bv);
+            double count = (double)nc->n * nc->inner;
+            for (int ch = 0; ch < nc->c; ch++) {
+                want_m[ch] = (float)bm[ch], want_v[ch] = (float)bv[ch];
+                want_rm[ch] = (float)((1 - momentum) * fmean[ch] + momentum * bm[ch]);
+                want_rv[ch] = (float)((1 - momentum) * fvar[ch] + momentum * bv[ch] * count / (count - 1));
+            }
+            for (int d = 0; d < mtfl_device_count(); d++) {
+                mtfl_device *dev = mtfl_device_at(d);
+                mtfl_tensor *tx = tensor_from(dev, ndim, xs, x), *tdy = tensor_from(dev, ndim, xs, dy);
+                mtfl_tensor *tw = tensor_from(dev, 1, cs, w), *tb = tensor_from(dev, 1, cs, b);
+                /* the running statistics start at fmean, fvar; outside training they are
+                 * what normalises */
+                mtfl_tensor *trm = tensor_from(dev, 1, cs, fmean), *trv = tensor_from(dev, 1, cs, fvar);
+                mtfl_tensor *tm = training ? CHECK_PTR(mtfl_tensor_new(dev, 1, cs)) : tensor_from(dev, 1, cs, fmean);
+                mtfl_tensor *tv = training ? CHECK_PTR(mtfl_tensor_new(dev, 1, cs)) : tensor_from(dev, 1, cs, fvar);
+                mtfl_tensor *ty = CHECK_PTR(mtfl_tensor_new(dev, ndim, xs)), *tdx = CHECK_PTR(mtfl_tensor_new(dev, ndim, xs));
+                float ones[1024];
+                for (int i = 0; i < nc->c; i++) ones[i] = 1.0f;
+                /* dw and db start at 1: they are accumulated into */
+                mtfl_tensor *tdw = tensor_from(dev, 1, cs, ones), *tdb = tensor_from(dev, 1, cs, ones);
+                CHECK_OK(mtfl_batchnorm_forward(ty, tm, tv, training ? trm : NULL, training ? trv : NULL, tx, tw, tb,
+                                                training, momentum, eps));
+                CHECK_OK(mtfl_batchnorm_backward(tdx, tdw, tdb, tdy, tx, tm, tv, tw, training, eps));
+                float *got[6] = {values_of(ty), values_of(tdx), values_of(tdw), values_of(tdb), values_of(trm),
+                                 values_of(trv)};
+                for (int ch = 0; ch < nc->c; ch++) got[2][ch] -= 1.0f, got[3][ch] -= 1.0f;
+                const char *mode = training ? "training" : "evaluation";
+                char what[64];
+                snprintf(what, sizeof what, "batchnorm %s y (case %zu)", mode, k);
+                expect_close(got[0], y, nx, 1e-4, 1, what, dev->id);
+                snprintf(what, sizeof what, "batchnorm %s dx (case %zu)", mode, k);
+                expect_close(got[1], dx, nx, 1e-4, 1, what, dev->id);
+                snprintf(what, sizeof what, "batchnorm %s dweight (case %zu)", mode, k);
+                expect_close(got[2], dw, (size_t)nc->c, 1e-4, 1, what, dev->id);
+                snprintf(what, sizeof what, "batchnorm %s dbias (case %zu)", mode, k);
+                expect_close(got[3], db, (size_t)nc->c, 1e-4, 1, what, dev->id);
+                if (training) {
+                    float *gm = values_of(tm), *gv = values_of(tv);
+                    expect_close(gm, want_m, (size_t)nc->c, TOL, 1, "batchnorm batch mean", dev->id);
+                    expect_close(gv, want_v, (size_t)nc->c, 1e-4, 1, "batchnorm batch variance", dev->id);
+                    expect_close(got[4], want_rm, (size_t)nc->c, TOL, 1, "batchnorm running mean", dev->id);
+                    expect_close(got[5], want_rv, (size_t)nc->c, 1e-4, 1, "batchnorm running variance", dev->id);
+                    free(gm), free(gv);
+                } else {
+                    expect_close(got[4], fmean, (size_t)nc->c, 0, 1, "running mean untouched", dev->id);
+                }
+                for (int i = 0; i < 6; i++) free(got[i]);
+                mtfl_tensor *all[] = {tx, tdy, tw, tb, trm, trv, tm, tv, ty, tdx, tdw, tdb};
+                for (size_t i = 0; i < sizeof all / sizeof *all; i++) mtfl_tensor_release(all[i]);
+            }
+        }
+        free(x), free(dy), free(w), free(b), free(fmean), free(fvar), free(y), free(dx), free(dw), free(db);
+        free(bm), free(bv), free(want_rm), free(want_rv), free(want_m), free(want_v);
+    }
+}
+
+Test(nn, batchnorm_misuse_is_an_error)
+{
+    mtfl_device *cpu = mtfl_device_cpu();
+    int64_t one[2] = {1, 4}, xs[4] = {2, 4, 3, 3}, c4[1] = {4}, c3[1] = {3}, single[4] = {1, 4, 1, 1};
+    mtfl_tensor *x1 = CHECK_PTR(mtfl_tensor_new(cpu, 2, one)), *y1 = CHECK_PTR(mtfl_tensor_new(cpu, 2, one));
+    mtfl_tensor *m = CHECK_PTR(mtfl_tensor_new(cpu, 1, c4)), *v = CHECK_PTR(mtfl_tensor_new(cpu, 1, c4));
+    mtfl_tensor *w3 = CHECK_PTR(mtfl_tensor_new(cpu, 1, c3));
+    mtfl_tensor *x = CHECK_PTR(mtfl_tensor_new(cpu, 4, xs)), *y = CHECK_PTR(mtfl_tensor_new(cpu, 4, xs));
+    mtfl_tensor *xs1 = CHECK_PTR(mtfl_tensor_new(cpu, 4, single)), *ys1 = CHECK_PTR(mtfl_tensor_new(cpu, 4, single));
+    cr_expect_eq(mtfl_batchnorm_forward(y1, m, v, NULL, NULL, x1, NULL, NULL, true, 0.1f, 1e-5f), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "batchnorm: expected more than 1 value per channel when training, got input [1x4]")
+              != NULL, "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_batchnorm_forward(ys1, m, v, NULL, NULL, xs1, NULL, NULL, true, 0.1f, 1e-5f), MTFL_ERR_ARG);
+    CHECK_OK(mtfl_fill(m, 0.0f));
+    CHECK_OK(mtfl_fill(v, 1.0f));
+    CHECK_OK(mtfl_batchnorm_forward(y1, m, v, NULL, NULL, x1, NULL, NULL, false, 0.1f, 1e-5f));
+    cr_expect_eq(mtfl_batchnorm_forward(y, m, v, NULL, NULL, x, w3, NULL, true, 0.1f, 1e-5f), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "batchnorm: weight is [3], should be [4]") != NULL, "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_batchnorm_forward(y1, m, v, NULL, NULL, x, NULL, NULL, true, 0.1f, 1e-5f), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "batchnorm: output is [1x4], should be [2x4x3x3]") != NULL, "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_batchnorm_forward(y, m, v, m, NULL, x, NULL, NULL, true, 0.1f, 1e-5f), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "running mean and variance go together") != NULL, "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_batchnorm_forward(y, m, v, NULL, NULL, x, NULL, NULL, true, 1.5f, 1e-5f), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "momentum 1.5 in [0, 1]") != NULL, "%s", mtfl_last_error());
+    cr_expect_eq(mtfl_batchnorm_backward(y, NULL, NULL, y1, x, m, v, NULL, true, 1e-5f), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "batchnorm_backward: gradOutput is [1x4], should be [2x4x3x3]") != NULL, "%s",
+              mtfl_last_error());
+    cr_expect_eq(mtfl_batchnorm_backward(y, w3, NULL, y, x, m, v, NULL, true, 1e-5f), MTFL_ERR_ARG);
+    cr_expect(strstr(mtfl_last_error(), "batchnorm_backward: weight gradient is [3], should be [4]") != NULL, "%s",
+              mtfl_last_error());
+    mtfl_tensor *all[] = {x1, y1, m, v, w3, x, y, xs1, ys1};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) mtfl_tensor_release(all[i]);
 }
 
 /* ---- bias, softmax, cross-entropy --------------------------------------------------- */

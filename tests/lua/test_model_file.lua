@@ -74,6 +74,24 @@ T.test("a model file: loaded without the script, the same outputs, in evaluation
   os.remove(path)
 end)
 
+T.test("a model file keeps the running statistics and the new layers", function()
+  mtfl.manual_seed(6)
+  local m = nn.Sequential{nn.Conv2d(3, 4, 3, {padding = "same", bias = false}), nn.BatchNorm2d(4), nn.PReLU(4),
+                          nn.Residual(nn.Sequential{nn.Conv2d(4, 4, 3, {padding = "same"}), nn.LeakyReLU(0.1)}),
+                          nn.AvgPool2d(2), nn.GlobalAvgPool2d(), nn.BatchNorm1d(4), nn.AbsTanh()}
+    :add(heads.linear(4, {landmarks = 10}), "heads")
+  for _ = 1, 3 do m:forward(mtfl.randn(5, 3, 8, 8)) end   -- training mode moves the statistics
+  local path = os.tmpname()
+  nn.save_model(path, m, {input = {size = 8}, tasks = {landmarks = {outputs = 10}}})
+  local loaded = nn.load_model(path)
+  T.truthy((loaded:get(2).running_var - 1):abs():max() > 1e-3, "the running variance moved and came back")
+  T.eq((loaded:get(2).running_mean - m:get(2).running_mean):abs():max(), 0, "running mean")
+  m:evaluate()
+  local x = mtfl.randn(2, 3, 8, 8)
+  T.eq((m:forward(x).landmarks - loaded:forward(x).landmarks):abs():max(), 0, "the same outputs")
+  os.remove(path)
+end)
+
 T.test("files that are not model files say what they lack", function()
   local m = network(16)
   local path = os.tmpname()

@@ -16,6 +16,9 @@ local T = require "harness"
 local C = require "nn_check"
 
 local GEMM_TOL, ELEMENTWISE_TOL, CRITERION_TOL, OPTIMIZER_TOL = 1e-4, 1e-6, 1e-5, 1e-6
+-- batch normalisation: sums in double on both sides, but 1/sqrt and the cancellation in
+-- dx round differently on the device
+local NORM_TOL = 1e-5
 
 local devices = {}
 for _, id in ipairs(T.devices()) do
@@ -102,6 +105,45 @@ T.test("MaxPool2d, activations, Dropout and Flatten agree with the CPU", functio
     agree("Dropout", nn.Dropout(0.3), mtfl.randn(6, 40), ELEMENTWISE_TOL, id,
           function() mtfl.set_rng_state(seed, counter) end)
     agree("Flatten", nn.Flatten(), mtfl.randn(3, 4, 5, 2), ELEMENTWISE_TOL, id)
+  end)
+end)
+
+T.test("AvgPool2d and GlobalAvgPool2d agree with the CPU", function()
+  each_device(function(id)
+    agree("AvgPool2d 2", nn.AvgPool2d(2), mtfl.randn(2, 3, 9, 9), ELEMENTWISE_TOL, id)
+    agree("AvgPool2d 2 ceil", nn.AvgPool2d(2, 2, {ceil = true}), mtfl.randn(2, 3, 75, 75), ELEMENTWISE_TOL, id)
+    agree("AvgPool2d 3 stride 2 pad 1 ceil", nn.AvgPool2d(3, 2, {padding = 1, ceil = true}),
+          mtfl.randn(2, 2, 10, 11), ELEMENTWISE_TOL, id)
+    agree("AvgPool2d 3x2 stride 1x2 pad 1x0", nn.AvgPool2d({3, 2}, {1, 2}, {padding = {1, 0}}),
+          mtfl.randn(2, 2, 7, 8), ELEMENTWISE_TOL, id)
+    agree("GlobalAvgPool2d", nn.GlobalAvgPool2d(), mtfl.randn(3, 5, 19, 19), ELEMENTWISE_TOL, id)
+  end)
+end)
+
+T.test("BatchNorm2d and BatchNorm1d agree with the CPU: outputs, gradients, running statistics", function()
+  each_device(function(id)
+    -- channels of thousands of values (many per work-item), and more channels than
+    -- work-groups in flight (the group loop)
+    for _, case in ipairs({{nn.BatchNorm2d(16), {8, 16, 20, 20}}, {nn.BatchNorm1d(300), {12, 300}},
+                           {nn.BatchNorm2d(3, {affine = false, momentum = 0.5}), {1, 3, 7, 5}}}) do
+      local bn, s = case[1], case[2]
+      if bn.affine then
+        bn.weight:copy(mtfl.randn(bn.channels))
+        bn.bias:copy(mtfl.randn(bn.channels))
+      end
+      local what = bn:describe()
+      local on_device = bn:clone():to(id)
+      T.eq(on_device.running_mean:device(), id, what .. ": to() moves the running mean")
+      T.eq(on_device.running_var:device(), id, what .. ": to() moves the running variance")
+      T.eq(on_device:device(), id, what .. ": device()")
+      local input = mtfl.randn(s):mul(2):add(5)
+      agree(what .. " training", bn, input, NORM_TOL, id)
+      on_device:forward(input:to(id))
+      close(what .. " on " .. id .. ": running_mean", on_device.running_mean, bn.running_mean, NORM_TOL)
+      close(what .. " on " .. id .. ": running_var", on_device.running_var, bn.running_var, NORM_TOL)
+      bn:evaluate()
+      agree(what .. " evaluating", bn, mtfl.randn(s), NORM_TOL, id)
+    end
   end)
 end)
 

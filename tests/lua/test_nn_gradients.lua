@@ -85,6 +85,37 @@ T.test("MaxPool2d: floor and ceil modes, stride and padding", function()
                C.distinct({1, 2, 8, 8}, 0.05))
 end)
 
+T.test("AvgPool2d (padding not counted, ceil) and GlobalAvgPool2d", function()
+  check_module("AvgPool2d 2 (7 -> 3)", nn.AvgPool2d(2), mtfl.randn(2, 2, 7, 7))
+  check_module("AvgPool2d 2 ceil (7 -> 4)", nn.AvgPool2d(2, 2, {ceil = true}), mtfl.randn(2, 2, 7, 7))
+  check_module("AvgPool2d 3 stride 2 padding 1", nn.AvgPool2d(3, 2, {padding = 1}), mtfl.randn(1, 3, 6, 6))
+  check_module("AvgPool2d 3x2 stride 1x2 padding 1x0 ceil", nn.AvgPool2d({3, 2}, {1, 2}, {padding = {1, 0}, ceil = true}),
+               mtfl.randn(2, 1, 5, 7))
+  check_module("GlobalAvgPool2d", nn.GlobalAvgPool2d(), mtfl.randn(3, 4, 5, 3))
+end)
+
+-- gamma and beta away from their initial 1 and 0, so that dx depends on gamma
+local function random_affine(bn)
+  bn.weight:copy(C.away_from_zero(bn.weight:size()))
+  bn.bias:copy(mtfl.randn(bn.bias:size()))
+  return bn
+end
+
+T.test("BatchNorm2d and BatchNorm1d: training (batch statistics) and evaluation", function()
+  check_module("BatchNorm2d training", random_affine(nn.BatchNorm2d(3)), mtfl.randn(2, 3, 4, 3))
+  check_module("BatchNorm1d training", random_affine(nn.BatchNorm1d(4)), mtfl.randn(6, 4))
+  check_module("BatchNorm2d training, no affine", nn.BatchNorm2d(2, {affine = false}), mtfl.randn(3, 2, 2, 3))
+  -- a batch of one in 2-D still has H*W values per channel
+  check_module("BatchNorm2d training, N = 1", random_affine(nn.BatchNorm2d(2)), mtfl.randn(1, 2, 3, 3))
+  for _, case in ipairs({{nn.BatchNorm2d(3), {2, 3, 4, 3}}, {nn.BatchNorm1d(4), {5, 4}}}) do
+    local bn = random_affine(case[1])
+    bn.running_mean:copy(mtfl.randn(bn.channels))
+    bn.running_var:copy(mtfl.rand(bn.channels):add(0.5))
+    bn:evaluate()
+    check_module(bn:describe() .. " evaluating", bn, mtfl.randn(case[2]))
+  end
+end)
+
 T.test("ReLU, Tanh, Sigmoid", function()
   check_module("ReLU", nn.ReLU(), C.away_from_zero({3, 7}))
   check_module("Tanh", nn.Tanh(), mtfl.randn(3, 7))

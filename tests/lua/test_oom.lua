@@ -79,6 +79,10 @@ local LAYERS = {
   {"Sigmoid", function() return nn.Sigmoid() end, {4, 9}},
   {"Dropout", function() return nn.Dropout(0.3) end, {4, 9}},
   {"Flatten", function() return nn.Flatten() end, {3, 2, 4, 4}},
+  {"AvgPool2d, padding, ceil mode", function() return nn.AvgPool2d(3, 2, {padding = 1, ceil = true}) end, {3, 2, 8, 8}},
+  {"GlobalAvgPool2d", function() return nn.GlobalAvgPool2d() end, {3, 2, 5, 5}},
+  {"BatchNorm2d", function() return nn.BatchNorm2d(3) end, {4, 3, 5, 5}},
+  {"BatchNorm1d", function() return nn.BatchNorm1d(6) end, {5, 6}},
   {"a small network", function()
      return nn.Sequential{nn.Conv2d(3, 4, 3, {padding = "same"}), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(4 * 4 * 4, 6), nn.Tanh()}

@@ -1,6 +1,7 @@
 -- mtfl.nn.checkpoint: nn.save / nn.load, a model (and optionally its optimizer) in one
--- safetensors file. The model's parameters keep their state_dict names ("1.weight"), so
--- any safetensors reader sees the weights; the optimizer's buffers are stored as
+-- safetensors file. The model's parameters and buffers keep their state_dict names
+-- ("1.weight", "2.running_mean"), so any safetensors reader sees the weights; the
+-- optimizer's buffers are stored as
 -- "optimizer.m.1" and so on, its step count and settings in the metadata, next to mtfl's
 -- RNG state (so that dropout masks and shuffles can resume where they were).
 local mtfl = require "mtfl"
@@ -33,7 +34,7 @@ function M.save(path, model, optimizer, metadata)
 end
 
 --- load(path, model [, optimizer [, {restore_rng = false}]]) -> metadata. Parameters
---- are checked by name and shape (see load_state_dict) and copied into the model; the
+--- and buffers are checked by name and shape (see load_state_dict) and copied into the model; the
 --- optimizer's state is restored when one is given (the file must have it).
 function M.load(path, model, optimizer, options)
   local tensors, meta = safetensors.load(path, {device = model:device() or mtfl.device()})

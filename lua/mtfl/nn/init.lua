@@ -14,6 +14,8 @@ local activations = require "mtfl.nn.activations"
 local checkpoint = require "mtfl.nn.checkpoint"
 local architecture = require "mtfl.nn.architecture"
 local model_file = require "mtfl.nn.model_file"
+local batchnorm = require "mtfl.nn.batchnorm"
+local avgpool = require "mtfl.nn.avgpool"
 
 return {
   Module = require "mtfl.nn.module",
@@ -24,6 +26,10 @@ return {
   Linear = require "mtfl.nn.linear",
   Conv2d = require "mtfl.nn.conv",
   MaxPool2d = require "mtfl.nn.pooling",
+  AvgPool2d = avgpool.AvgPool2d,
+  GlobalAvgPool2d = avgpool.GlobalAvgPool2d,
+  BatchNorm2d = batchnorm.BatchNorm2d,
+  BatchNorm1d = batchnorm.BatchNorm1d,
   ReLU = activations.ReLU,
   Tanh = activations.Tanh,
   Sigmoid = activations.Sigmoid,

@@ -9,7 +9,10 @@
 --   shape_for(input_shape)                -> output shape, checking the input's shape
 --   describe()                            -> "Linear(1024 -> 10)", for messages and trees
 -- Parameters are registered with register_parameter so that parameters(), state_dict(),
--- to(), clone() and flatten_parameters() find them, in a fixed order.
+-- to(), clone() and flatten_parameters() find them, in a fixed order. State that is not
+-- learnt by gradient (BatchNorm's running statistics) is registered with
+-- register_buffer: saved, loaded, moved and copied like a parameter, but never seen by
+-- parameters(), so optimizers, flatten_parameters and zeroGrad leave it alone.
 local mtfl = require "mtfl"
 local class = require("mtfl.nn.class").class
 local shape = require "mtfl.nn.shape"
@@ -21,6 +24,7 @@ function Module:__init()
   self.train = true
   self.needs_input_gradient = true
   self.parameter_slots = {}   -- {{param = "weight", grad = "gradWeight"}, ...}
+  self.buffer_slots = {}      -- {"running_mean", ...}
 end
 
 --- self[param_name] = tensor, with a zero gradient of the same shape in self[grad_name].
@@ -28,6 +32,16 @@ function Module:register_parameter(param_name, grad_name, tensor)
   self[param_name] = tensor
   self[grad_name] = mtfl.zeros(tensor:size(), {device = tensor:device()})
   table.insert(self.parameter_slots, {param = param_name, grad = grad_name})
+end
+
+--- self[name] = tensor, state kept with the module but not a parameter: it appears in
+--- state_dict() under its dotted name ("3.running_mean") and moves with to().
+function Module:register_buffer(name, tensor)
+  if not mtfl.is_tensor(tensor) then
+    self:fail("register_buffer: %s is a %s, not a tensor", tostring(name), type(tensor))
+  end
+  self[name] = tensor
+  table.insert(self.buffer_slots, name)
 end
 
 function Module:describe() return self._class_name end
@@ -146,6 +160,15 @@ function Module:each_parameter(fn, prefix)
   for i, m in ipairs(modules) do m:each_parameter(fn, prefix .. names[i] .. ".") end
 end
 
+--- Calls fn(module, name_in_module, dotted_name) for every buffer of this module and
+--- those inside it, own buffers first, then children in order.
+function Module:each_buffer(fn, prefix)
+  prefix = prefix or ""
+  for _, name in ipairs(self.buffer_slots) do fn(self, name, prefix .. name) end
+  local modules, names = self:children()
+  for i, m in ipairs(modules) do m:each_buffer(fn, prefix .. names[i] .. ".") end
+end
+
 --- Calls fn(module) for this module and every module inside it, parents first.
 function Module:each_module(fn)
   fn(self)
@@ -210,19 +233,26 @@ function Module:clearState()
   return self
 end
 
---- The device of the parameters (nil for a module without any).
+--- The device of the parameters, or of the buffers when there are no parameters (nil
+--- for a module without either).
 function Module:device()
   local params = self:parameters()
-  return params[1] and params[1]:device()
+  if params[1] then return params[1]:device() end
+  local device
+  self:each_buffer(function(m, name) device = device or m[name]:device() end)
+  return device
 end
 
---- Moves parameters and gradients to device. A flattened model is flattened again on
---- the new device (an optimizer built on the old buffers must be built again).
+--- Moves parameters, gradients and buffers to device. A flattened model is flattened
+--- again on the new device (an optimizer built on the old buffers must be built again).
 function Module:to(device)
   device = mtfl.empty(0, {device = device}):device()   -- "gpu", "opencl" -> "opencl:0"
   local already_there = true
   self:each_parameter(function(m, slot)
     if m[slot.param]:device() ~= device then already_there = false end
+  end)
+  self:each_buffer(function(m, name)
+    if m[name]:device() ~= device then already_there = false end
   end)
   if already_there then return self end   -- keeps flat buffers (and optimizers on them) valid
   local was_flat = self._flat ~= nil
@@ -232,6 +262,7 @@ function Module:to(device)
     m[slot.param] = m[slot.param]:to(device)
     m[slot.grad] = m[slot.grad]:to(device)
   end)
+  self:each_buffer(function(m, name) m[name] = m[name]:to(device) end)
   if was_flat then require("mtfl.nn.flat_parameters").flatten(self) end
   return self
 end

@@ -104,7 +104,8 @@ end
 
 --- profile(module, input [, options]): options.steps (timed steps, default 3, after one
 --- untimed), options.gradOutput (default: ones shaped like the output), options.backward
---- (false: forward only). The parameters' gradients are left as they were. Returns a report: rows {name, forward_ms, backward_ms},
+--- (false: forward only). The parameters' gradients and the buffers (BatchNorm's running
+--- statistics) are left as they were. Returns a report: rows {name, forward_ms, backward_ms},
 --- forward_ms and backward_ms of the whole module; tostring(report) is the table.
 function M.profile(module, input, options)
   options = options or {}
@@ -123,6 +124,12 @@ function M.profile(module, input, options)
   if with_backward then
     for i, g in ipairs(grads) do saved[i] = g:clone() end
   end
+  -- forward in training moves BatchNorm's running statistics: put back as well
+  local buffers, saved_buffers = {}, {}
+  module:each_buffer(function(m, name)
+    buffers[#buffers + 1] = m[name]
+    saved_buffers[#saved_buffers + 1] = m[name]:clone()
+  end)
   instrument(rows, device)
   local ok, err = pcall(function()
     local gradOutput = options.gradOutput
@@ -137,6 +144,7 @@ function M.profile(module, input, options)
   end)
   uninstrument(rows)
   for i, g in ipairs(saved) do grads[i]:copy(g) end
+  for i, b in ipairs(saved_buffers) do buffers[i]:copy(b) end
   if not ok then error(err, 0) end
   local report = setmetatable({rows = {}, steps = steps, device = device, batch = first:size(1)}, Report)
   for _, row in ipairs(rows) do

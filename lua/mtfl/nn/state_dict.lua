@@ -1,30 +1,37 @@
--- mtfl.nn.state_dict: a model's parameters by name ("1.weight", "heads.pose.bias"),
--- and loading them back with a precise account of anything that does not fit.
+-- mtfl.nn.state_dict: a model's parameters and buffers by name ("1.weight",
+-- "heads.pose.bias", "3.running_mean"), and loading them back with a precise account
+-- of anything that does not fit.
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
 local mtfl = require "mtfl"
 
 local M = {}
 
---- {name = tensor}: the model's own tensors (not copies).
+-- fn(tensor, name) for every parameter, then every buffer
+local function each_tensor(model, fn)
+  model:each_parameter(function(m, slot, name) fn(m[slot.param], name) end)
+  model:each_buffer(function(m, key, name) fn(m[key], name) end)
+end
+
+--- {name = tensor}: the model's own tensors (not copies), parameters and buffers.
 function M.state_dict(model)
   local tensors = {}
-  model:each_parameter(function(m, slot, name) tensors[name] = m[slot.param] end)
+  each_tensor(model, function(t, name) tensors[name] = t end)
   return tensors
 end
 
---- Copies tensors into the model's parameters (across devices if need be; flattened
---- views stay valid). Nothing is copied unless everything fits: names missing from
---- tensors, names the model does not have, and shape mismatches are all reported in
---- one error. options.strict = false tolerates missing and unexpected names.
+--- Copies tensors into the model's parameters and buffers (across devices if need be;
+--- flattened views stay valid). Nothing is copied unless everything fits: names missing
+--- from tensors, names the model does not have, and shape mismatches are all reported
+--- in one error. options.strict = false tolerates missing and unexpected names.
 function M.load_state_dict(model, tensors, options)
   local strict = not (options and options.strict == false)
   if type(tensors) ~= "table" then
     errors.raisef("load_state_dict: expects a table {name = tensor}, got a %s", type(tensors))
   end
   local targets, order = {}, {}
-  model:each_parameter(function(m, slot, name)
-    targets[name] = m[slot.param]
+  each_tensor(model, function(t, name)
+    targets[name] = t
     order[#order + 1] = name
   end)
   local missing, unexpected, mismatched = {}, {}, {}

@@ -75,6 +75,18 @@ mtfl_status mtfl_cpu_conv2d_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dw,
                                      mtfl_buf x, mtfl_buf w, const mtfl_conv_dims *d,
                                      const mtfl_window *g);
 
+/* cpu_batchnorm.c */
+mtfl_status mtfl_cpu_batchnorm_stats(mtfl_device *dev, mtfl_buf mean, mtfl_buf var,
+                                     mtfl_buf running_mean, mtfl_buf running_var, mtfl_buf x,
+                                     const mtfl_norm_dims *d);
+mtfl_status mtfl_cpu_batchnorm_apply(mtfl_device *dev, mtfl_buf y, mtfl_buf x, mtfl_buf mean,
+                                     mtfl_buf var, mtfl_buf weight, mtfl_buf bias,
+                                     const mtfl_norm_dims *d);
+mtfl_status mtfl_cpu_batchnorm_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dweight,
+                                        mtfl_buf dbias, mtfl_buf sums, mtfl_buf dy, mtfl_buf x,
+                                        mtfl_buf mean, mtfl_buf var, mtfl_buf weight,
+                                        const mtfl_norm_dims *d, bool training);
+
 /* cpu_nn.c: see backend.h for what each computes */
 mtfl_status mtfl_cpu_im2col(mtfl_device *dev, mtfl_buf cols, mtfl_buf x, size_t batch,
                             size_t channels, size_t height, size_t width, const mtfl_window *g,
@@ -85,6 +97,12 @@ mtfl_status mtfl_cpu_col2im(mtfl_device *dev, mtfl_buf dx, mtfl_buf cols, size_t
 mtfl_status mtfl_cpu_maxpool_forward(mtfl_device *dev, mtfl_buf y, mtfl_buf indices, mtfl_buf x,
                                      size_t planes, size_t height, size_t width,
                                      const mtfl_window *g, size_t out_h, size_t out_w);
+mtfl_status mtfl_cpu_avgpool_forward(mtfl_device *dev, mtfl_buf y, mtfl_buf x, size_t planes,
+                                     size_t height, size_t width, const mtfl_window *g,
+                                     size_t out_h, size_t out_w);
+mtfl_status mtfl_cpu_avgpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, size_t planes,
+                                      size_t height, size_t width, const mtfl_window *g,
+                                      size_t out_h, size_t out_w);
 mtfl_status mtfl_cpu_maxpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, mtfl_buf indices,
                                       size_t planes, size_t height, size_t width,
                                       const mtfl_window *g, size_t out_h, size_t out_w);

@@ -1,5 +1,5 @@
 /*
- * cpu_nn.c - layer kernels on the CPU: im2col/col2im, max pooling, bias, softmax
+ * cpu_nn.c - layer kernels on the CPU: im2col/col2im, max and average pooling, bias, softmax
  * cross-entropy and the optimizers' updates.
  *
  * Work is split over whole image planes, so each thread writes memory no other thread
@@ -160,6 +160,65 @@ mtfl_status mtfl_cpu_maxpool_backward(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf 
         /* int, not size_t: a float converts to a signed integer in one instruction */
         const float *ip = idx + p * out_h * out_w, *gp = dy + p * out_h * out_w;
         for (size_t o = 0; o < out_h * out_w; o++) plane[(int)ip[o]] += gp[o];
+    }
+    return MTFL_OK;
+}
+
+/* The window's rows [*h0, *h1) and columns [*w0, *w1) inside the plane. */
+static void window_inside(const mtfl_window *g, size_t oh, size_t ow, size_t height, size_t width,
+                          long *h0, long *h1, long *w0, long *w1)
+{
+    long hs = (long)oh * g->stride_h - g->pad_h, ws = (long)ow * g->stride_w - g->pad_w;
+    *h0 = hs < 0 ? 0 : hs;
+    *w0 = ws < 0 ? 0 : ws;
+    *h1 = hs + g->kernel_h < (long)height ? hs + g->kernel_h : (long)height;
+    *w1 = ws + g->kernel_w < (long)width ? ws + g->kernel_w : (long)width;
+}
+
+mtfl_status mtfl_cpu_avgpool_forward(mtfl_device *dev, mtfl_buf y_b, mtfl_buf x_b, size_t planes,
+                                     size_t height, size_t width, const mtfl_window *g,
+                                     size_t out_h, size_t out_w)
+{
+    float *y = cpu_ptr(y_b);
+    const float *x = cpu_ptr(x_b);
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *in = x + p * height * width;
+        for (size_t oh = 0; oh < out_h; oh++)
+            for (size_t ow = 0; ow < out_w; ow++) {
+                long h0, h1, w0, w1;
+                window_inside(g, oh, ow, height, width, &h0, &h1, &w0, &w1);
+                float sum = 0.0f;
+                for (long h = h0; h < h1; h++)
+                    for (long w = w0; w < w1; w++) sum += in[h * (long)width + w];
+                long count = (h1 - h0) * (w1 - w0);
+                y[(p * out_h + oh) * out_w + ow] = count > 0 ? sum / (float)count : 0.0f;
+            }
+    }
+    return MTFL_OK;
+}
+
+mtfl_status mtfl_cpu_avgpool_backward(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf dy_b, size_t planes,
+                                      size_t height, size_t width, const mtfl_window *g,
+                                      size_t out_h, size_t out_w)
+{
+    float *dx = cpu_ptr(dx_b);
+    const float *dy = cpu_ptr(dy_b);
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        float *plane = dx + p * height * width;
+        memset(plane, 0, height * width * sizeof(float));
+        /* outputs in increasing order: the OpenCL gather adds in the same order */
+        for (size_t oh = 0; oh < out_h; oh++)
+            for (size_t ow = 0; ow < out_w; ow++) {
+                long h0, h1, w0, w1;
+                window_inside(g, oh, ow, height, width, &h0, &h1, &w0, &w1);
+                long count = (h1 - h0) * (w1 - w0);
+                if (count <= 0) continue;
+                float share = dy[(p * out_h + oh) * out_w + ow] / (float)count;
+                for (long h = h0; h < h1; h++)
+                    for (long w = w0; w < w1; w++) plane[h * (long)width + w] += share;
+            }
     }
     return MTFL_OK;
 }

@@ -27,6 +27,12 @@ typedef enum {
     MTFL_CL_COL2IM,
     MTFL_CL_MAXPOOL_FORWARD,
     MTFL_CL_MAXPOOL_BACKWARD,
+    MTFL_CL_AVGPOOL_FORWARD,
+    MTFL_CL_AVGPOOL_BACKWARD,
+    MTFL_CL_BATCHNORM_STATS,
+    MTFL_CL_BATCHNORM_APPLY,
+    MTFL_CL_BATCHNORM_SUMS,
+    MTFL_CL_BATCHNORM_DX,
     MTFL_CL_CHANNEL_BIAS,
     MTFL_CL_PRELU,
     MTFL_CL_SOFTMAX,
@@ -149,6 +155,23 @@ mtfl_status mtfl_opencl_gemm(mtfl_device *dev, bool trans_a, bool trans_b, size_
 mtfl_status mtfl_opencl_im2col(mtfl_device *dev, mtfl_buf cols, mtfl_buf x, size_t batch,
                                size_t channels, size_t height, size_t width,
                                const mtfl_window *g, size_t out_h, size_t out_w);
+mtfl_status mtfl_opencl_avgpool_forward(mtfl_device *dev, mtfl_buf y, mtfl_buf x, size_t planes,
+                                        size_t height, size_t width, const mtfl_window *g,
+                                        size_t out_h, size_t out_w);
+mtfl_status mtfl_opencl_avgpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, size_t planes,
+                                         size_t height, size_t width, const mtfl_window *g,
+                                         size_t out_h, size_t out_w);
+/* opencl_batchnorm.c */
+mtfl_status mtfl_opencl_batchnorm_stats(mtfl_device *dev, mtfl_buf mean, mtfl_buf var,
+                                        mtfl_buf running_mean, mtfl_buf running_var,
+                                        mtfl_buf x, const mtfl_norm_dims *d);
+mtfl_status mtfl_opencl_batchnorm_apply(mtfl_device *dev, mtfl_buf y, mtfl_buf x, mtfl_buf mean,
+                                        mtfl_buf var, mtfl_buf weight, mtfl_buf bias,
+                                        const mtfl_norm_dims *d);
+mtfl_status mtfl_opencl_batchnorm_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dweight,
+                                           mtfl_buf dbias, mtfl_buf sums, mtfl_buf dy, mtfl_buf x,
+                                           mtfl_buf mean, mtfl_buf var, mtfl_buf weight,
+                                           const mtfl_norm_dims *d, bool training);
 mtfl_status mtfl_opencl_col2im(mtfl_device *dev, mtfl_buf dx, mtfl_buf cols, size_t batch,
                                size_t channels, size_t height, size_t width,
                                const mtfl_window *g, size_t out_h, size_t out_w);

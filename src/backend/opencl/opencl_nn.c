@@ -139,6 +139,52 @@ mtfl_status mtfl_opencl_maxpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf
     return status;
 }
 
+mtfl_status mtfl_opencl_avgpool_forward(mtfl_device *dev, mtfl_buf y, mtfl_buf x, size_t planes,
+                                        size_t height, size_t width, const mtfl_window *g,
+                                        size_t out_h, size_t out_w)
+{
+    mtfl_status status = check_planes("average pooling", height, width, out_h, out_w);
+    if (status != MTFL_OK)
+        return status;
+    mtfl_opencl_device *cl;
+    status = mtfl_opencl_lock(dev, &cl);
+    if (status != MTFL_OK)
+        return status;
+    cl_mem y_mem = y.handle, x_mem = x.handle;
+    cl_ulong y_off = y.offset, x_off = x.offset, planes_arg = planes;
+    cl_int height_arg = (cl_int)height, width_arg = (cl_int)width;
+    cl_int8 window = window_arg(g, out_h, out_w);
+    status = MTFL_CL_LAUNCH(cl, MTFL_CL_AVGPOOL_FORWARD, planes * out_h * out_w,
+                            MTFL_CL_ARG(y_mem), MTFL_CL_ARG(y_off), MTFL_CL_ARG(x_mem),
+                            MTFL_CL_ARG(x_off), MTFL_CL_ARG(planes_arg), MTFL_CL_ARG(height_arg),
+                            MTFL_CL_ARG(width_arg), MTFL_CL_ARG(window));
+    mtfl_opencl_unlock(cl);
+    return status;
+}
+
+mtfl_status mtfl_opencl_avgpool_backward(mtfl_device *dev, mtfl_buf dx, mtfl_buf dy, size_t planes,
+                                         size_t height, size_t width, const mtfl_window *g,
+                                         size_t out_h, size_t out_w)
+{
+    mtfl_status status = check_planes("average pooling backward", height, width, out_h, out_w);
+    if (status != MTFL_OK)
+        return status;
+    mtfl_opencl_device *cl;
+    status = mtfl_opencl_lock(dev, &cl);
+    if (status != MTFL_OK)
+        return status;
+    cl_mem dx_mem = dx.handle, dy_mem = dy.handle;
+    cl_ulong dx_off = dx.offset, dy_off = dy.offset, planes_arg = planes;
+    cl_int height_arg = (cl_int)height, width_arg = (cl_int)width;
+    cl_int8 window = window_arg(g, out_h, out_w);
+    status = MTFL_CL_LAUNCH(cl, MTFL_CL_AVGPOOL_BACKWARD, planes * height * width,
+                            MTFL_CL_ARG(dx_mem), MTFL_CL_ARG(dx_off), MTFL_CL_ARG(dy_mem),
+                            MTFL_CL_ARG(dy_off), MTFL_CL_ARG(planes_arg), MTFL_CL_ARG(height_arg),
+                            MTFL_CL_ARG(width_arg), MTFL_CL_ARG(window));
+    mtfl_opencl_unlock(cl);
+    return status;
+}
+
 mtfl_status mtfl_opencl_channel_bias(mtfl_device *dev, mtfl_buf x, mtfl_buf bias, size_t outer,
                                      size_t channels, size_t inner)
 {

@@ -1,0 +1,98 @@
+-- mtfl.nn.avgpool: 2-D average pooling over [N, C, H, W], and its global form, which
+-- averages each whole plane into one value per channel (N x C x H x W -> N x C).
+--
+-- Padding is not counted in the average (PyTorch's count_include_pad = False), nor is
+-- the part of a ceil-mode window that hangs over the edge: every output is the mean of
+-- the input elements its window covers, so a border output is not pulled toward zero.
+local mtfl = require "mtfl"
+local class = require("mtfl.nn.class").class
+local Module = require "mtfl.nn.module"
+local window = require "mtfl.nn.window"
+local shape = require "mtfl.nn.shape"
+
+local AvgPool2d = class("AvgPool2d", Module)
+
+--- AvgPool2d(kernel [, stride = kernel [, {padding = 0, ceil = false}]]): kernel,
+--- stride and padding are a number or {h, w}; padding is at most half the kernel.
+--- As with MaxPool2d, the second argument may also be the options table
+--- {stride =, padding =, ceil =}.
+function AvgPool2d:__init(kernel, stride, options)
+  Module.__init(self)
+  if type(stride) == "table" and stride[1] == nil then stride, options = stride.stride, stride end
+  options = options or {}
+  self.kernel_h, self.kernel_w = window.pair(kernel, "kernel", "AvgPool2d", 1)
+  self.stride_h, self.stride_w = window.pair(stride or {self.kernel_h, self.kernel_w},
+                                             "stride", "AvgPool2d", 1)
+  self.pad_h, self.pad_w = window.pair(options.padding or 0, "padding", "AvgPool2d", 0)
+  self.ceil = options.ceil and true or false
+  self.geometry = {kernel = {self.kernel_h, self.kernel_w}, stride = {self.stride_h, self.stride_w},
+                   padding = {self.pad_h, self.pad_w}, ceil = self.ceil}
+end
+
+--- The constructor's arguments, for the model file.
+function AvgPool2d:arguments()
+  return {{self.kernel_h, self.kernel_w}, {self.stride_h, self.stride_w},
+          {padding = {self.pad_h, self.pad_w}, ceil = self.ceil}}
+end
+
+function AvgPool2d:describe()
+  local parts = {window.kernel_str(self.kernel_h, self.kernel_w)}
+  if self.stride_h ~= self.kernel_h or self.stride_w ~= self.kernel_w then
+    parts[#parts + 1] = "stride " .. window.pair_str(self.stride_h, self.stride_w)
+  end
+  if self.pad_h ~= 0 or self.pad_w ~= 0 then
+    parts[#parts + 1] = "padding " .. window.pair_str(self.pad_h, self.pad_w)
+  end
+  if self.ceil then parts[#parts + 1] = "ceil" end
+  return "AvgPool2d(" .. table.concat(parts, ", ") .. ")"
+end
+
+-- the core's own rule (mtfl_avgpool2d_shape), the one avgpool2d allocates with
+function AvgPool2d:shape_for(s)
+  return self:call(mtfl.avgpool2d_shape, s, self.geometry)
+end
+
+function AvgPool2d:updateOutput(input)
+  self:check_tensor_input(input)
+  return self:call(mtfl.avgpool2d, input, self.geometry)
+end
+
+function AvgPool2d:updateGradInput(input, gradOutput)
+  self:check_grad_output(input, gradOutput)
+  return self:call(mtfl.avgpool2d_backward, gradOutput, input:size(), self.geometry)
+end
+
+local GlobalAvgPool2d = class("GlobalAvgPool2d", Module)
+
+--- GlobalAvgPool2d(): the mean of each H x W plane, [N, C, H, W] -> [N, C].
+function GlobalAvgPool2d:__init()
+  Module.__init(self)
+end
+
+function GlobalAvgPool2d:arguments() return {} end
+
+function GlobalAvgPool2d:shape_for(s)
+  if #s ~= 4 or s[3] < 1 or s[4] < 1 then
+    self:fail("input %s is not [N, C, H, W] with H, W >= 1", shape.str(s))
+  end
+  return {s[1], s[2]}
+end
+
+-- an average pooling whose one window is the whole plane
+local function plane_window(s) return {kernel = {s[3], s[4]}} end
+
+function GlobalAvgPool2d:updateOutput(input)
+  self:check_tensor_input(input)
+  local s = input:size()
+  local out = self:shape_for(s)
+  return self:call(mtfl.avgpool2d, input, plane_window(s)):view(out)
+end
+
+function GlobalAvgPool2d:updateGradInput(input, gradOutput)
+  self:check_grad_output(input, gradOutput)
+  local s = input:size()
+  return self:call(mtfl.avgpool2d_backward, gradOutput:contiguous():view(s[1], s[2], 1, 1), s,
+                   plane_window(s))
+end
+
+return {AvgPool2d = AvgPool2d, GlobalAvgPool2d = GlobalAvgPool2d}
