@@ -106,7 +106,7 @@ function Predictor:run(set)
   end
   local result = {scores = {}, probabilities = {}}
   for task, list in pairs(chunks) do
-    local all = mtfl.cat and mtfl.cat(list, 1) or M.cat_rows(list)
+    local all = mtfl.cat(list, 1)
     if task == "landmarks" then
       result.landmarks = all
     else
@@ -121,22 +121,6 @@ function M.best_class(row)
   local best = 1
   for c = 2, #row do if row[c] > row[best] then best = c end end
   return best, row[best]
-end
-
---- Rows of CPU tensors one after another (until mtfl.cat exists everywhere).
-function M.cat_rows(list)
-  if #list == 1 then return list[1] end
-  local rows = 0
-  for _, t in ipairs(list) do rows = rows + t:size(1) end
-  local shape = list[1]:size()
-  shape[1] = rows
-  local out = mtfl.empty(shape, {device = "cpu"})
-  local at = 1
-  for _, t in ipairs(list) do
-    out:narrow(1, at, t:size(1)):copy(t)
-    at = at + t:size(1)
-  end
-  return out
 end
 
 return M

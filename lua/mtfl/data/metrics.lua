@@ -107,21 +107,6 @@ function M.format_attribute(name, s, class_names)
   return table.concat(lines, "\n")
 end
 
-local function cat_rows(chunks)
-  if #chunks == 1 then return chunks[1] end
-  local rows = 0
-  for _, t in ipairs(chunks) do rows = rows + t:size(1) end
-  local shape = chunks[1]:size()
-  shape[1] = rows
-  local out = mtfl.empty(shape, {device = "cpu"})
-  local at = 1
-  for _, t in ipairs(chunks) do
-    out:narrow(1, at, t:size(1)):copy(t)
-    at = at + t:size(1)
-  end
-  return out
-end
-
 --- evaluate(set, predict [, {batch = 100, threshold, device}]) runs predict(images,
 --- batch) -> {landmarks = [N, 10] (output pixels), pose = [N, 5] scores, ...} over the
 --- whole set (no augmentation) and measures every output it gives:
@@ -145,7 +130,7 @@ function M.evaluate(set, predict, options)
   end
   local result = {predictions = {}, truth = {}}
   for task, chunks in pairs(outputs) do
-    local pred, truth = cat_rows(chunks), cat_rows(truths[task])
+    local pred, truth = mtfl.cat(chunks, 1), mtfl.cat(truths[task], 1)
     result.predictions[task], result.truth[task] = pred, truth
     if task == "landmarks" then
       result[task] = M.landmarks(pred, truth, options)
