@@ -1,6 +1,7 @@
 /*
  * batch.c - samples rendered into the float arrays a network takes: images [N, 3, S, S]
- * (pixel / 255), landmarks [N, 10] and one label array per attribute.
+ * (pixel / 255), warped and then photometrically augmented, landmarks [N, 10] and one
+ * label array per attribute.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,9 +48,11 @@ mtfl_status mtfl_batch_fill(mtfl_batch *b, const mtfl_set *s, const int *idx, in
         mtfl_jitter j = mtfl_jitter_draw(a, seed, stream_base + (uint64_t)idx[k]);
         float *pts = b->points + (size_t)k * MTFL_COORDS;
         uint8_t attr[MTFL_ATTRS];
-        mtfl_status st = mtfl_render_sample(s, idx[k], b->size, &j, black, b->images + (size_t)k * image,
-                                            NULL, pts, attr);
+        float *img = b->images + (size_t)k * image;
+        mtfl_status st = mtfl_render_sample(s, idx[k], b->size, &j, black, img, NULL, pts, attr);
         if (st) return st;
+        mtfl_photo p = mtfl_photo_draw(a, b->size, seed, stream_base + (uint64_t)idx[k]);
+        if ((st = mtfl_photo_apply(&p, img, b->size))) return st;
         for (int c = 0; c < MTFL_COORDS; c++) pts[c] *= point_scale;
         for (int t = 0; t < MTFL_ATTRS; t++) b->attr[t][k] = attr[t];
         b->samples[k] = idx[k];

@@ -7,7 +7,8 @@
  *         testing.txt, test = the rest.
  *   crop: every training face cut to the geometry of the AFLW test crops (eye-mouth
  *         distance 0.316 of the side, centred on the midpoint of eyes and mouth), kept
- *         with a margin for the scale and shift jitter; validation and test as above.
+ *         with a margin of the face's real surroundings for the scale, shift and
+ *         rotation jitter; validation and test as above.
  *
  * In testing.txt the eye-mouth distance is 0.316 +- 0.025 of the side, and the image
  * centre sits at the eye-mouth midpoint to within 0.04 of the distance: that midpoint
@@ -63,8 +64,11 @@ bool mtfl_plan_crop(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h,
     int rw = (int)lroundf((float)h->width * r), rh = (int)lroundf((float)h->height * r);
     rw = rw < 1 ? 1 : rw, rh = rh < 1 ? 1 : rh;
     float rx = (float)rw / (float)h->width, ry = (float)rh / (float)h->height;
-    /* room for the largest jittered box: zoomed out by 1 + scale, moved by shift */
-    float margin = 1.0f + fmaxf(0.0f, p->jitter.scale) + 2.0f * fmaxf(0.0f, p->jitter.shift);
+    /* room for the largest jittered box: zoomed out by 1 + scale, turned (its corners
+     * reach out to cos + sin of the side, at most sqrt 2 at 45 degrees), moved by shift */
+    float turn = fminf(fmaxf(0.0f, p->jitter.rotate), 45.0f) * 0.017453292519943295f;
+    float margin = (1.0f + fmaxf(0.0f, p->jitter.scale)) * (cosf(turn) + sinf(turn)) +
+                   2.0f * fmaxf(0.0f, p->jitter.shift);
     int win = (int)ceilf(side * fmaxf(rx, ry) * margin) + 2;
     *pl = (mtfl_plan){.face = f, .file_w = h->width, .file_h = h->height,
                       .gray = h->channels < 3, .resize_w = rw, .resize_h = rh,

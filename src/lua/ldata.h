@@ -1,6 +1,7 @@
 /*
- * ldata.h - what the data binding files (ldata.c, ldata_image.c, ldata_metrics.c)
- * share: the image userdata, option readers, and each file's registration.
+ * ldata.h - what the data binding files (ldata.c, ldata_augment.c, ldata_image.c,
+ * ldata_metrics.c) share: the image userdata, option readers, and each file's
+ * registration.
  */
 #ifndef MTFL_LDATA_H
 #define MTFL_LDATA_H
@@ -22,6 +23,10 @@ bool ldata_opt_bool(lua_State *L, int opts, const char *key, bool def);
 const char *ldata_opt_string(lua_State *L, int opts, const char *key, const char *def);
 
 void ldata_push_floats(lua_State *L, const float *v, int n);
+/* ldata_augment.c: the augment table at idx (nil or false: none), every field checked;
+ * and an mtfl_augment pushed as such a table. */
+mtfl_augment ldata_check_augment(lua_State *L, int idx);
+void ldata_push_augment(lua_State *L, const mtfl_augment *a);
 /* A new w x h RGB image userdata, pushed. */
 image_box *ldata_new_image(lua_State *L, int w, int h);
 /* A metatable with methods as __index and gc as __gc and __close. */
