@@ -104,9 +104,10 @@ static void to_gray(float *chw, size_t n)
 
 #define MAX_RADIUS 60
 
-/* Separable Gaussian, radius ceil(3 sigma), edges repeated; rows into tmp, then
- * columns back, a whole row at a time so that the inner loop runs along memory. */
-static void blur(float *chw, int size, float sigma, float *tmp)
+/* Separable Gaussian, radius ceil(3 sigma), edges repeated; rows into tmp (each row
+ * first copied with its edges repeated into pad, so that the taps need no bounds),
+ * then columns back, a whole row at a time so that the inner loops run along memory. */
+static void blur(float *chw, int size, float sigma, float *tmp, float *pad)
 {
     int radius = (int)ceilf(3 * sigma);
     radius = radius > MAX_RADIUS ? MAX_RADIUS : radius;
@@ -119,15 +120,12 @@ static void blur(float *chw, int size, float sigma, float *tmp)
         float *plane = chw + ch * n;
         for (int y = 0; y < size; y++) {
             const float *in = plane + (size_t)y * size;
-            float *out = tmp + (size_t)y * size;
-            for (int x = 0; x < size; x++) {
-                float v = w[0] * in[x];
-                for (int k = 1; k <= radius; k++) {
-                    int l = x - k < 0 ? 0 : x - k, r = x + k >= size ? size - 1 : x + k;
-                    v += w[k] * (in[l] + in[r]);
-                }
-                out[x] = v;
-            }
+            float *out = tmp + (size_t)y * size, *mid = pad + radius;
+            for (int k = 1; k <= radius; k++) pad[radius - k] = in[0], mid[size - 1 + k] = in[size - 1];
+            memcpy(mid, in, (size_t)size * sizeof *in);
+            for (int x = 0; x < size; x++) out[x] = w[0] * mid[x];
+            for (int k = 1; k <= radius; k++)
+                for (int x = 0; x < size; x++) out[x] += w[k] * (mid[x - k] + mid[x + k]);
         }
         for (int y = 0; y < size; y++) {
             float *out = plane + (size_t)y * size;
@@ -167,9 +165,9 @@ mtfl_status mtfl_photo_apply(const mtfl_photo *p, float *chw, int size)
     if (p->saturation != 1) saturate(chw, n, p->saturation);
     if (p->gray) to_gray(chw, n);
     if (p->sigma > 0) {
-        float *tmp = malloc(n * sizeof *tmp);
+        float *tmp = malloc((n + (size_t)size + 2 * MAX_RADIUS) * sizeof *tmp);
         if (!tmp) return mtfl_fail(MTFL_ERR_OOM, "augment: out of memory to blur a %dx%d image", size, size);
-        blur(chw, size, p->sigma, tmp);
+        blur(chw, size, p->sigma, tmp, tmp + n);
         free(tmp);
     }
     if (p->erase_w > 0) erase(p, chw, size);

@@ -62,6 +62,40 @@ static inverse_map invert(const mtfl_view *v)
     return t;
 }
 
+/* Bilinear at source position (sx, sy), near an edge: taps clamped, or weighted 0
+ * outside under black fill. */
+static void sample_edge(const uint8_t *pixels, int width, int height, size_t stride, bool black_fill,
+                        float sx, float sy, float out[3])
+{
+    if (!(fabsf(sx) < 1e7f && fabsf(sy) < 1e7f)) sx = sy = -2;   /* as in make_taps */
+    float fx = floorf(sx), fy = floorf(sy), wx = sx - fx, wy = sy - fy;
+    long xa = (long)fx, xb = xa + 1, ya = (long)fy, yb = ya + 1;
+    float w00 = (1 - wx) * (1 - wy), w01 = wx * (1 - wy), w10 = (1 - wx) * wy, w11 = wx * wy;
+    if (black_fill) {
+        if (xa < 0 || xa >= width) w00 = w10 = 0;
+        if (xb < 0 || xb >= width) w01 = w11 = 0;
+        if (ya < 0 || ya >= height) w00 = w01 = 0;
+        if (yb < 0 || yb >= height) w10 = w11 = 0;
+    }
+    xa = xa < 0 ? 0 : xa >= width ? width - 1 : xa, xb = xb < 0 ? 0 : xb >= width ? width - 1 : xb;
+    ya = ya < 0 ? 0 : ya >= height ? height - 1 : ya, yb = yb < 0 ? 0 : yb >= height ? height - 1 : yb;
+    const uint8_t *r0 = pixels + (size_t)ya * stride, *r1 = pixels + (size_t)yb * stride;
+    for (int ch = 0; ch < 3; ch++)
+        out[ch] = r0[xa * 3 + ch] * w00 + r0[xb * 3 + ch] * w01 + r1[xa * 3 + ch] * w10 + r1[xb * 3 + ch] * w11;
+}
+
+/* Narrows [*lo, *hi] to the x with 0 <= a + d x < limit: where all four taps of a
+ * coordinate that moves by d per output pixel lie inside. */
+static void narrow(float a, float d, float limit, float *lo, float *hi)
+{
+    if (d == 0) {
+        if (!(a >= 0 && a < limit)) *lo = 1, *hi = 0;
+        return;
+    }
+    float x0 = -a / d, x1 = (limit - a) / d;
+    *lo = fmaxf(*lo, fminf(x0, x1)), *hi = fminf(*hi, fmaxf(x0, x1));
+}
+
 static mtfl_status render_rotated(const mtfl_view *v, const uint8_t *pixels, int width, int height,
                                   bool black_fill, float *chw, uint8_t *hwc)
 {
@@ -69,33 +103,30 @@ static mtfl_status render_rotated(const mtfl_view *v, const uint8_t *pixels, int
     inverse_map t = invert(v);
     size_t plane = (size_t)n * (size_t)n, stride = (size_t)width * 3;
     for (int y = 0; y < n; y++) {
+        float ax = t.base_x + (float)y * t.dy_x, ay = t.base_y + (float)y * t.dy_y;
+        /* the span of the row whose taps are all inside, a pixel in from each end so
+         * that rounding cannot put a tap outside: there, no clamping and no floor */
+        float lo = 0, hi = (float)n;
+        narrow(ax, t.dx_x, (float)(width - 1), &lo, &hi);
+        narrow(ay, t.dx_y, (float)(height - 1), &lo, &hi);
+        int first = lo < hi ? (int)fmaxf(0, ceilf(lo) + 1) : n, end = lo < hi ? (int)fminf((float)n, floorf(hi) - 1) : n;
+        if (end < first) end = first;
         for (int x = 0; x < n; x++) {
-            float sx = t.base_x + (float)x * t.dx_x + (float)y * t.dy_x;
-            float sy = t.base_y + (float)x * t.dx_y + (float)y * t.dy_y;
-            if (!(fabsf(sx) < 1e7f && fabsf(sy) < 1e7f)) sx = sy = -2;   /* as in make_taps */
-            float fx = floorf(sx), fy = floorf(sy);
-            float wx = sx - fx, wy = sy - fy;
-            long x0 = (long)fx, y0 = (long)fy;
-            float w00 = (1 - wx) * (1 - wy), w01 = wx * (1 - wy), w10 = (1 - wx) * wy, w11 = wx * wy;
-            long xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
-            if (x0 < 0 || y0 < 0 || xb >= width || yb >= height) {
-                if (black_fill) {
-                    if (xa < 0 || xa >= width) w00 = w10 = 0;
-                    if (xb < 0 || xb >= width) w01 = w11 = 0;
-                    if (ya < 0 || ya >= height) w00 = w01 = 0;
-                    if (yb < 0 || yb >= height) w10 = w11 = 0;
+            float sx = ax + (float)x * t.dx_x, sy = ay + (float)x * t.dx_y, value[3];
+            size_t at = (size_t)y * n + x;
+            if (x >= first && x < end) {
+                int xa = (int)sx, ya = (int)sy;   /* both >= 0: truncation is floor */
+                float wx = sx - (float)xa, wy = sy - (float)ya;
+                const uint8_t *r0 = pixels + (size_t)ya * stride + (size_t)xa * 3, *r1 = r0 + stride;
+                for (int ch = 0; ch < 3; ch++) {
+                    float top = r0[ch] + wx * (float)(r0[3 + ch] - r0[ch]);
+                    float bottom = r1[ch] + wx * (float)(r1[3 + ch] - r1[ch]);
+                    value[ch] = top + wy * (bottom - top);
                 }
-                xa = xa < 0 ? 0 : xa >= width ? width - 1 : xa;
-                xb = xb < 0 ? 0 : xb >= width ? width - 1 : xb;
-                ya = ya < 0 ? 0 : ya >= height ? height - 1 : ya;
-                yb = yb < 0 ? 0 : yb >= height ? height - 1 : yb;
+            } else {
+                sample_edge(pixels, width, height, stride, black_fill, sx, sy, value);
             }
-            const uint8_t *r0 = pixels + (size_t)ya * stride, *r1 = pixels + (size_t)yb * stride;
-            size_t a = (size_t)xa * 3, b = (size_t)xb * 3, at = (size_t)y * n + x;
-            for (int ch = 0; ch < 3; ch++) {
-                float value = r0[a + ch] * w00 + r0[b + ch] * w01 + r1[a + ch] * w10 + r1[b + ch] * w11;
-                store(value, ch, at, plane, chw, hwc);
-            }
+            for (int ch = 0; ch < 3; ch++) store(value[ch], ch, at, plane, chw, hwc);
         }
     }
     return MTFL_OK;
