@@ -40,6 +40,7 @@ mtfl_status mtfl_batch_fill(mtfl_batch *b, const mtfl_set *s, const int *idx, in
 {
     if (n > b->capacity)
         return mtfl_fail(MTFL_ERR_ARG, "batch: %d samples, room for %d", n, b->capacity);
+    if (a && mtfl_augment_check(a)) return mtfl_last_status();   /* C callers' tables too */
     size_t image = 3 * (size_t)b->size * (size_t)b->size;
     bool black = a && a->black_fill;
     for (int k = 0; k < n; k++) {
