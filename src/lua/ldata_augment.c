@@ -17,6 +17,14 @@
 #define ERASE_AREA_DEFAULT {0.02f, 0.2f}
 #define ERASE_ASPECT_DEFAULT {0.3f, 3.3f}
 
+static bool is_known(lua_State *L, int key, const char *const *known)
+{
+    if (lua_type(L, key) != LUA_TSTRING) return false;
+    for (int k = 0; known[k]; k++)
+        if (strcmp(lua_tostring(L, key), known[k]) == 0) return true;
+    return false;
+}
+
 /* The keys of the table at idx are among `known` (NULL-terminated); else an error
  * naming the key and listing the known ones. */
 static void check_keys(lua_State *L, int idx, const char *where, const char *const *known)
@@ -24,9 +32,8 @@ static void check_keys(lua_State *L, int idx, const char *where, const char *con
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
-        bool ok = lua_type(L, -1) == LUA_TSTRING;
-        for (int k = 0; ok && known[k]; k++)
-            if (strcmp(lua_tostring(L, -1), known[k]) == 0) goto next;
+        if (is_known(L, -1, known)) continue;
+        bool named = lua_type(L, -1) == LUA_TSTRING;
         luaL_Buffer b;
         luaL_buffinit(L, &b);
         for (int k = 0; known[k]; k++) {
@@ -34,9 +41,8 @@ static void check_keys(lua_State *L, int idx, const char *where, const char *con
             luaL_addstring(&b, known[k]);
         }
         luaL_pushresult(&b);
-        lmtfl_error(L, "%s: unknown field %s%s%s (fields: %s)", where, ok ? "'" : "",
-                    ok ? lua_tostring(L, -2) : luaL_typename(L, -2), ok ? "'" : "", lua_tostring(L, -1));
-    next:;
+        lmtfl_error(L, "%s: unknown field %s%s%s (fields: %s)", where, named ? "'" : "",
+                    named ? lua_tostring(L, -2) : luaL_typename(L, -2), named ? "'" : "", lua_tostring(L, -1));
     }
 }
 

@@ -101,6 +101,21 @@ T.test("rotation, scale, shift and mirror: the dots are where the landmarks went
   H.remove(dir)
 end)
 
+T.test("crop: the rotation's room is part of the cache key, and its jitter comes back from the cache", function()
+  local dir, cache = dot_mtfl(3), H.temp_dir("cache")
+  local function load(jitter) return data.load{dir = dir, protocol = "crop", size = 32, cache = cache, jitter = jitter} end
+  local plain, turned = load(), load{rotate = 30}
+  T.eq(turned.info.from_cache, false, "another rotation: not the first load's cache")
+  T.truthy(turned.train:sample(1).width > plain.train:sample(1).width + 5, "more room for the rotation")
+  local again, turned_again = load(), load{rotate = 30}
+  T.truthy(again.info.from_cache and turned_again.info.from_cache, "each from its own cache")
+  T.eq(again.train:info().jitter.rotate, 0, "no rotation")
+  T.eq(turned_again.train:info().jitter.rotate, 30, "the rotation, from the cache")
+  T.near(turned_again.train:info().jitter.scale, 0.1, 1e-6, "the scale, from the cache")
+  H.remove(dir)
+  H.remove(cache)
+end)
+
 T.test("set:render takes a rotation: the points turn about the centre", function()
   local _, p = set:render(2)
   local _, q = set:render(2, {jitter = {rotate = 90}})
