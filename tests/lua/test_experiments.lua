@@ -161,6 +161,19 @@ T.test("an experiment's augment: a table or a function of the size, checked when
   H.remove(dir)
 end)
 
+T.test("the crop room an experiment's augmentation needs: the default unless it asks for more", function()
+  local datasets = require "mtfl.train.datasets"
+  T.eq(datasets.crop_jitter{mirror = true, translate = 4}, nil, "no geometric jitter: the default room")
+  T.eq(datasets.crop_jitter{scale = 0.1, shift = 0.05}, nil, "the default room holds the default jitter")
+  local j = datasets.crop_jitter{rotate = 20, scale = 0.05, shift = 0.08}
+  T.eq(j.rotate, 20, "rotation")
+  T.eq(j.scale, 0.1, "never less than the default scale")
+  T.eq(j.shift, 0.08, "shift")
+  T.eq(datasets.crop_jitter{rotate = "20"}, nil, "not a number: left to the loader to reject")
+  -- what data.load does with it: tests/lua/test_data_augment.lua (the window grows, the
+  -- cache key and the set's jitter carry the rotation)
+end)
+
 -- ---- the grid -------------------------------------------------------------------------
 
 T.test("the whole grid on tiny synthetic faces: results, table and figures", function()

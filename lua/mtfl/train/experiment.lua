@@ -175,7 +175,9 @@ function M.run(spec, s, o)
   check(spec)
   local dir = o.dir or M.run_dir(spec, s)
   if s.device then mtfl.set_device(s.device) end
-  local ds = datasets.get(s, o.script)
+  local augment = spec.augment
+  if type(augment) == "function" then augment = augment(s.size) end
+  local ds = datasets.get(s, o.script, augment)
   local config = config_of(spec, s, ds)
   files.mkdir(dir)
   local lock <close> = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir))
@@ -203,8 +205,6 @@ function M.run(spec, s, o)
   end
 
   local model, optimizer, criterion, early_stopping, tree = build(spec, s, ds)
-  local augment = spec.augment
-  if type(augment) == "function" then augment = augment(s.size) end
   local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device})
   local trainer = Trainer.new{label = string.format("%s s%d", spec.name, s.seed), model = model,
     criterion = criterion, optimizer = optimizer, loader = loader, val = ds.val, size = s.size,
