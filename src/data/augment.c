@@ -1,9 +1,10 @@
 /*
  * augment.c - where an output pixel comes from. A sample has a box (the region of its
  * stored pixels that fills the output: the whole image for the seed protocol, the face
- * crop for the crop protocol); augmentation zooms and shifts that box, translates the
- * result horizontally and may mirror it. Landmarks go through the same map, so they
- * stay on the same facial points; a mirror also swaps left and right.
+ * crop for the crop protocol); augmentation zooms, shifts and turns that box,
+ * translates the result horizontally and may mirror it, all as one affine map.
+ * Landmarks go through the same map, so they stay on the same facial points; a mirror
+ * also swaps left and right. The photometric draws are in photometric.c.
  */
 #include <math.h>
 #include <string.h>
@@ -11,7 +12,48 @@
 #include "data_internal.h"
 
 /* draws per sample: the streams of neighbouring samples never overlap */
-enum { DRAW_ZOOM, DRAW_DX, DRAW_DY, DRAW_TRANSLATE, DRAW_MIRROR, DRAWS_PER_SAMPLE = 8 };
+enum { DRAW_ZOOM, DRAW_DX, DRAW_DY, DRAW_TRANSLATE, DRAW_MIRROR, DRAW_ROTATE, DRAWS_PER_SAMPLE = 8 };
+
+#define DEG_TO_RAD 0.017453292519943295f
+
+/* The ranges, field by field, so that the message names the one that is wrong. */
+static mtfl_status check_range(const char *field, float v, float lo, float hi)
+{
+    if (v >= lo && v <= hi) return MTFL_OK;
+    return mtfl_fail(MTFL_ERR_ARG, "augment: %s %g (%g..%g)", field, v, lo, hi);
+}
+
+static mtfl_status check_pair(const char *field, const float v[2], float lo, float hi)
+{
+    if (v[0] >= lo && v[0] <= v[1] && v[1] <= hi) return MTFL_OK;
+    return mtfl_fail(MTFL_ERR_ARG, "augment: %s {%g, %g} (%g <= low <= high <= %g)", field, v[0], v[1], lo, hi);
+}
+
+mtfl_status mtfl_augment_check(const mtfl_augment *a)
+{
+    if (!(a->scale >= 0 && a->scale < 1))
+        return mtfl_fail(MTFL_ERR_ARG, "augment: scale %g (0 <= scale < 1)", a->scale);
+    mtfl_status s;
+    if ((s = check_range("translate", a->translate, 0, 4096)) || (s = check_range("mirror", a->mirror, 0, 1)) ||
+        (s = check_range("shift", a->shift, 0, 1)) || (s = check_range("rotate", a->rotate, 0, 180)) ||
+        (s = check_range("brightness", a->brightness, 0, 1)) ||
+        (s = check_range("contrast", a->contrast, 0, 1)) ||
+        (s = check_range("saturation", a->saturation, 0, 1)) ||
+        (s = check_range("grayscale", a->grayscale, 0, 1)) || (s = check_range("blur.p", a->blur, 0, 1)) ||
+        (s = check_range("erase.p", a->erase, 0, 1)))
+        return s;
+    if (a->blur > 0 && (s = check_pair("blur.sigma", a->blur_sigma, 0, 20))) return s;
+    if (a->erase > 0 && ((s = check_pair("erase.area", a->erase_area, 0, 1)) ||
+                         (s = check_pair("erase.aspect", a->erase_aspect, 0.01f, 100))))
+        return s;
+    return MTFL_OK;
+}
+
+bool mtfl_augment_photometric(const mtfl_augment *a)
+{
+    return a && (a->brightness > 0 || a->contrast > 0 || a->saturation > 0 || a->grayscale > 0 ||
+                 (a->blur > 0 && a->blur_sigma[1] > 0) || (a->erase > 0 && a->erase_area[1] > 0));
+}
 
 mtfl_jitter mtfl_jitter_none(void)
 {
@@ -32,6 +74,7 @@ mtfl_jitter mtfl_jitter_draw(const mtfl_augment *a, uint64_t seed, uint64_t stre
     if (a->translate > 0)
         j.translate = roundf(mtfl_uniform_at(seed, at + DRAW_TRANSLATE, -a->translate, a->translate));
     if (a->mirror > 0) j.mirror = mtfl_uniform_at(seed, at + DRAW_MIRROR, 0, 1) < a->mirror;
+    if (a->rotate > 0) j.rotate = mtfl_uniform_at(seed, at + DRAW_ROTATE, -a->rotate, a->rotate);
     return j;
 }
 
@@ -39,9 +82,16 @@ mtfl_view mtfl_view_make(const float box[4], int size, const mtfl_jitter *j)
 {
     float w = box[2] * j->zoom, h = box[3] * j->zoom;
     float cx = box[0] + box[2] * (0.5f + j->dx), cy = box[1] + box[3] * (0.5f + j->dy);
-    return (mtfl_view){.origin_x = cx - w / 2, .origin_y = cy - h / 2,
-                       .scale_x = (float)size / w, .scale_y = (float)size / h,
-                       .translate = j->translate, .mirror = j->mirror, .size = size};
+    mtfl_view v = {.origin_x = cx - w / 2, .origin_y = cy - h / 2,
+                   .scale_x = (float)size / w, .scale_y = (float)size / h,
+                   .translate = j->translate, .mirror = j->mirror, .cos_a = 1, .size = size};
+    /* no rotation stays exactly axis aligned: cos and sin of 0 through the general
+     * path would still round the points differently */
+    if (j->rotate != 0) {
+        v.rotated = true;
+        v.cos_a = cosf(j->rotate * DEG_TO_RAD), v.sin_a = sinf(j->rotate * DEG_TO_RAD);
+    }
+    return v;
 }
 
 /* Left eye <-> right eye, left mouth corner <-> right mouth corner; the nose stays. */
@@ -50,10 +100,17 @@ static const int mirrored_point[MTFL_POINTS] = {1, 0, 2, 4, 3};
 void mtfl_view_points(const mtfl_view *v, const float *in, float *out)
 {
     float tmp[MTFL_COORDS];
+    float c = 0.5f * (float)v->size;
     for (int k = 0; k < MTFL_POINTS; k++) {
-        float x = (in[k] - v->origin_x) * v->scale_x + v->translate;
+        float x = (in[k] - v->origin_x) * v->scale_x, y = (in[MTFL_POINTS + k] - v->origin_y) * v->scale_y;
+        if (v->rotated) {
+            float du = x - c, dv = y - c;
+            x = c + v->cos_a * du - v->sin_a * dv;
+            y = c + v->sin_a * du + v->cos_a * dv;
+        }
+        x += v->translate;
         tmp[k] = v->mirror ? (float)v->size - x : x;
-        tmp[MTFL_POINTS + k] = (in[MTFL_POINTS + k] - v->origin_y) * v->scale_y;
+        tmp[MTFL_POINTS + k] = y;
     }
     for (int k = 0; k < MTFL_POINTS; k++) {
         int from = v->mirror ? mirrored_point[k] : k;

@@ -1,6 +1,7 @@
 /*
  * batch.c - samples rendered into the float arrays a network takes: images [N, 3, S, S]
- * (pixel / 255), landmarks [N, 10] and one label array per attribute.
+ * (pixel / 255), warped and then photometrically augmented, landmarks [N, 10] and one
+ * label array per attribute.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ mtfl_status mtfl_batch_fill(mtfl_batch *b, const mtfl_set *s, const int *idx, in
 {
     if (n > b->capacity)
         return mtfl_fail(MTFL_ERR_ARG, "batch: %d samples, room for %d", n, b->capacity);
+    if (a && mtfl_augment_check(a)) return mtfl_last_status();   /* C callers' tables too */
     size_t image = 3 * (size_t)b->size * (size_t)b->size;
     bool black = a && a->black_fill;
     for (int k = 0; k < n; k++) {
@@ -47,9 +49,11 @@ mtfl_status mtfl_batch_fill(mtfl_batch *b, const mtfl_set *s, const int *idx, in
         mtfl_jitter j = mtfl_jitter_draw(a, seed, stream_base + (uint64_t)idx[k]);
         float *pts = b->points + (size_t)k * MTFL_COORDS;
         uint8_t attr[MTFL_ATTRS];
-        mtfl_status st = mtfl_render_sample(s, idx[k], b->size, &j, black, b->images + (size_t)k * image,
-                                            NULL, pts, attr);
+        float *img = b->images + (size_t)k * image;
+        mtfl_status st = mtfl_render_sample(s, idx[k], b->size, &j, black, img, NULL, pts, attr);
         if (st) return st;
+        mtfl_photo p = mtfl_photo_draw(a, b->size, seed, stream_base + (uint64_t)idx[k]);
+        if ((st = mtfl_photo_apply(&p, img, b->size))) return st;
         for (int c = 0; c < MTFL_COORDS; c++) pts[c] *= point_scale;
         for (int t = 0; t < MTFL_ATTRS; t++) b->attr[t][k] = attr[t];
         b->samples[k] = idx[k];

@@ -22,7 +22,7 @@
 
 #include "data_internal.h"
 
-#define CACHE_VERSION 3u
+#define CACHE_VERSION 4u   /* 3: the set's jitter as stored_jitter, with rotate; 4: samples' way back to the file */
 #define PAGE 4096
 static const char magic[8] = {'M', 'T', 'F', 'L', 'C', 'A', 'C', 'H'};
 static const char end_magic[8] = {'M', 'T', 'F', 'L', '-', 'E', 'N', 'D'};
@@ -32,10 +32,17 @@ typedef struct {
     mtfl_problems bad_lines, bad_images;
 } cache_counts;
 
+/* The part of a set's jitter that the stored window was cut for: a layout of its own,
+ * so that new augmentation fields do not change the file. */
+typedef struct {
+    float translate, mirror, scale, shift, rotate;
+    uint32_t black_fill;
+} stored_jitter;
+
 typedef struct {
     char name[16];
     int32_t count, size;
-    mtfl_augment jitter;
+    stored_jitter jitter;
     uint64_t pixel_bytes, string_bytes;
 } set_header;
 
@@ -52,7 +59,9 @@ static bool put_padding(FILE *f)
 
 static bool put_set(FILE *f, const mtfl_set *s)
 {
-    set_header h = {.count = s->count, .size = s->size, .jitter = s->jitter,
+    const mtfl_augment *j = &s->jitter;
+    set_header h = {.count = s->count, .size = s->size,
+                    .jitter = {j->translate, j->mirror, j->scale, j->shift, j->rotate, j->black_fill},
                     .pixel_bytes = s->pixels ? s->pixel_bytes : 0, .string_bytes = s->string_bytes};
     memcpy(h.name, s->name, sizeof h.name);
     return put(f, &h, sizeof h) && put(f, s->samples, (size_t)s->count * sizeof *s->samples) &&
@@ -147,7 +156,13 @@ static mtfl_set *get_set(FILE *f, uint64_t file_size)
     h.name[sizeof h.name - 1] = '\0';
     mtfl_set *s = mtfl_set_new(h.name, h.count, h.size, 0, h.string_bytes);
     if (!s) return NULL;
-    s->jitter = h.jitter;
+    s->jitter = (mtfl_augment){.translate = h.jitter.translate, .mirror = h.jitter.mirror,
+                               .scale = h.jitter.scale, .shift = h.jitter.shift,
+                               .rotate = h.jitter.rotate, .black_fill = h.jitter.black_fill != 0};
+    if (mtfl_augment_check(&s->jitter)) {   /* a damaged header */
+        mtfl_set_release(s);
+        return NULL;
+    }
     s->string_bytes = h.string_bytes;
     if (get(f, s->samples, (size_t)h.count * sizeof *s->samples) && get(f, s->strings, h.string_bytes) &&
         map_pixels(f, s, h.pixel_bytes, file_size) && set_is_sound(s))

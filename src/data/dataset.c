@@ -23,20 +23,25 @@ static mtfl_status check_protocol(const mtfl_protocol *p)
                          p->validation, p->limit);
     if (!(p->eye_mouth > 0.01f && p->eye_mouth <= 1.0f))
         return mtfl_fail(MTFL_ERR_ARG, "protocol: eye_mouth %g (0.01..1)", p->eye_mouth);
-    if (!(p->jitter.scale >= 0 && p->jitter.scale < 1 && p->jitter.shift >= 0 && p->jitter.shift <= 1))
-        return mtfl_fail(MTFL_ERR_ARG, "protocol: jitter scale %g (0..1) and shift %g (0..1)",
-                         p->jitter.scale, p->jitter.shift);
+    if (!(p->jitter.scale >= 0 && p->jitter.scale < 1 && p->jitter.shift >= 0 && p->jitter.shift <= 1 &&
+          p->jitter.rotate >= 0 && p->jitter.rotate <= 180))
+        return mtfl_fail(MTFL_ERR_ARG, "protocol: jitter scale %g (0..1), shift %g (0..1) and rotate %g (0..180)",
+                         p->jitter.scale, p->jitter.shift, p->jitter.rotate);
     return MTFL_OK;
 }
 
 /* Everything the cached pixels depend on, and the data folder they came from. */
 static void cache_key(char *key, size_t size, const mtfl_protocol *p, const char *real)
 {
+    /* the rotation only when there is one: a key without it names the same file as
+     * before it existed, which a rebuild then replaces rather than leaves behind */
+    char rotate[40] = "";
+    if (p->jitter.rotate > 0) snprintf(rotate, sizeof rotate, "|rotate=%.6g", p->jitter.rotate);
     snprintf(key, size,
              "mtfl-data 1|protocol=%s|size=%d|validation=%d|eye_mouth=%.6g|scale=%.6g|"
-             "shift=%.6g|limit=%d|on_error=%s|dir=%s",
+             "shift=%.6g%s|limit=%d|on_error=%s|dir=%s",
              mtfl_protocol_name(p->kind), p->size, p->validation, p->eye_mouth, p->jitter.scale,
-             p->jitter.shift, p->limit, p->on_error == MTFL_ON_ERROR_STOP ? "stop" : "skip", real);
+             p->jitter.shift, rotate, p->limit, p->on_error == MTFL_ON_ERROR_STOP ? "stop" : "skip", real);
 }
 
 typedef struct {

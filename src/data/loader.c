@@ -187,6 +187,7 @@ static mtfl_status check_config(const mtfl_set *s, const mtfl_loader_config *c)
     if (c->workers < 1 || c->workers > 64 || c->prefetch < 1 || c->prefetch > 64)
         return mtfl_fail(MTFL_ERR_ARG, "loader: workers %d and prefetch %d (1..64)", c->workers, c->prefetch);
     if (c->size < 0 || c->size > 2048) return mtfl_fail(MTFL_ERR_ARG, "loader: size %d", c->size);
+    if (mtfl_augment_check(&c->augment)) return mtfl_fail(MTFL_ERR_ARG, "loader: %s", mtfl_last_error());
     if (!s->pixels && s->count > 0)
         return mtfl_fail(MTFL_ERR_ARG, "loader: set %s has no pixels (it was loaded to count)", s->name);
     return MTFL_OK;

@@ -148,14 +148,33 @@ mtfl_status mtfl_image_luma(const mtfl_image *src, mtfl_image *dst);
 
 /* ---- sample sets (sampleset.c) --------------------------------------------------- */
 
-/* Augmentation, drawn afresh for every sample every epoch. */
+/* Augmentation, drawn afresh for every sample every epoch. Every field at 0 (false) is
+ * that operation off; all of them off renders the stored sample as it is. The geometric
+ * ones form one affine map (one resampling pass), the photometric ones act on the
+ * rendered image in the order listed. mtfl_augment_check gives the ranges. */
 typedef struct {
     float translate;   /* horizontal shift, uniform in [-translate, translate] output pixels */
     float mirror;      /* probability of a horizontal mirror */
     float scale;       /* the face box's side times a factor in [1 - scale, 1 + scale] */
     float shift;       /* the box's centre moved by up to shift x side, in x and in y */
     bool black_fill;   /* outside the stored pixels: black, else the nearest edge pixel */
+    float rotate;      /* degrees, uniform in [-rotate, rotate] about the box's centre */
+    /* photometric: factors uniform in [1 - x, 1 + x], as torchvision's ColorJitter:
+     * brightness scales the pixels, contrast blends with the mean gray, saturation with
+     * each pixel's gray; values are clamped to [0, 1] after each */
+    float brightness, contrast, saturation;
+    float grayscale;                 /* probability of gray (BT.601 luma in all three channels) */
+    float blur, blur_sigma[2];       /* probability of a Gaussian blur, its sigma range (pixels) */
+    float erase, erase_area[2];      /* probability of erasing a rectangle, its area range
+                                      * as a fraction of the image */
+    float erase_aspect[2];           /* its height / width range, drawn log-uniform */
+    bool erase_mean;                 /* filled with the image's mean colour, else noise */
 } mtfl_augment;
+
+/* MTFL_ERR_ARG naming the first field out of range ("augment: rotate 200 (0..180)"). */
+mtfl_status mtfl_augment_check(const mtfl_augment *a);
+/* Whether any photometric operation can fire. */
+bool mtfl_augment_photometric(const mtfl_augment *a);
 
 typedef struct {
     uint64_t offset;            /* of the pixels in the set's pool */
@@ -293,18 +312,23 @@ void mtfl_list_free(mtfl_list *l);
 
 /* ---- augmentation and rendering (augment.c, render.c) ----------------------------- */
 
-/* One draw of the augmentation for one sample. */
+/* One draw of the geometric augmentation for one sample. */
 typedef struct {
     float zoom, dx, dy;   /* box side factor; centre shift in units of the side */
     float translate;      /* output pixels */
     bool mirror;
+    float rotate;         /* degrees, about the box's centre */
 } mtfl_jitter;
 
-/* The forward map from stored pixels to output pixels: out = (p - origin) * scale,
- * then x += translate, then x -> size - x when mirrored. */
+/* The forward map from stored pixels to output pixels, one affine map: out = (p -
+ * origin) * scale, then turned by the angle (cos_a, sin_a) about the output's centre
+ * when rotated, then x += translate, then x -> size - x when mirrored. Unrotated it is
+ * axis aligned, and rendering takes the separable path. */
 typedef struct {
     float origin_x, origin_y, scale_x, scale_y, translate;
     bool mirror;
+    bool rotated;
+    float cos_a, sin_a;
     int size;
 } mtfl_view;
 
@@ -325,6 +349,23 @@ void mtfl_mirror_points(const float *in, float width, float *out);
 mtfl_status mtfl_render(const mtfl_view *v, const uint8_t *pixels, int width, int height,
                         bool black_fill, float *chw, uint8_t *hwc);
 
+/* One draw of the photometric augmentation for one sample; the neutral values (factors
+ * 1, sigma 0, erase_w 0) leave the image as it is. */
+typedef struct {
+    float brightness, contrast, saturation;
+    bool gray;
+    float sigma;                         /* blur; 0: none */
+    int erase_x, erase_y, erase_w, erase_h;
+    bool erase_mean;
+    uint64_t noise;                      /* the seed of the erased rectangle's noise */
+} mtfl_photo;
+
+mtfl_photo mtfl_photo_none(void);
+/* A pure function of (a, size, seed, stream), like mtfl_jitter_draw, on its own streams. */
+mtfl_photo mtfl_photo_draw(const mtfl_augment *a, int size, uint64_t seed, uint64_t stream);
+/* Applies p to float planes [3][size][size] in [0, 1], in place. */
+mtfl_status mtfl_photo_apply(const mtfl_photo *p, float *chw, int size);
+
 /* Sample i of s at size x size under jitter j: image (either form), points, labels. */
 mtfl_status mtfl_render_sample(const mtfl_set *s, int i, int size, const mtfl_jitter *j,
                                bool black_fill, float *chw, uint8_t *hwc,
@@ -344,7 +385,8 @@ typedef struct {
 mtfl_status mtfl_batch_alloc(mtfl_batch *b, int capacity, int size);
 void mtfl_batch_free(mtfl_batch *b);
 /* Renders samples idx[0..n-1] of s, each with its own jitter stream (stream_base +
- * sample number); points are multiplied by point_scale (1: output pixels). */
+ * sample number), geometric then photometric; points are multiplied by point_scale
+ * (1: output pixels). */
 mtfl_status mtfl_batch_fill(mtfl_batch *b, const mtfl_set *s, const int *idx, int n,
                             const mtfl_augment *a, uint64_t seed, uint64_t stream_base,
                             float point_scale);

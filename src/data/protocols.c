@@ -7,7 +7,8 @@
  *         testing.txt, test = the rest.
  *   crop: every training face cut to the geometry of the AFLW test crops (eye-mouth
  *         distance 0.316 of the side, centred on the midpoint of eyes and mouth), kept
- *         with a margin for the scale and shift jitter; validation and test as above.
+ *         with a margin of the face's real surroundings for the scale, shift and
+ *         rotation jitter; validation and test as above.
  *
  * In testing.txt the eye-mouth distance is 0.316 +- 0.025 of the side, and the image
  * centre sits at the eye-mouth midpoint to within 0.04 of the distance: that midpoint
@@ -76,8 +77,11 @@ bool mtfl_plan_crop(mtfl_plan *pl, const mtfl_face *f, const mtfl_header *h,
                  f->line, f->path, d);
         return false;
     }
-    /* room for the largest jittered box: zoomed out by 1 + scale, moved by shift */
-    float margin = 1.0f + fmaxf(0.0f, p->jitter.scale) + 2.0f * fmaxf(0.0f, p->jitter.shift);
+    /* room for the largest jittered box: zoomed out by 1 + scale, turned (its corners
+     * reach out to cos + sin of the side, at most sqrt 2 at 45 degrees), moved by shift */
+    float turn = fminf(fmaxf(0.0f, p->jitter.rotate), 45.0f) * 0.017453292519943295f;
+    float margin = (1.0f + fmaxf(0.0f, p->jitter.scale)) * (cosf(turn) + sinf(turn)) +
+                   2.0f * fmaxf(0.0f, p->jitter.shift);
     mtfl_plan_square(pl, f, h, cx, cy, d / p->eye_mouth, p->size, margin);
     return true;
 }

@@ -75,38 +75,6 @@ mtfl_on_error ldata_opt_on_error(lua_State *L, int opts)
     return strcmp(v, "skip") == 0 ? MTFL_ON_ERROR_SKIP : MTFL_ON_ERROR_STOP;
 }
 
-/* {translate =, mirror = (probability or true = 0.5), scale =, shift =, fill = "edge"|"black"} */
-static mtfl_augment check_augment(lua_State *L, int idx)
-{
-    mtfl_augment a = {0};
-    if (lua_isnoneornil(L, idx) || (lua_isboolean(L, idx) && !lua_toboolean(L, idx))) return a;
-    luaL_checktype(L, idx, LUA_TTABLE);
-    a.translate = (float)ldata_opt_number(L, idx, "translate", 0);
-    a.scale = (float)ldata_opt_number(L, idx, "scale", 0);
-    a.shift = (float)ldata_opt_number(L, idx, "shift", 0);
-    if (ldata_has_field(L, idx, "mirror")) {
-        a.mirror = lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? 0.5f : 0.0f) : (float)luaL_checknumber(L, -1);
-        lua_pop(L, 1);
-    }
-    const char *fill = ldata_opt_string(L, idx, "fill", "edge");
-    if (strcmp(fill, "edge") && strcmp(fill, "black")) lmtfl_error(L, "augment: fill '%s' (use \"edge\" or \"black\")", fill);
-    a.black_fill = strcmp(fill, "black") == 0;
-    if (a.translate < 0 || a.scale < 0 || a.scale >= 1 || a.shift < 0 || a.mirror < 0 || a.mirror > 1)
-        lmtfl_error(L, "augment: translate %g >= 0, scale %g in [0, 1), shift %g >= 0, mirror %g in [0, 1]",
-                    a.translate, a.scale, a.shift, a.mirror);
-    return a;
-}
-
-static void push_augment(lua_State *L, const mtfl_augment *a)
-{
-    lua_createtable(L, 0, 5);
-    lua_pushnumber(L, a->translate), lua_setfield(L, -2, "translate");
-    lua_pushnumber(L, a->mirror), lua_setfield(L, -2, "mirror");
-    lua_pushnumber(L, a->scale), lua_setfield(L, -2, "scale");
-    lua_pushnumber(L, a->shift), lua_setfield(L, -2, "shift");
-    lua_pushstring(L, a->black_fill ? "black" : "edge"), lua_setfield(L, -2, "fill");
-}
-
 void ldata_push_floats(lua_State *L, const float *v, int n)
 {
     lua_createtable(L, n, 0);
@@ -236,7 +204,7 @@ static int set_info(lua_State *L)
     lua_pushstring(L, s->name), lua_setfield(L, -2, "name");
     lua_pushinteger(L, s->count), lua_setfield(L, -2, "count");
     lua_pushinteger(L, s->size), lua_setfield(L, -2, "size");
-    push_augment(L, &s->jitter), lua_setfield(L, -2, "jitter");
+    ldata_push_augment(L, &s->jitter), lua_setfield(L, -2, "jitter");
     lua_pushinteger(L, (lua_Integer)(s->pixels ? s->pixel_bytes : 0)), lua_setfield(L, -2, "bytes");
     lua_pushboolean(L, s->pixels != NULL), lua_setfield(L, -2, "has_pixels");
     return 1;
@@ -264,7 +232,7 @@ static int set_sample(lua_State *L)
     return 1;
 }
 
-/* The jitter of one rendering, given exactly: {zoom, dx, dy, translate, mirror}. */
+/* The jitter of one rendering, given exactly: {zoom, dx, dy, translate, mirror, rotate}. */
 static mtfl_jitter check_jitter(lua_State *L, int idx)
 {
     mtfl_jitter j = mtfl_jitter_none();
@@ -275,6 +243,7 @@ static mtfl_jitter check_jitter(lua_State *L, int idx)
     j.dy = (float)ldata_opt_number(L, idx, "dy", 0);
     j.translate = (float)ldata_opt_number(L, idx, "translate", 0);
     j.mirror = ldata_opt_bool(L, idx, "mirror", false);
+    j.rotate = (float)ldata_opt_number(L, idx, "rotate", 0);
     if (!(j.zoom > 0.01f)) lmtfl_error(L, "jitter: zoom %g must be positive", j.zoom);
     return j;
 }
@@ -286,7 +255,7 @@ static int check_size(lua_State *L, int opts, int def)
     return size;
 }
 
-/* set:render(i [, {size, jitter = {zoom, dx, dy, translate, mirror}, fill}]) ->
+/* set:render(i [, {size, jitter = {zoom, dx, dy, translate, mirror, rotate}, fill}]) ->
  * image, points (10 numbers), labels {gender, smile, glasses, pose} */
 static int set_render(lua_State *L)
 {
@@ -411,7 +380,7 @@ static int set_batch(lua_State *L)
     int *idx = check_indices(L, 2, s, &n);
     int size = check_size(L, 3, s->size);
     mtfl_augment a = {0};
-    if (ldata_has_field(L, 3, "augment")) a = check_augment(L, lua_gettop(L));
+    if (ldata_has_field(L, 3, "augment")) a = ldata_check_augment(L, lua_gettop(L));
     uint64_t seed = (uint64_t)ldata_opt_number(L, 3, "seed", 1);
     int epoch = ldata_opt_int(L, 3, "epoch", 1);
     float scale = (float)ldata_opt_number(L, 3, "point_scale", 1);
@@ -451,6 +420,7 @@ static mtfl_protocol check_protocol(lua_State *L, int opts)
         int t = lua_gettop(L);
         p.jitter.scale = (float)ldata_opt_number(L, t, "scale", p.jitter.scale);
         p.jitter.shift = (float)ldata_opt_number(L, t, "shift", p.jitter.shift);
+        p.jitter.rotate = (float)ldata_opt_number(L, t, "rotate", p.jitter.rotate);
         lua_pop(L, 1);
     }
     return p;
@@ -485,7 +455,7 @@ static void push_load_info(lua_State *L, const mtfl_dataset *d, const mtfl_proto
     if (d->cache_note[0]) lua_pushstring(L, d->cache_note), lua_setfield(L, -2, "cache_note");
 }
 
-/* load(dir, {protocol, size, validation, eye_mouth, jitter = {scale, shift}, limit,
+/* load(dir, {protocol, size, validation, eye_mouth, jitter = {scale, shift, rotate}, limit,
  * scan, on_error, threads, cache = dir}) -> train, val, test, info */
 static int l_load(lua_State *L)
 {
@@ -539,7 +509,7 @@ static int l_loader(lua_State *L)
     c.size = ldata_opt_int(L, 2, "size", 0);
     c.workers = ldata_opt_int(L, 2, "workers", c.workers);
     c.prefetch = ldata_opt_int(L, 2, "prefetch", c.prefetch);
-    if (ldata_has_field(L, 2, "augment")) c.augment = check_augment(L, lua_gettop(L));
+    if (ldata_has_field(L, 2, "augment")) c.augment = ldata_check_augment(L, lua_gettop(L));
     loader_box *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->l = NULL;
     luaL_setmetatable(L, LOADER_T);

@@ -1,7 +1,7 @@
 /*
- * ldata.h - what the data binding files (ldata.c, ldata_image.c, ldata_metrics.c,
- * ldata_lists.c) share: the image and set userdata, option readers, and each file's
- * registration.
+ * ldata.h - what the data binding files (ldata.c, ldata_augment.c, ldata_image.c,
+ * ldata_lists.c, ldata_metrics.c) share: the image and set userdata, option readers,
+ * and each file's registration.
  */
 #ifndef MTFL_LDATA_H
 #define MTFL_LDATA_H
@@ -29,6 +29,10 @@ void ldata_push_floats(lua_State *L, const float *v, int n);
 void ldata_push_set(lua_State *L, mtfl_set *s);
 /* {count = n, message, ...}: the problems counted and the messages kept. */
 void ldata_push_problems(lua_State *L, const mtfl_problems *p);
+/* ldata_augment.c: the augment table at idx (nil or false: none), every field checked;
+ * and an mtfl_augment pushed as such a table. */
+mtfl_augment ldata_check_augment(lua_State *L, int idx);
+void ldata_push_augment(lua_State *L, const mtfl_augment *a);
 /* A new w x h RGB image userdata, pushed. */
 image_box *ldata_new_image(lua_State *L, int w, int h);
 /* A metatable with methods as __index and gc as __gc and __close. */

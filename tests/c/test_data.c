@@ -314,6 +314,222 @@ Test(transforms, jitter_and_mirror_keep_points_on_their_features)
     mtfl_set_release(s);
 }
 
+/* White dots on black at the landmarks; after a rotated, zoomed, shifted, mirrored warp
+ * the brightness-weighted centre of each dot is within 1 px of its transformed point. */
+Test(transforms, rotation_keeps_dots_on_their_landmarks)
+{
+    const int n = 100, out_n = 60;
+    const float p[10] = {38, 62, 50, 41, 59, 40, 40, 52, 64, 64};
+    mtfl_set *s = CHECK_PTR(mtfl_set_new("dots", 1, out_n, (uint64_t)n * n * 3, 64));
+    mtfl_sample *m = &s->samples[0];
+    m->width = m->height = n;
+    memcpy(m->points, p, sizeof p);
+    m->box[0] = 20, m->box[1] = 22, m->box[2] = 60, m->box[3] = 60;
+    mtfl_image img = {n, n, 3, s->pixels};
+    for (int k = 0; k < 5; k++) mtfl_draw_mark(&img, p[k], p[k + 5], 2, MTFL_MARK_DISC, (mtfl_rgb){255, 255, 255});
+    mtfl_augment a = {.rotate = 30, .scale = 0.15f, .shift = 0.08f, .mirror = 0.5f, .translate = 3};
+    float worst = 0;
+    int rotated = 0;
+    for (uint64_t stream = 0; stream < 60; stream++) {
+        mtfl_jitter j = mtfl_jitter_draw(&a, 5, stream);
+        rotated += fabsf(j.rotate) > 5;
+        float q[10];
+        uint8_t out[60 * 60 * 3];
+        CHECK_OK(mtfl_render_sample(s, 0, out_n, &j, stream % 2, NULL, out, q, NULL));
+        for (int k = 0; k < 5; k++) {
+            double sx = 0, sy = 0, sw = 0;
+            for (int y = (int)q[k + 5] - 5; y <= (int)q[k + 5] + 5; y++)
+                for (int x = (int)q[k] - 5; x <= (int)q[k] + 5; x++) {
+                    if (x < 0 || y < 0 || x >= out_n || y >= out_n) continue;
+                    double w = out[(y * out_n + x) * 3];
+                    sx += w * (x + 0.5), sy += w * (y + 0.5), sw += w;
+                }
+            cr_assert(sw > 0, "stream %llu: no dot near point %d", (unsigned long long)stream, k);
+            worst = fmaxf(worst, fmaxf(fabsf((float)(sx / sw) - q[k]), fabsf((float)(sy / sw) - q[k + 5])));
+        }
+    }
+    cr_expect(worst < 1.0f, "a dot %.2f px from its landmark", worst);
+    cr_expect(rotated > 40, "rotations drawn: %d of 60 beyond 5 degrees", rotated);
+    mtfl_set_release(s);
+}
+
+/* The rotated (general) path and the separable one agree on a nearly unrotated view,
+ * with a mirror, a translation and a zoom: the inverse map is the same map. */
+Test(transforms, rotated_path_agrees_with_the_separable_one)
+{
+    const int n = 40;
+    uint8_t src[50 * 50 * 3], a[40 * 40 * 3], b[40 * 40 * 3];
+    for (int i = 0; i < 50 * 50 * 3; i++) src[i] = (uint8_t)((i / 3 % 50) * 4 + (i / 150) * 2 + i % 3 * 30);
+    const float box[4] = {5, 3, 40, 42};
+    for (int mirror = 0; mirror < 2; mirror++) {
+        mtfl_jitter j = {.zoom = 1.1f, .dx = 0.05f, .dy = -0.03f, .translate = 2, .mirror = mirror};
+        mtfl_view plain = mtfl_view_make(box, n, &j);
+        j.rotate = 1e-4f;
+        mtfl_view turned = mtfl_view_make(box, n, &j);
+        cr_assert(turned.rotated && !plain.rotated);
+        for (int fill = 0; fill < 2; fill++) {
+            CHECK_OK(mtfl_render(&plain, src, 50, 50, fill, NULL, a));
+            CHECK_OK(mtfl_render(&turned, src, 50, 50, fill, NULL, b));
+            for (int i = 0; i < n * n * 3; i++)
+                cr_assert(abs(a[i] - b[i]) <= 1, "mirror %d fill %d: pixel %d: %d vs %d", mirror, fill, i / 3, a[i], b[i]);
+        }
+        float pa[10], pb[10], in[10] = {10, 20, 30, 15, 25, 12, 14, 30, 35, 36};
+        mtfl_view_points(&plain, in, pa);
+        mtfl_view_points(&turned, in, pb);
+        for (int k = 0; k < 10; k++) cr_expect_float_eq(pa[k], pb[k], 1e-3);
+    }
+}
+
+/* ---- photometric operations ---------------------------------------------------------- */
+
+enum { PS = 16, PN = PS * PS };
+
+static void photo_image(float *chw)
+{
+    for (int i = 0; i < 3 * PN; i++) chw[i] = 0.05f + 0.6f * (float)((i * 37) % 101) / 100.0f;
+}
+
+static float plane_luma(const float *chw, int i) { return 0.299f * chw[i] + 0.587f * chw[PN + i] + 0.114f * chw[2 * PN + i]; }
+
+Test(photometric, brightness_contrast_saturation_exactly)
+{
+    float in[3 * PN], out[3 * PN];
+    photo_image(in);
+    mtfl_photo p = mtfl_photo_none();
+    p.brightness = 1.25f;
+    memcpy(out, in, sizeof in);
+    CHECK_OK(mtfl_photo_apply(&p, out, PS));
+    double m0 = 0, m1 = 0;
+    for (int i = 0; i < 3 * PN; i++) {
+        cr_assert_float_eq(out[i], fminf(1.0f, in[i] * 1.25f), 1e-6);
+        m0 += in[i], m1 += out[i];
+    }
+    cr_expect_float_eq(m1, 1.25 * m0, 1e-3 * m0, "nothing clipped below 0.65 * 1.25: the mean scales");
+    p = mtfl_photo_none(), p.contrast = 0.5f;
+    memcpy(out, in, sizeof in);
+    CHECK_OK(mtfl_photo_apply(&p, out, PS));
+    double gray = 0;
+    for (int i = 0; i < PN; i++) gray += plane_luma(in, i);
+    gray /= PN;
+    for (int i = 0; i < 3 * PN; i++) cr_assert_float_eq(out[i], 0.5f * in[i] + 0.5f * (float)gray, 1e-5);
+    p = mtfl_photo_none(), p.saturation = 0.3f;
+    memcpy(out, in, sizeof in);
+    CHECK_OK(mtfl_photo_apply(&p, out, PS));
+    for (int i = 0; i < PN; i++) {
+        cr_assert_float_eq(plane_luma(out, i), plane_luma(in, i), 1e-5, "each pixel keeps its gray");
+        for (int c = 0; c < 3; c++)
+            cr_assert_float_eq(out[c * PN + i] - plane_luma(in, i), 0.3f * (in[c * PN + i] - plane_luma(in, i)), 1e-5);
+    }
+}
+
+Test(photometric, grayscale_gives_equal_channels)
+{
+    float img[3 * PN], in[3 * PN];
+    photo_image(img);
+    memcpy(in, img, sizeof in);
+    mtfl_photo p = mtfl_photo_none();
+    p.gray = true;
+    CHECK_OK(mtfl_photo_apply(&p, img, PS));
+    for (int i = 0; i < PN; i++) {
+        cr_assert(img[i] == img[PN + i] && img[PN + i] == img[2 * PN + i], "pixel %d", i);
+        cr_assert_float_eq(img[i], plane_luma(in, i), 1e-6);
+    }
+}
+
+/* An impulse blurs into the Gaussian itself: weights that sum to 1, symmetric, in the
+ * ratio exp(-d^2 / 2 sigma^2) between neighbours. */
+Test(photometric, blur_of_an_impulse_is_the_gaussian)
+{
+    float img[3 * PN] = {0};
+    const int c = 8;
+    img[PN + c * PS + c] = 1;   /* green */
+    mtfl_photo p = mtfl_photo_none();
+    p.sigma = 1.2f;
+    CHECK_OK(mtfl_photo_apply(&p, img, PS));
+    double sum = 0;
+    for (int i = 0; i < PN; i++) {
+        sum += img[PN + i];
+        cr_assert_eq(img[i], 0.0f, "red stays black");
+    }
+    cr_expect_float_eq(sum, 1.0, 1e-5);
+    float at = img[PN + c * PS + c], right = img[PN + c * PS + c + 1], down2 = img[PN + (c + 2) * PS + c];
+    cr_expect_float_eq(right / at, expf(-1 / (2 * 1.2f * 1.2f)), 1e-4);
+    cr_expect_float_eq(down2 / at, expf(-4 / (2 * 1.2f * 1.2f)), 1e-4);
+    cr_expect_float_eq(img[PN + c * PS + c - 3], img[PN + c * PS + c + 3], 1e-7, "symmetric");
+    cr_expect_float_eq(img[PN + (c - 1) * PS + c - 1], img[PN + (c + 1) * PS + c + 1], 1e-7);
+}
+
+Test(photometric, erase_changes_only_its_rectangle)
+{
+    float in[3 * PN], out[3 * PN];
+    photo_image(in);
+    for (int mean = 0; mean < 2; mean++) {
+        mtfl_photo p = mtfl_photo_none();
+        p.erase_x = 3, p.erase_y = 5, p.erase_w = 6, p.erase_h = 4, p.erase_mean = mean, p.noise = 77;
+        memcpy(out, in, sizeof in);
+        CHECK_OK(mtfl_photo_apply(&p, out, PS));
+        int changed = 0;
+        for (int ch = 0; ch < 3; ch++) {
+            double avg = 0;
+            for (int i = 0; i < PN; i++) avg += in[ch * PN + i];
+            avg /= PN;
+            for (int y = 0; y < PS; y++)
+                for (int x = 0; x < PS; x++) {
+                    int i = ch * PN + y * PS + x;
+                    bool inside = x >= 3 && x < 9 && y >= 5 && y < 9;
+                    if (!inside) cr_assert_eq(out[i], in[i], "outside the rectangle: %d,%d", x, y);
+                    else if (mean) cr_assert_float_eq(out[i], avg, 1e-5);
+                    else cr_assert(out[i] >= 0 && out[i] < 1);
+                    changed += out[i] != in[i];
+                }
+        }
+        cr_expect(changed > 60, "the rectangle's 72 values changed: %d", changed);
+    }
+}
+
+Test(photometric, draws_are_neutral_off_and_fixed_by_seed_and_stream)
+{
+    mtfl_augment off = {.rotate = 10, .mirror = 0.5f};
+    mtfl_photo none = mtfl_photo_none(), d = mtfl_photo_draw(&off, 32, 1, 3);
+    cr_assert_eq(memcmp(&none, &d, sizeof d), 0, "no photometric field: neutral");
+    mtfl_augment a = {.brightness = 0.3f, .contrast = 0.3f, .saturation = 0.3f, .grayscale = 0.5f, .blur = 0.5f,
+                      .blur_sigma = {0.5f, 1.5f}, .erase = 0.5f, .erase_area = {0.02f, 0.2f}, .erase_aspect = {0.3f, 3.3f}};
+    int gray = 0, blurred = 0, erased = 0;
+    for (uint64_t stream = 0; stream < 200; stream++) {
+        mtfl_photo x = mtfl_photo_draw(&a, 32, 9, stream), y = mtfl_photo_draw(&a, 32, 9, stream);
+        cr_assert_eq(memcmp(&x, &y, sizeof x), 0);
+        cr_assert(x.brightness >= 0.7f && x.brightness <= 1.3f && x.saturation >= 0.7f && x.contrast <= 1.3f);
+        gray += x.gray, blurred += x.sigma > 0, erased += x.erase_w > 0;
+        if (x.sigma > 0) cr_assert(x.sigma >= 0.5f && x.sigma <= 1.5f);
+        if (x.erase_w > 0) {
+            float area = (float)(x.erase_w * x.erase_h) / (32 * 32);
+            cr_assert(area > 0.01f && area < 0.25f, "area %g", area);
+            cr_assert(x.erase_x >= 0 && x.erase_y >= 0 && x.erase_x + x.erase_w <= 32 && x.erase_y + x.erase_h <= 32);
+        }
+    }
+    cr_expect(gray > 70 && gray < 130 && blurred > 70 && blurred < 130 && erased > 70 && erased < 130,
+              "about half of 200: gray %d, blurred %d, erased %d", gray, blurred, erased);
+}
+
+Test(photometric, augment_check_names_the_field)
+{
+    mtfl_augment a = {.rotate = 200};
+    cr_assert_eq(mtfl_augment_check(&a), MTFL_ERR_ARG);
+    expect_error("rotate 200");
+    a = (mtfl_augment){.blur = 0.5f, .blur_sigma = {2, 1}};
+    cr_assert_eq(mtfl_augment_check(&a), MTFL_ERR_ARG);
+    expect_error("blur.sigma");
+    a = (mtfl_augment){.erase = 0.5f, .erase_area = {0.1f, 0.2f}, .erase_aspect = {0, 1}};
+    cr_assert_eq(mtfl_augment_check(&a), MTFL_ERR_ARG);
+    expect_error("erase.aspect");
+    mtfl_set *s = CHECK_PTR(mtfl_synth_set(4, 32, 1, 1));
+    mtfl_loader_config c = mtfl_loader_defaults();
+    c.augment = (mtfl_augment){.saturation = 1.5f};
+    cr_assert_null(mtfl_loader_new(s, &c), "the loader checks its augmentation");
+    expect_error("saturation 1.5");
+    mtfl_set_release(s);
+}
+
 /* ---- metrics ------------------------------------------------------------------------- */
 
 Test(metrics, landmark_errors_against_hand_computed_values)

@@ -138,6 +138,42 @@ T.test("a run stopped after epoch 3 resumes to the same weights", function()
   H.remove(parts)
 end)
 
+T.test("an experiment's augment: a table or a function of the size, checked when its loader starts", function()
+  local s = options.resolve(options.parse({"--quick", "--synthetic", "--limit", "40", "--size", "24", "--epochs", "1",
+                                           "--epoch-size", "40", "--device", "cpu"}))
+  s.seed = 1
+  local network = loadfile("../../examples/seed_network.lua")(experiment.AS_SPEC)
+  local function spec(augment)
+    return {name = "augmented", tasks = {landmarks = 1, pose = 1}, network = network, augment = augment}
+  end
+  local dir = H.temp_dir("augment")
+  local result = experiment.run(spec{mirror = true, rotate = 20, scale = 0.15, shift = 0.08, color = 0.3,
+                                     grayscale = 0.1, blur = {p = 0.2}, erase = {p = 0.3}}, s, {dir = dir, quiet = true})
+  T.truthy(result and result.mean_error > 0, "a run with every augmentation trains and is tested")
+  H.remove(dir)
+  dir = H.temp_dir("augment")
+  T.raises(function() experiment.run(spec{rotation = 20}, s, {dir = dir, quiet = true}) end,
+           "augment: unknown field 'rotation'")
+  T.raises(function() experiment.run(spec(function(size) return {translate = size, blur = {p = 3}} end), s,
+                                     {dir = dir, quiet = true}) end, "augment: blur.p 3")
+  T.raises(function() experiment.run(spec(0.5), s, {dir = dir, quiet = true}) end,
+           "experiment augmented: augment must be a table or function(size) -> table, got number")
+  H.remove(dir)
+end)
+
+T.test("the crop room an experiment's augmentation needs: the default unless it asks for more", function()
+  local datasets = require "mtfl.train.datasets"
+  T.eq(datasets.crop_jitter{mirror = true, translate = 4}, nil, "no geometric jitter: the default room")
+  T.eq(datasets.crop_jitter{scale = 0.1, shift = 0.05}, nil, "the default room holds the default jitter")
+  local j = datasets.crop_jitter{rotate = 20, scale = 0.05, shift = 0.08}
+  T.eq(j.rotate, 20, "rotation")
+  T.eq(j.scale, 0.1, "never less than the default scale")
+  T.eq(j.shift, 0.08, "shift")
+  T.eq(datasets.crop_jitter{rotate = "20"}, nil, "not a number: left to the loader to reject")
+  -- what data.load does with it: tests/lua/test_data_augment.lua (the window grows, the
+  -- cache key and the set's jitter carry the rotation)
+end)
+
 -- ---- the grid -------------------------------------------------------------------------
 
 T.test("the whole grid on tiny synthetic faces: results, table and figures", function()

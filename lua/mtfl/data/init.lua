@@ -51,8 +51,9 @@ end
 
 --- load{protocol = "seed" | "crop", size = 150, dir =, args = arg, cache = true | false
 --- | folder, on_error = "stop" | "skip", validation = 1000, jitter = {scale = 0.1,
---- shift = 0.05} (crop), eye_mouth = 0.316 (crop), limit =, scan = false, threads =}
---- -> {train, val, test, info}
+--- shift = 0.05, rotate = 0} (crop: the training set's own augmentation, and the room
+--- of real surroundings stored around each face for it), eye_mouth = 0.316 (crop),
+--- limit =, scan = false, threads =} -> {train, val, test, info}
 function data.load(options)
   options = options or {}
   local dir = options.dir

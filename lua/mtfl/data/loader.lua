@@ -9,6 +9,29 @@
 --
 -- Epoch e's order and every sample's augmentation are functions of (seed, e): a run
 -- can be repeated exactly, and resumed at any epoch with loader:epoch(e).
+--
+-- augment: drawn afresh for every sample every epoch, in C on the loader's thread.
+-- Every field is optional (absent: off); an unknown field, a value of the wrong type
+-- or out of range is an error naming it.
+--   mirror = true | p        horizontal mirror with probability p (true: 0.5); left and
+--                            right points and poses (1 <-> 5, 2 <-> 4) swapped
+--   rotate = degrees         uniform in [-rotate, rotate] about the face box's centre (0..180)
+--   scale = s                the box's side times [1 - s, 1 + s] (0 <= s < 1)
+--   shift = f                the box's centre moved by up to f x its side, in x and y (0..1)
+--   translate = px           horizontal shift of the output by up to px pixels
+--   fill = "edge" | "black"  outside the stored pixels (the crop protocol stores the
+--                            face's real surroundings, as much as its jitter asked for)
+--   color = c | {brightness =, contrast =, saturation =}
+--                            factors in [1 - c, 1 + c] (each 0..1), as ColorJitter
+--   grayscale = p            all three channels the BT.601 luma, with probability p
+--   blur = {p =, sigma = {lo, hi} | s}        Gaussian, sigma in pixels (0.5..1.5)
+--   erase = {p =, area = {lo, hi}, aspect = {lo, hi}, fill = "noise" | "mean"}
+--                            a rectangle of that fraction of the image (0.02..0.2),
+--                            height / width log-uniform in aspect (0.3..3.3), filled
+--                            with uniform noise or the image's mean colour
+-- The geometric fields form one affine map with one bilinear pass; landmarks go
+-- through the same map. The photometric ones follow on the rendered image, in the
+-- order listed; they do not move the landmarks.
 local C = require("mtfl")._data
 local call = require "mtfl.data.call"
 local errors = require "mtfl.errors"
@@ -30,7 +53,8 @@ local function merged_augment(set, augment)
 end
 
 --- loader(set, {batch = 50, shuffle = true, drop_last = false, seed = 1, augment =
---- {translate, mirror, scale, shift, fill} or false, landmarks = "pixels" | "unit",
+--- {mirror, rotate, scale, shift, translate, fill, color, grayscale, blur, erase} (see
+--- above; merged over the set's own jitter) or false, landmarks = "pixels" | "unit",
 --- size = the set's, device = the default, workers = 1, prefetch = 2})
 local function new(set, options)
   options = options or {}

@@ -22,13 +22,13 @@ end
 -- Sizes of the synthetic stand-in: enough faces to learn something in a few minutes.
 local SYNTHETIC = {train = 3000, val = 300, test = 600}
 
-local function open(s, script)
+local function open(s, script, jitter)
   if s.synthetic then
     local n = s.limit
     return data.synthetic_dataset{size = s.size, seed = 1, train = n or SYNTHETIC.train,
                                   val = n or SYNTHETIC.val, test = n or SYNTHETIC.test}
   end
-  return data.open{protocol = s.protocol, size = s.size, dir = s.data, args = {[0] = script},
+  return data.open{protocol = s.protocol, size = s.size, dir = s.data, args = {[0] = script}, jitter = jitter,
                    synthetic = {size = s.size, seed = 1, train = SYNTHETIC.train, val = SYNTHETIC.val,
                                 test = SYNTHETIC.test}}
 end
@@ -59,13 +59,29 @@ local function check_parts(ds)
   end
 end
 
---- get(settings [, script path]) -> {train, val, test, info}; info.source is "MTFL"
---- or "synthetic", info.identity says what exactly (see identity above). The script
---- path helps find ../shared/MTFL beside the repository.
-function M.get(s, script)
-  local key = table.concat({s.synthetic and "synthetic" or (s.data or "found"), s.protocol, s.size, s.limit or "all"}, "|")
+--- The crop protocol's jitter (data.load's jitter: the room stored around each face,
+--- and the training set's own augmentation) that an augment table needs: nil when the
+--- protocol's default room (scale 0.1, shift 0.05, no rotation) holds it, else the
+--- larger of each. Fields that are not numbers are left to the loader to reject.
+function M.crop_jitter(augment)
+  if type(augment) ~= "table" then return nil end
+  local function num(v) return type(v) == "number" and v or 0 end
+  local scale, shift, rotate = num(augment.scale), num(augment.shift), num(augment.rotate)
+  if scale <= 0.1 and shift <= 0.05 and rotate <= 0 then return nil end
+  return {scale = math.max(0.1, scale), shift = math.max(0.05, shift), rotate = math.max(0, rotate)}
+end
+
+--- get(settings [, script path [, augment]]) -> {train, val, test, info}; info.source is
+--- "MTFL" or "synthetic", info.identity says what exactly (see identity above). The
+--- script path helps find ../shared/MTFL beside the repository; under the crop protocol
+--- the faces are stored with the room the augment table's rotation, scale and shift
+--- need (crop_jitter), so that the warp reads the faces' real surroundings.
+function M.get(s, script, augment)
+  local jitter = s.protocol == "crop" and not s.synthetic and M.crop_jitter(augment) or nil
+  local room = jitter and string.format("scale %g shift %g rotate %g", jitter.scale, jitter.shift, jitter.rotate) or "room"
+  local key = table.concat({s.synthetic and "synthetic" or (s.data or "found"), s.protocol, s.size, s.limit or "all", room}, "|")
   if not loaded[key] then
-    local ds = open(s, script)
+    local ds = open(s, script, jitter)
     ds.info.source = ds.info.synthetic and "synthetic" or "MTFL"
     if s.limit then
       ds.train, ds.val, ds.test = first(ds.train, s.limit), first(ds.val, s.limit), first(ds.test, s.limit)

@@ -8,7 +8,9 @@
 --     tasks = {landmarks = 1, pose = 6, glasses = 3},        -- lambda per task, eq. (3)
 --     network = experiment.example("seed_network.lua"),     -- function(size, outputs) -> model
 --     -- early_stopping = {k = 5},                          -- eq. (4) on the auxiliary tasks
---     -- augment = function(size) return {translate = size // 10, mirror = true} end,
+--     -- augment = {mirror = true, rotate = 20, scale = 0.15, shift = 0.08, color = 0.3},
+--     --   or function(size) return {translate = size // 10, mirror = true} end: the
+--     --   loader's augment table (fields: mtfl.data.loader)
 --     -- input_size = 60, settings = {quick = {lr = 1e-3}, full = {...}},
 --     -- lr_schedule = function(epoch, epochs, lr) return lr end,  -- per epoch (1, 2, ...)
 --     -- schedule = optim.schedules.warmup{epochs = 1, inner = optim.schedules.cosine{}},
@@ -102,6 +104,9 @@ local function check(spec)
     if type(lambda) ~= "number" or lambda <= 0 then
       errors.raisef("experiment %s: task %s needs a positive lambda, got %s", spec.name, task, tostring(lambda))
     end
+  end
+  if spec.augment ~= nil and type(spec.augment) ~= "table" and type(spec.augment) ~= "function" then
+    errors.raisef("experiment %s: augment must be a table or function(size) -> table, got %s", spec.name, type(spec.augment))
   end
   if type(spec.network) ~= "function" then
     errors.raisef("experiment %s: network = function(size, outputs) -> model is missing", spec.name)
@@ -237,7 +242,9 @@ function M.run(spec, s, o)
   check(spec)
   local dir = o.dir or M.run_dir(spec, s)
   if s.device then mtfl.set_device(s.device) end
-  local ds = datasets.get(s, o.script)
+  local augment = spec.augment
+  if type(augment) == "function" then augment = augment(s.size) end
+  local ds = datasets.get(s, o.script, augment)
   local config = config_of(spec, s, ds)
   files.mkdir(dir)
   local lock <close> = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir))
@@ -265,7 +272,6 @@ function M.run(spec, s, o)
   end
 
   local model, optimizer, criterion, early_stopping, tree = build(spec, s, ds)
-  local augment = spec.augment and spec.augment(s.size) or nil
   local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device})
   local trainer = Trainer.new{label = string.format("%s s%d", spec.name, s.seed), model = model,
     criterion = criterion, optimizer = optimizer, loader = loader, val = ds.val, size = s.size,
