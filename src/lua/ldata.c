@@ -559,6 +559,27 @@ static int l_cpu_count(lua_State *L)
     return 1;
 }
 
+/* check_augment(table) -> the same augmentation with every field filled in; a bad field
+ * is an error naming it */
+static int l_check_augment(lua_State *L)
+{
+    mtfl_augment a = ldata_check_augment(L, 1);
+    ldata_push_augment(L, &a);
+    return 1;
+}
+
+/* hash(text) -> 16 hex digits: the 64-bit FNV-1a the data cache uses, for fingerprints
+ * of settings (not for security) */
+static int l_hash(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    char hex[20];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)mtfl_hash(MTFL_HASH_INIT, text, len));
+    lua_pushstring(L, hex);
+    return 1;
+}
+
 /* ---- registration -------------------------------------------------------------------- */
 
 void ldata_new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
@@ -577,7 +598,8 @@ void ldata_new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua
 static const luaL_Reg data_functions[] = {
     {"parse_annotations", l_parse_annotations}, {"read_annotations", l_read_annotations},
     {"load", l_load}, {"synthetic", l_synthetic}, {"loader", l_loader},
-    {"cpu_count", l_cpu_count}, {NULL, NULL}};
+    {"cpu_count", l_cpu_count}, {"hash", l_hash},
+    {"check_augment", l_check_augment}, {NULL, NULL}};
 
 void lmtfl_open_data(lua_State *L)
 {

@@ -183,5 +183,10 @@ function data.mirror_points(points, width) return call(C.mirror_points, points, 
 function data.mirror_pose(pose) return call(C.mirror_pose, pose) end
 
 data.cpu_count = C.cpu_count
+--- check_augment(table) -> the loader's augment table with every field filled in (its
+--- defaults), or an error naming the bad field.
+function data.check_augment(augment) return call(C.check_augment, augment) end
+--- hash(text) -> 16 hex digits (64-bit FNV-1a): a fingerprint of settings, not a secret.
+data.hash = C.hash
 
 return data

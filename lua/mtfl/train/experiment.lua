@@ -157,10 +157,26 @@ local function choices_of(spec, c)
   if spec.schedule then c.schedule = "a schedule" end
 end
 
-local function config_of(spec, s, ds)
+-- The network's structure and the augmentation are settings too: a finished run is not
+-- reused once either changed. The network is built once more for its description
+-- (without moving the random stream the run's weights will be drawn from).
+local function network_fingerprint(spec, s)
+  local outputs = {}
+  for task in pairs(spec.tasks) do outputs[task] = M.OUTPUTS[task] end
+  local seed, counter = mtfl.rng_state()
+  local ok, arch = pcall(function() return json.encode(nn.architecture(spec.network(s.size, outputs))) end)
+  mtfl.set_rng_state(seed, counter)
+  -- a network of layers that cannot describe themselves is known by its printed tree
+  if not ok then arch = tostring(spec.network(s.size, outputs)) mtfl.set_rng_state(seed, counter) end
+  return data.hash(arch)
+end
+
+local function config_of(spec, s, ds, augment)
   local c = {experiment = spec.name, seed = s.seed, source = ds.info.source, data = ds.info.identity}
   for _, k in ipairs(CONFIG_KEYS) do c[k] = s[k] end
   choices_of(spec, c)
+  c.network = network_fingerprint(spec, s)
+  if augment then c.augment = json.encode(augment) end
   return c
 end
 
@@ -244,8 +260,9 @@ function M.run(spec, s, o)
   if s.device then mtfl.set_device(s.device) end
   local augment = spec.augment
   if type(augment) == "function" then augment = augment(s.size) end
+  if augment then data.check_augment(augment) end   -- before anything is written for the run
   local ds = datasets.get(s, o.script, augment)
-  local config = config_of(spec, s, ds)
+  local config = config_of(spec, s, ds, augment)
   files.mkdir(dir)
   local lock <close> = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir))
   if s.fresh then
