@@ -1,5 +1,5 @@
 -- gen-api-docs.lua: writes docs/api.md from the `---` comments of the Lua library (the
--- same text help(x) shows in the REPL; lua/mtfl/help.lua reads it).
+-- same text help(x) shows in the REPL; lua/mtfl/help/ reads it).
 --
 --   build/mtfl-lua scripts/gen-api-docs.lua [--out docs/api.md]
 --
