@@ -25,6 +25,15 @@ function Tensor:shape_string()
   return table.concat(self:size(), "x")
 end
 
+--- help([x]): the documentation of x (a function, a class, a layer, a tensor, or a
+--- name such as "nn.Conv2d"), from the library's `---` comments; help() lists what
+--- there is. In mtfl-lua it is also the global help.
+---   help(mtfl.matmul)
+---   help("nn.Linear")
+function mtfl.help(...)
+  return require("mtfl.help").help(...)
+end
+
 -- CLBlast parameters tuned for this machine's OpenCL devices (scripts/tune.lua); what
 -- could not be applied is listed here, never raised.
 mtfl.tuning_problems = require("mtfl.tuning").apply_saved(mtfl)

@@ -183,6 +183,10 @@ static bool load_mtfl(lua_State *L)
     lua_pushliteral(L, "mtfl");
     if (host_report(L, host_docall(L, 1, 1), true) != LUA_OK)
         return false;
+    /* help(x) in the REPL and in scripts run by the host (a library loaded into another
+     * program sets no globals but mtfl.help's own table) */
+    lua_getfield(L, -1, "help");
+    lua_setglobal(L, "help");
     lua_setglobal(L, "mtfl");
     return true;
 }

@@ -284,6 +284,18 @@ static int search_embedded(lua_State *L)
     return 2;
 }
 
+/* _lua_sources() -> {["mtfl.nn.linear"] = its source text, ...}: the embedded library's
+ * text, which mtfl.help reads its documentation from (no source tree needed) */
+static int l_lua_sources(lua_State *L)
+{
+    lua_newtable(L);
+    for (const mtfl_lua_module *m = mtfl_lua_modules; m->name; m++) {
+        lua_pushlstring(L, m->source, m->size);
+        lua_setfield(L, -2, m->name);
+    }
+    return 1;
+}
+
 static void install_searcher(lua_State *L)
 {
     lua_getglobal(L, "package");
@@ -307,7 +319,7 @@ static const luaL_Reg module_functions[] = {
     {"tune", l_tune},
     {"manual_seed", l_manual_seed},
     {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
-    {"is_tensor", l_is_tensor}, {"clock", l_clock}, {NULL, NULL}};
+    {"is_tensor", l_is_tensor}, {"clock", l_clock}, {"_lua_sources", l_lua_sources}, {NULL, NULL}};
 
 int luaopen_mtfl(lua_State *L)
 {

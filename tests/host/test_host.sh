@@ -311,6 +311,12 @@ if "$BIN" -e 'for _, d in ipairs(mtfl.devices()) do if d.backend == "opencl" the
         eval '[[ $rc -eq 0 ]] && contains "$out" "gpu-check (dry, " && contains "$out" "GEMM GFLOP/s, untuned -> tuned" && contains "$out" "tcdcn infer img/s" && contains "$out" "seed grid (dry run" && ! contains "$out" "FAILED"'
 fi
 
+# --- help in the REPL ---------------------------------------------------------------------
+out=$(printf '%s\n' 'help(nil)' 'help(3)' 'help(mtfl.ones(2))' 'help(nn)' 'help({})' 'help("no_such_thing")' \
+      'help(mtfl.matmul)' 'help()' 'print("still " .. "here")' | "$BIN" 2>&1); rc=$?; err=""
+check "the REPL's help survives nil, a number, a tensor, an unknown name, and lists what there is" \
+    eval '[[ $rc -eq 0 ]] && contains "$out" "no documentation for nil" && contains "$out" "no documentation for 3 (a number)" && contains "$out" "views that" && contains "$out" "nothing is documented as \"no_such_thing\"" && contains "$out" "batched 3-D" && contains "$out" "nn.Conv2d" && contains "$out" "still here"'
+
 # --- history stays where it was told ---------------------------------------------------
 check "the tests did not write into HOME" eval '[[ ! -e "$HOME/.mtfl_lua_history" ]]'
 

@@ -1,0 +1,153 @@
+-- mtfl.core_docs: the documentation of the functions written in C (src/lua/*.c), which
+-- have no Lua definition for a `---` comment to sit on. Each block names what it
+-- documents on its first line; mtfl.help and scripts/gen-api-docs.lua read them from
+-- here, and tests/lua/test_help.lua fails for a C function of mtfl or a Tensor method
+-- that has no block. The file holds no code: requiring it gives true.
+
+--- Tensor: float32 n-dimensional arrays on a device (src/lua/ltensor.c). Sizes and
+--- indices are 1-based; narrow, select, transpose, reshape and expand are views that
+--- share memory; methods ending in _ work in place and return the tensor. Operators
+--- + - * / ^ and unary - work elementwise, with a number on either side.
+---   local x = mtfl.randn(2, 3)
+---   print(x:narrow(2, 1, 2):sum(), (x * 2 + 1):relu_())
+
+-- ---- creating tensors ---------------------------------------------------------------
+
+--- mtfl.tensor(values [, {device =}]) -> a tensor of a number or a nested table of numbers
+---   mtfl.tensor({{1, 2}, {3, 4}}, {device = "cpu"})
+--- mtfl.empty(d1, d2, ... [, {device =}]) -> an uninitialised tensor of that shape
+--- mtfl.zeros(d1, d2, ... [, {device =}]) -> zeros
+--- mtfl.ones(d1, d2, ... [, {device =}]) -> ones
+--- mtfl.full(shape, value [, {device =}]) -> every element value
+--- mtfl.arange(stop) or arange(start, stop [, step]) -> start, start + step, ... below stop
+--- mtfl.rand(d1, d2, ... [, {device =}]) -> uniform in [0, 1), from the seeded generator
+--- mtfl.randn(d1, d2, ... [, {device =}]) -> standard normal, from the seeded generator
+--- mtfl.from_bytes(string, height, width, channels [, {layout = "chw" | "hwc", scale = 1/255, device}])
+--- -> [channels, height, width] floats from 8-bit pixels
+--- mtfl.from_string(bytes, shape [, {device =}]) -> the inverse of t:to_string()
+--- mtfl.is_tensor(x) -> true when x is a tensor
+
+-- ---- devices, memory, random numbers --------------------------------------------------
+
+--- mtfl.devices() -> {{id, backend, name, platform, driver, tuned, memory, compute_units,
+--- is_gpu, default}, ...}: every device, the CPU first
+--- mtfl.device() -> the id of the default device ("cpu", "opencl:0")
+--- mtfl.set_device("cpu" | "opencl:N" | "opencl" | "gpu") -> the id now the default
+--- mtfl.synchronize([device]): waits until the device has finished all queued work
+--- mtfl.memory([device]) -> {in_use, cached, peak, budget, total, oom_retries} in bytes
+--- mtfl.stats([device]) -> counts since start-up: launches, blocking_reads,
+--- synchronizations, bytes_to_device, bytes_to_host, allocations, cached_allocations
+--- mtfl.set_memory_limit(bytes [, device]): the budget for tensors on a device (0: all of it)
+--- mtfl.reset_peak([device]): the peak starts again from what is in use now
+--- mtfl.release_cache([device]): the blocks kept for reuse go back to the driver
+--- mtfl.release_workspaces(): the convolution workspaces go back to the budgets
+--- mtfl.workspace_limit([bytes [, device]]) -> bytes: the convolution workspace budget
+--- mtfl.tune(device, kernel, {NAME = value, ...}): tuned parameters for one CLBlast kernel
+--- (scripts/tune.lua finds them; they are applied whenever mtfl loads)
+--- mtfl.manual_seed(seed): restarts the random stream of rand, randn, uniform, normal
+--- mtfl.rng_state() -> seed, counter: enough to resume the random stream exactly
+--- mtfl.set_rng_state(seed, counter): resumes a stream saved by rng_state
+--- mtfl.clock() -> seconds on a monotonic wall clock (os.clock counts the CPU time of all threads)
+
+-- ---- ops ---------------------------------------------------------------------------------
+
+--- mtfl.matmul(a, b [, {ta =, tb =, alpha = 1, beta = 0, out =}]) -> alpha op(a) op(b) + beta out,
+--- 2-D or batched 3-D; ta/tb transpose a/b without copying
+---   local y = mtfl.matmul(x, w, {tb = true})   -- x w^T
+--- mtfl.conv2d(x, w, bias_or_nil [, {stride =, padding =}]) -> y: [N, C, H, W] by weights [F, C, KH, KW]
+--- mtfl.conv2d_shape(input_shape, weight_shape [, {stride =, padding =}]) -> the output shape
+--- mtfl.conv2d_backward(dy, x, w [, {stride, padding, dw =, db =, need_dx = true}]) -> dx or nil;
+--- accumulates the weight and bias gradients into dw and db
+--- mtfl.maxpool2d(x, {kernel, stride, padding, ceil}) -> y, indices
+--- mtfl.maxpool2d_shape(input_shape, {kernel, stride, padding, ceil}) -> the output shape
+--- mtfl.maxpool2d_backward(dy, indices, input_shape, options) -> dx
+--- mtfl.add_channel_bias_(x, bias, dim) -> x, with bias[c] added along dimension dim
+--- mtfl.softmax(x) -> the softmax of each row
+--- mtfl.cross_entropy(logits, labels [, {grad = true, scale = 1}]) -> loss per sample, and
+--- the gradient of scale * their sum; labels 1..classes
+--- mtfl.check_labels(labels, classes): an error naming the first label that is not 1..classes
+--- mtfl.relu_backward(dy, y) -> dx = dy where y > 0
+--- mtfl.tanh_backward(dy, y) -> dx = dy (1 - y^2)
+--- mtfl.sigmoid_backward(dy, y) -> dx = dy y (1 - y)
+--- mtfl.adam_step(param, grad, m, v, {lr, beta1, beta2, eps, weight_decay, step}): one fused
+--- Adam update, in place
+--- mtfl.sgd_step(param, grad, velocity_or_nil, {lr, momentum, weight_decay}): one SGD update, in place
+
+-- ---- Tensor: shape and views ----------------------------------------------------------------
+
+--- Tensor:size([dim]) -> {d1, d2, ...}, or the size of dimension dim
+--- Tensor:shape() -> {d1, d2, ...}, as t:size()
+--- Tensor:stride([dim]) -> the strides in elements, or that of dimension dim
+--- Tensor:dim() -> the number of dimensions
+--- Tensor:numel() -> the number of elements
+--- Tensor:is_contiguous() -> true when the elements are in row-major order without gaps
+--- Tensor:device() -> the id of the tensor's device
+--- Tensor:reshape(d1, d2, ...) -> a view with that shape (one size may be -1); contiguous tensors only
+--- Tensor:view(d1, d2, ...) -> as t:reshape
+--- Tensor:narrow(dim, start, length) -> a view of elements start .. start + length - 1 of dim
+--- Tensor:select(dim, index) -> a view of one slice, without dimension dim
+--- Tensor:transpose(dim1, dim2) -> a view with the two dimensions swapped
+--- Tensor:t() -> a view with the last two dimensions swapped
+--- Tensor:expand(d1, d2, ...) -> a view with size-1 dimensions repeated (stride 0), no copy
+--- Tensor:contiguous() -> t itself when contiguous, else a contiguous copy
+--- Tensor:clone() -> a contiguous copy on the same device
+--- Tensor:to(device) -> t itself when already there, else a copy on that device
+--- Tensor:copy(src) -> t, after t <- src (same number of elements, any devices)
+--- Tensor:free(): releases the memory now instead of at the next garbage collection
+--- Tensor:totable() -> the values as nested Lua tables
+--- Tensor:item() -> the value of a one-element tensor
+--- Tensor:to_bytes([{layout = "chw" | "hwc", scale}]) -> string, height, width, channels: 8-bit pixels
+--- Tensor:to_string() -> the raw float32 values, little-endian, row-major (for file formats)
+
+-- ---- Tensor: elementwise ----------------------------------------------------------------------
+
+--- Tensor:add(x) -> t + x, x a tensor of the same shape or a number
+--- Tensor:add_(x) -> t, after t <- t + x
+--- Tensor:sub(x) -> t - x
+--- Tensor:sub_(x) -> t, after t <- t - x
+--- Tensor:mul(x) -> t * x, elementwise
+--- Tensor:mul_(x) -> t, after t <- t * x
+--- Tensor:div(x) -> t / x
+--- Tensor:div_(x) -> t, after t <- t / x
+--- Tensor:pow(x) -> t ^ x
+--- Tensor:pow_(x) -> t, after t <- t ^ x
+--- Tensor:maximum(x) -> the elementwise maximum of t and x
+--- Tensor:maximum_(x) -> t, after t <- max(t, x)
+--- Tensor:minimum(x) -> the elementwise minimum of t and x
+--- Tensor:minimum_(x) -> t, after t <- min(t, x)
+--- Tensor:neg() -> -t
+--- Tensor:neg_() -> t, negated
+--- Tensor:abs() -> |t|
+--- Tensor:abs_() -> t, after t <- |t|
+--- Tensor:exp() -> e^t
+--- Tensor:exp_() -> t, after t <- e^t
+--- Tensor:log() -> the natural logarithm of t
+--- Tensor:log_() -> t, after t <- log t
+--- Tensor:sqrt() -> the square root of t
+--- Tensor:sqrt_() -> t, after t <- sqrt t
+--- Tensor:relu() -> max(t, 0)
+--- Tensor:relu_() -> t, after t <- max(t, 0)
+--- Tensor:tanh() -> tanh t
+--- Tensor:tanh_() -> t, after t <- tanh t
+--- Tensor:sigmoid() -> 1 / (1 + e^-t)
+--- Tensor:sigmoid_() -> t, after t <- 1 / (1 + e^-t)
+--- Tensor:clamp(low, high) -> t limited to [low, high]
+--- Tensor:clamp_(low, high) -> t, limited to [low, high] in place
+--- Tensor:step() -> 1 where t > 0, else 0
+--- Tensor:step_() -> t, after t <- (t > 0 and 1 or 0)
+--- Tensor:axpy(alpha, x) -> t, after t <- t + alpha x
+--- Tensor:fill(value) -> t, every element value
+--- Tensor:zero() -> t, every element 0
+--- Tensor:uniform([low = 0, high = 1]) -> t, drawn uniformly in place
+--- Tensor:normal([mean = 0, std = 1]) -> t, drawn from a normal distribution in place
+
+-- ---- Tensor: reductions and products ------------------------------------------------------------
+
+--- Tensor:sum([dim [, keepdim]]) -> a number, or a tensor summed over dim
+---   x:sum(), x:sum(2)
+--- Tensor:mean([dim [, keepdim]]) -> the mean, of all or over dim
+--- Tensor:max([dim [, keepdim]]) -> the largest element, of all or over dim
+--- Tensor:min([dim [, keepdim]]) -> the smallest element, of all or over dim
+--- Tensor:argmax([dim [, keepdim]]) -> the 1-based index of the largest (the flat index for the whole tensor)
+--- Tensor:argmin([dim [, keepdim]]) -> the 1-based index of the smallest
+--- Tensor:matmul(b [, options]) -> mtfl.matmul(t, b, options)
