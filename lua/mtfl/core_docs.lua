@@ -61,12 +61,30 @@
 --- mtfl.maxpool2d(x, {kernel, stride, padding, ceil}) -> y, indices
 --- mtfl.maxpool2d_shape(input_shape, {kernel, stride, padding, ceil}) -> the output shape
 --- mtfl.maxpool2d_backward(dy, indices, input_shape, options) -> dx
+--- mtfl.avgpool2d(x, {kernel, stride, padding, ceil}) -> y: each output the mean of the
+--- input elements its window covers (padding is not counted)
+--- mtfl.avgpool2d_shape(input_shape, options) -> the output shape
+--- mtfl.avgpool2d_backward(dy, input_shape, options) -> dx
+--- mtfl.batchnorm(x, weight_or_nil, bias_or_nil, options) -> y, mean, var: options = {training,
+--- momentum = 0.1, eps = 1e-5, running_mean =, running_var =, mean =, var =}; in training
+--- by the batch's statistics (the running ones updated), else by the given mean and var
+--- mtfl.batchnorm_backward(dy, x, mean, var, weight_or_nil, options) -> dx or nil: options =
+--- {training, eps, dweight =, dbias =, need_dx = true}; the weight and bias gradients are
+--- added into dweight and dbias
+--- mtfl.landmark_loss(prediction, target, options) -> loss per face [N], and the gradient of
+--- scale * their weighted sum: options = {kind = "l2" | "l1" | "smooth_l1" | "wing", w,
+--- epsilon, beta, weight = [N] or nil, grad = true, scale = 1}
 --- mtfl.add_channel_bias_(x, bias, dim) -> x, with bias[c] added along dimension dim
 --- mtfl.softmax(x) -> the softmax of each row
 --- mtfl.cross_entropy(logits, labels [, {grad = true, scale = 1}]) -> loss per sample, and
 --- the gradient of scale * their sum; labels 1..classes
 --- mtfl.check_labels(labels, classes): an error naming the first label that is not 1..classes
 --- mtfl.relu_backward(dy, y) -> dx = dy where y > 0
+--- mtfl.leaky_relu_backward(dy, x, slope) -> dx = dy where x > 0, else slope dy
+--- mtfl.abs_tanh_backward(dy, x) -> dx = dy sign(x) (1 - tanh^2 x)
+--- mtfl.prelu(x, slope) -> y = x where x > 0, else slope x; slope [C] along dimension 2, or [1]
+--- mtfl.prelu_backward(dy, x, slope [, dslope [, need_dx = true]]) -> dx or nil; the slope's
+--- gradient is added into dslope when given
 --- mtfl.tanh_backward(dy, y) -> dx = dy (1 - y^2)
 --- mtfl.sigmoid_backward(dy, y) -> dx = dy y (1 - y)
 --- mtfl.adam_step(param, grad, m, v, {lr, beta1, beta2, eps, weight_decay, step}): one fused
@@ -95,9 +113,14 @@
 --- Tensor:copy(src) -> t, after t <- src (same number of elements, any devices)
 --- Tensor:free(): releases the memory now instead of at the next garbage collection
 --- Tensor:totable() -> the values as nested Lua tables
+--- Tensor:tolist() -> Tensor:totable() (indices from argmax/argmin come out as Lua integers)
 --- Tensor:item() -> the value of a one-element tensor
 --- Tensor:to_bytes([{layout = "chw" | "hwc", scale}]) -> string, height, width, channels: 8-bit pixels
 --- Tensor:to_string() -> the raw float32 values, little-endian, row-major (for file formats)
+
+--- mtfl.cat({t1, t2, ...} [, dim = 1]) -> the tensors joined along dim (every other size equal)
+---   local batch = mtfl.cat({a, b}, 1)
+--- mtfl.stack({t1, t2, ...} [, dim = 1]) -> equal shapes stacked along a new dimension dim
 
 -- ---- Tensor: elementwise ----------------------------------------------------------------------
 
@@ -131,6 +154,10 @@
 --- Tensor:tanh_() -> t, after t <- tanh t
 --- Tensor:sigmoid() -> 1 / (1 + e^-t)
 --- Tensor:sigmoid_() -> t, after t <- 1 / (1 + e^-t)
+--- Tensor:leaky_relu(slope) -> t where t > 0, else slope t
+--- Tensor:leaky_relu_(slope) -> t, after t <- leaky_relu(t, slope)
+--- Tensor:abs_tanh() -> |tanh t| (TCDCN's activation)
+--- Tensor:abs_tanh_() -> t, after t <- |tanh t|
 --- Tensor:clamp(low, high) -> t limited to [low, high]
 --- Tensor:clamp_(low, high) -> t, limited to [low, high] in place
 --- Tensor:step() -> 1 where t > 0, else 0
