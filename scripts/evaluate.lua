@@ -1,7 +1,7 @@
 -- evaluate.lua: a model file measured on any list of faces.
 --
 --   mtfl-lua scripts/evaluate.lua MODEL LIST [--crop none|points|box] [--after-line N]
---       [--limit N] [--out DIR] [--batch N] [--device D] [--skip-bad]
+--       [--limit N] [--out DIR] [--batch N] [--device D] [--skip-bad] [--mirror]
 --
 -- LIST is an annotation file in MTFL's format (image paths relative to its folder;
 -- attribute 0 = unknown, left out of that attribute's accuracy; a face box in four more
@@ -9,7 +9,8 @@
 -- resized, which is how MTFL's AFLW test faces are used: on testing.txt with
 -- --after-line 1000 (its 1,995 test faces) it gives the training run's test numbers.
 -- --crop points cuts each face around its annotated points the way the crop protocol
--- cut the training faces; box cuts the square around the face box.
+-- cut the training faces; box cuts the square around the face box. --mirror also
+-- shows the network each face mirrored and averages the two answers.
 --
 -- Prints the landmark table (mean error, failure at 10%, per point, the mean signed
 -- x/y error per point, the median and 90th percentile of the faces' errors), each
@@ -39,12 +40,13 @@ local o = cli.parse(arg, {
     batch = {"int", "faces per forward pass", default = 100},
     device = {"string", "cpu, opencl:0, ... (default: mtfl's default device)"},
     ["skip-bad"] = {"flag", "skip malformed lines and unreadable images (counted) instead of stopping"},
+    mirror = {"flag", "also show the network each face mirrored and average the two answers"},
   },
 })
 if not o then return end
 if o.device then mtfl.set_device(o.device) end
 
-local p = predictor.load(o.model, {device = o.device, batch = o.batch})
+local p = predictor.load(o.model, {device = o.device, batch = o.batch, mirror = o.mirror})
 local t0 = mtfl.clock()
 local set, info = p:load_list(o.list, {frame = o.crop == "none" and "none" or o.crop, after_line = o.after_line,
                                         limit = o.limit, on_error = o.skip_bad and "skip" or "stop"})
@@ -54,12 +56,12 @@ print(string.format("%s: %d faces of %s at %dx%d (crop %s) in %.1f s%s", o.model
                                   info.bad_images.count, info.bad_lines[1] or info.bad_images[1]) or ""))
 
 t0 = mtfl.clock()
-local result = data.metrics.evaluate(set, function(images) return p:forward(images) end,
+local result = data.metrics.evaluate(set, function(_, _, indices) return p:predict(set, indices) end,
                                      {size = p.size, batch = o.batch, device = p.device})
 local seconds = mtfl.clock() - t0
 files.mkdir(o.out)
 
-local metrics = {faces = #set, list = o.list, model = o.model, crop = o.crop, after_line = o.after_line,
+local metrics = {faces = #set, list = o.list, model = o.model, crop = o.crop, after_line = o.after_line, mirror = o.mirror,
                  list_bytes = info.bytes, list_hash = info.hash, seconds = seconds}
 local lm = result.landmarks
 local pred, truth, face_errors

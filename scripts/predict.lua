@@ -1,7 +1,7 @@
 -- predict.lua: a model file used on your own images.
 --
 --   mtfl-lua scripts/predict.lua MODEL IMAGE|FOLDER... [--box x,y,w,h] [--out DIR]
---       [--batch N] [--device D] [--no-drawings] [--skip-bad]
+--       [--batch N] [--device D] [--no-drawings] [--skip-bad] [--mirror]
 --
 -- Each image is taken as the face crop (there is no face detector here): give faces
 -- framed like the model's training faces (for a crop-protocol model, the square
@@ -32,6 +32,7 @@ local o = cli.parse(arg, {
     device = {"string", "cpu, opencl:0, ... (default: mtfl's default device)"},
     ["no-drawings"] = {"flag", "write the predictions only, no image per face"},
     ["skip-bad"] = {"flag", "skip images that cannot be read (counted) instead of stopping"},
+    mirror = {"flag", "also show the network each face mirrored and average the two answers"},
   },
 })
 if not o then return end
@@ -67,7 +68,7 @@ if o.box then
   for i = 1, #paths do boxes[i] = b end
 end
 
-local p = predictor.load(o.model, {device = o.device, batch = o.batch})
+local p = predictor.load(o.model, {device = o.device, batch = o.batch, mirror = o.mirror})
 local t0 = mtfl.clock()
 local set, info = p:load_images(paths, {boxes = boxes, on_error = o.skip_bad and "skip" or "stop"})
 local decoded = mtfl.clock() - t0

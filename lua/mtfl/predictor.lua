@@ -18,14 +18,15 @@ local M = {}
 local Predictor = {}
 Predictor.__index = Predictor
 
---- load(path [, {device, batch = 100}]) -> a predictor: p.model, p.card, p.size, the
---- sorted p.attributes and p.has_landmarks.
+--- load(path [, {device, batch = 100, mirror = false}]) -> a predictor: p.model, p.card,
+--- p.size, the sorted p.attributes and p.has_landmarks. mirror: every face is also
+--- seen mirrored and the two answers averaged (test-time augmentation).
 function M.load(path, options)
   options = options or {}
   local model, card = nn.load_model(path, {device = options.device})
   local p = setmetatable({path = path, model = model, card = card, size = card.input.size,
                           batch = options.batch or 100, device = options.device or model:device(),
-                          attributes = {}}, Predictor)
+                          mirror = options.mirror or false, attributes = {}}, Predictor)
   for task, t in pairs(card.tasks) do
     if task == "landmarks" then
       p.has_landmarks = true
@@ -79,7 +80,38 @@ function Predictor:forward(images)
   return result
 end
 
---- Softmax of each row of an [N, K] tensor of scores: a new CPU tensor of probabilities.
+--- The answers for a mirrored face, mapped back to the face: points mirrored with the
+-- sides swapped, the pose's left and right classes swapped.
+local function unmirror(self, out)
+  local back = {}
+  for task, t in pairs(out) do
+    local rows = t:to("cpu"):totable()
+    for i, row in ipairs(rows) do
+      if task == "landmarks" then
+        rows[i] = data.mirror_points(row, self.size)
+      elseif task == "pose" then
+        local swapped = {}
+        for c = 1, #row do swapped[data.mirror_pose(c)] = row[c] end
+        rows[i] = swapped
+      end
+    end
+    back[task] = mtfl.tensor(rows, {device = t:device()})
+  end
+  return back
+end
+
+--- predict(set, indices) -> forward's outputs for those samples; with p.mirror, the
+--- mean of each face's answers and its mirror image's.
+function Predictor:predict(set, indices)
+  local out = self:forward(set:batch(indices, {size = self.size, device = self.device}).images)
+  if not self.mirror then return out end
+  local mirrored = set:batch(indices, {size = self.size, device = self.device, augment = {mirror = 1}})
+  local back = unmirror(self, self:forward(mirrored.images))
+  for task, t in pairs(out) do out[task] = t:add(back[task]):mul_(0.5) end
+  return out
+end
+
+-- Softmax of each row of an [N, K] tensor of scores: a new CPU tensor of probabilities.
 function M.softmax_rows(scores)
   local rows = scores:to("cpu"):totable()
   for _, row in ipairs(rows) do
@@ -98,8 +130,7 @@ function Predictor:run(set)
   for first = 1, #set, self.batch do
     local indices = {}
     for i = first, math.min(#set, first + self.batch - 1) do indices[#indices + 1] = i end
-    local batch = set:batch(indices, {size = self.size, device = self.device})
-    for task, t in pairs(self:forward(batch.images)) do
+    for task, t in pairs(self:predict(set, indices)) do
       chunks[task] = chunks[task] or {}
       table.insert(chunks[task], t:to("cpu"))
     end

@@ -194,6 +194,17 @@ T.test("a predictor measures a list exactly as training measured its test set", 
     T.near(sum, 1, 1e-5, "probabilities sum to 1")
   end
   T.raises(function() return p:forward(mtfl.zeros(1, 3, 8, 8)) end, "the model takes [N x 3 x 16 x 16]")
+  -- mirrored faces: what the mirror shows, mapped back, is the face itself
+  local plain = set:batch({1, 2, 3}, {size = 16}).landmarks:totable()
+  local mirrored = set:batch({1, 2, 3}, {size = 16, augment = {mirror = 1}}).landmarks:totable()
+  for i = 1, 3 do
+    local back = data.mirror_points(mirrored[i], 16)
+    for k = 1, 10 do T.near(back[k], plain[i][k], 1e-4, "mirrored point " .. k .. " mapped back") end
+  end
+  local pm = predictor.load(path, {batch = 4, mirror = true})
+  local rm = pm:run(set)
+  T.eq(rm.landmarks:size(1), #set, "mirror: every face")
+  T.truthy((rm.landmarks - r.landmarks):abs():max() > 0, "mirror: another answer than the plain one")
   os.remove(path)
   H.remove(dir)
 end)

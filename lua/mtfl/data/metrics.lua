@@ -108,7 +108,7 @@ function M.format_attribute(name, s, class_names)
 end
 
 --- evaluate(set, predict [, {batch = 100, threshold, device}]) runs predict(images,
---- batch) -> {landmarks = [N, 10] (output pixels), pose = [N, 5] scores, ...} over the
+--- batch, indices) -> {landmarks = [N, 10] (output pixels), pose = [N, 5] scores, ...} over the
 --- whole set (no augmentation) and measures every output it gives:
 --- {landmarks = summary, pose = summary, ..., predictions = {landmarks = [N, 10], ...},
 ---  truth = {landmarks = [N, 10], pose = [N], ...}}
@@ -121,7 +121,7 @@ function M.evaluate(set, predict, options)
     local indices = {}
     for i = first, math.min(n, first + step - 1) do indices[#indices + 1] = i end
     local batch = set:batch(indices, {device = options.device, size = size})
-    for task, out in pairs(predict(batch.images, batch)) do
+    for task, out in pairs(predict(batch.images, batch, indices)) do
       outputs[task] = outputs[task] or {}
       truths[task] = truths[task] or {}
       table.insert(outputs[task], out:to("cpu"))
