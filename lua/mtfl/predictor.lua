@@ -17,6 +17,7 @@ local errors = require "mtfl.errors"
 local M = {}
 local Predictor = {}
 Predictor.__index = Predictor
+M.Predictor = Predictor   -- the methods of what load returns
 
 --- load(path [, {device, batch = 100, mirror = false}]) -> a predictor: p.model, p.card,
 --- p.size, the sorted p.attributes and p.has_landmarks. mirror: every face is also
