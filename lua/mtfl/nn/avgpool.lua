@@ -20,13 +20,7 @@ function AvgPool2d:__init(kernel, stride, options)
   Module.__init(self)
   if type(stride) == "table" and stride[1] == nil then stride, options = stride.stride, stride end
   options = options or {}
-  self.kernel_h, self.kernel_w = window.pair(kernel, "kernel", "AvgPool2d", 1)
-  self.stride_h, self.stride_w = window.pair(stride or {self.kernel_h, self.kernel_w},
-                                             "stride", "AvgPool2d", 1)
-  self.pad_h, self.pad_w = window.pair(options.padding or 0, "padding", "AvgPool2d", 0)
-  self.ceil = options.ceil and true or false
-  self.geometry = {kernel = {self.kernel_h, self.kernel_w}, stride = {self.stride_h, self.stride_w},
-                   padding = {self.pad_h, self.pad_w}, ceil = self.ceil}
+  window.set_pooling(self, "AvgPool2d", kernel, stride, options.padding, options.ceil)
 end
 
 --- The constructor's arguments, for the model file.
@@ -35,17 +29,7 @@ function AvgPool2d:arguments()
           {padding = {self.pad_h, self.pad_w}, ceil = self.ceil}}
 end
 
-function AvgPool2d:describe()
-  local parts = {window.kernel_str(self.kernel_h, self.kernel_w)}
-  if self.stride_h ~= self.kernel_h or self.stride_w ~= self.kernel_w then
-    parts[#parts + 1] = "stride " .. window.pair_str(self.stride_h, self.stride_w)
-  end
-  if self.pad_h ~= 0 or self.pad_w ~= 0 then
-    parts[#parts + 1] = "padding " .. window.pair_str(self.pad_h, self.pad_w)
-  end
-  if self.ceil then parts[#parts + 1] = "ceil" end
-  return "AvgPool2d(" .. table.concat(parts, ", ") .. ")"
-end
+function AvgPool2d:describe() return window.pooling_str(self, "AvgPool2d") end
 
 -- the core's own rule (mtfl_avgpool2d_shape), the one avgpool2d allocates with
 function AvgPool2d:shape_for(s)

@@ -13,13 +13,7 @@ local MaxPool2d = class("MaxPool2d", Module)
 function MaxPool2d:__init(kernel, options)
   Module.__init(self)
   options = options or {}
-  self.kernel_h, self.kernel_w = window.pair(kernel, "kernel", "MaxPool2d", 1)
-  self.stride_h, self.stride_w = window.pair(options.stride or {self.kernel_h, self.kernel_w},
-                                             "stride", "MaxPool2d", 1)
-  self.pad_h, self.pad_w = window.pair(options.padding or 0, "padding", "MaxPool2d", 0)
-  self.ceil = options.ceil and true or false
-  self.geometry = {kernel = {self.kernel_h, self.kernel_w}, stride = {self.stride_h, self.stride_w},
-                   padding = {self.pad_h, self.pad_w}, ceil = self.ceil}
+  window.set_pooling(self, "MaxPool2d", kernel, options.stride, options.padding, options.ceil)
 end
 
 --- The constructor's arguments, for the model file (mtfl.nn.architecture).
@@ -27,17 +21,7 @@ function MaxPool2d:arguments()
   return {{self.kernel_h, self.kernel_w}, self.geometry}
 end
 
-function MaxPool2d:describe()
-  local parts = {window.kernel_str(self.kernel_h, self.kernel_w)}
-  if self.stride_h ~= self.kernel_h or self.stride_w ~= self.kernel_w then
-    parts[#parts + 1] = "stride " .. window.pair_str(self.stride_h, self.stride_w)
-  end
-  if self.pad_h ~= 0 or self.pad_w ~= 0 then
-    parts[#parts + 1] = "padding " .. window.pair_str(self.pad_h, self.pad_w)
-  end
-  if self.ceil then parts[#parts + 1] = "ceil" end
-  return "MaxPool2d(" .. table.concat(parts, ", ") .. ")"
-end
+function MaxPool2d:describe() return window.pooling_str(self, "MaxPool2d") end
 
 -- the core's own rule (mtfl_maxpool2d_shape), the one maxpool2d allocates with
 function MaxPool2d:shape_for(s)
