@@ -59,6 +59,16 @@ T.test("evaluate.lua on the test lines reproduces the run's test numbers exactly
   rc, text = script(EVALUATE, model .. " " .. dir .. "/testing.txt --after-line 1000 --limit 40 --crop points --device cpu --out " .. out .. "/ev2")
   T.eq(rc, 0, text)
   T.eq(json.decode(H.read(out .. "/ev2/metrics.json")).faces, 30)
+  -- mirrored test-time averaging, and an offset fitted on the validation lines, labelled
+  rc, text = script(EVALUATE, model .. " " .. dir .. "/testing.txt --after-line 1000 --limit 40 --mirror --fit-offset 1000 --device cpu --out " .. out .. "/ev3")
+  T.eq(rc, 0, text)
+  local m3 = json.decode(H.read(out .. "/ev3/metrics.json"))
+  T.eq(m3.mirror, true)
+  T.eq(m3.offset_fitted.faces, 1000, "fitted on the validation faces")
+  T.truthy(m3.mean_error ~= metrics.mean_error, "the mirror changes the answers")
+  T.truthy(text:find("fitted on the 1000 faces of lines 1..1000 (not the raw result)", 1, true), text)
+  rc, text = script(EVALUATE, model .. " " .. dir .. "/testing.txt --after-line 1000 --fit-offset 1001 --device cpu --out " .. out .. "/ev4")
+  T.truthy(rc ~= 0 and text:find("--fit-offset 1001 overlaps the faces measured", 1, true), text)
 end)
 
 T.test("predict.lua: a folder of images, the points in each image's own pixels", function()
