@@ -72,6 +72,9 @@ local p = predictor.load(o.model, {device = o.device, batch = o.batch, mirror = 
 local t0 = mtfl.clock()
 local set, info = p:load_images(paths, {boxes = boxes, on_error = o.skip_bad and "skip" or "stop"})
 local decoded = mtfl.clock() - t0
+if #set == 0 then
+  error(string.format("predict: none of the %d images could be read (first: %s)", #paths, info.bad_images[1] or "?"), 0)
+end
 t0 = mtfl.clock()
 local r = p:run(set)
 local ran = mtfl.clock() - t0
