@@ -59,7 +59,7 @@ print(string.format("%s: %d faces of %s at %dx%d (crop %s) in %.1f s%s", o.model
                                   info.bad_images.count, info.bad_lines[1] or info.bad_images[1]) or ""))
 
 t0 = mtfl.clock()
-local result = data.metrics.evaluate(set, function(_, _, indices) return p:predict(set, indices) end,
+local result = data.metrics.evaluate(set, function(images, _, indices) return p:predict(set, indices, images) end,
                                      {size = p.size, batch = o.batch, device = p.device})
 local seconds = mtfl.clock() - t0
 files.mkdir(o.out)
@@ -88,7 +88,7 @@ if lm then
       error(string.format("--fit-offset %d overlaps the faces measured (after line %d)", o.fit_offset, o.after_line), 0)
     end
     local fit_set = p:load_list(o.list, {frame = o.crop, limit = o.fit_offset, on_error = o.skip_bad and "skip" or "stop"})
-    local fit = data.metrics.evaluate(fit_set, function(_, _, indices) return p:predict(fit_set, indices) end,
+    local fit = data.metrics.evaluate(fit_set, function(images, _, indices) return p:predict(fit_set, indices, images) end,
                                       {size = p.size, batch = o.batch, device = p.device})
     local shift = data.metrics.offsets(fit.predictions.landmarks, fit.truth.landmarks)
     local corrected = {}

@@ -101,10 +101,12 @@ local function unmirror(self, out)
   return back
 end
 
---- predict(set, indices) -> forward's outputs for those samples; with p.mirror, the
+--- predict(set, indices [, images]) -> forward's outputs for those samples (images: the
+--- batch already rendered for them, so it is not rendered twice); with p.mirror, the
 --- mean of each face's answers and its mirror image's.
-function Predictor:predict(set, indices)
-  local out = self:forward(set:batch(indices, {size = self.size, device = self.device}).images)
+function Predictor:predict(set, indices, images)
+  images = images or set:batch(indices, {size = self.size, device = self.device}).images
+  local out = self:forward(images)
   if not self.mirror then return out end
   local mirrored = set:batch(indices, {size = self.size, device = self.device, augment = {mirror = 1}})
   local back = unmirror(self, self:forward(mirrored.images))
