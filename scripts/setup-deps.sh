@@ -24,6 +24,7 @@ packages=(
   gnuplot-nox                                # plots
   valgrind libc6-dbg                         # the host test runs mtfl-lua under valgrind (glibc's symbols)
   curl unzip ca-certificates                 # scripts/get-mtfl.sh
+  libopenmpi-dev openmpi-bin                 # many processes and machines (mtfl.mpi, mpirun)
 )
 for group in "$@"; do
   case "$group" in
