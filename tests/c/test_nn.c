@@ -8,6 +8,7 @@
  * x - mean keeps about 1e-6 of the spread, and 1/sqrt rounds), 1e-5 for everything
  * else; indices exact.
  */
+#include <omp.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -158,6 +159,57 @@ Test(nn, conv2d_forward_and_backward, .timeout = 600)
         check_conv_case(&cases[i], 1);                  /* one sample per group */
         check_conv_case(&cases[i], 4000);               /* groups of a few, with a remainder */
     }
+}
+
+/* The CPU backend's results are the same bits on 1, 2 or 3 threads: runs that split the
+ * cores between them (--jobs, MPI ranks on one machine) train exactly what one process
+ * with all the cores trains. Shapes: the seed network's layers at a small batch, a
+ * fully connected product that OpenBLAS would thread, and a full sum. */
+static bool same_bits(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof *a) == 0; }
+
+Test(nn, cpu_results_do_not_depend_on_the_thread_count, .timeout = 300)
+{
+    int threads_before = omp_get_max_threads();
+    conv_case k = {24, 16, 24, 24, 32, 5, 5, 1, 2};
+    int oh = out_size(k.h, k.kh, k.stride, k.pad), ow = out_size(k.w, k.kw, k.stride, k.pad);
+    size_t nx = (size_t)k.n * k.c * k.h * k.w, nw = (size_t)k.f * k.c * k.kh * k.kw;
+    size_t ny = (size_t)k.n * k.f * oh * ow;
+    float *x = random_floats(nx, 11, -1, 1), *w = random_floats(nw, 12, -1, 1);
+    float *b = random_floats((size_t)k.f, 13, -1, 1), *dy = random_floats(ny, 14, -1, 1);
+    int64_t as[2] = {50, 4608}, bs[2] = {4608, 300}, cs[2] = {50, 300}, ss[1] = {1}, fs[1] = {3000000};
+    float *av = random_floats(50 * 4608, 15, -1, 1), *bv = random_floats(4608 * 300, 16, -1, 1);
+    float *fv = random_floats(3000000, 17, -1, 1);
+    mtfl_device *cpu = mtfl_device_cpu();
+    conv_result first = {0};
+    float *first_mm = NULL, first_sum = 0;
+    for (int threads = 1; threads <= 3; threads++) {
+        omp_set_num_threads(threads);
+        conv_result r = run_conv(cpu, &k, x, w, b, dy);
+        mtfl_tensor *a = tensor_from(cpu, 2, as, av), *bm = tensor_from(cpu, 2, bs, bv);
+        mtfl_tensor *c = CHECK_PTR(mtfl_tensor_new(cpu, 2, cs)), *f = tensor_from(cpu, 1, fs, fv);
+        mtfl_tensor *sum = CHECK_PTR(mtfl_tensor_new(cpu, 1, ss));
+        CHECK_OK(mtfl_matmul(c, a, bm, false, false, 1.0f, 0.0f));
+        CHECK_OK(mtfl_reduce(MTFL_REDUCE_SUM, sum, f, -1));
+        float *mm = values_of(c), *sv = values_of(sum);
+        if (threads == 1) {
+            first = r, first_mm = mm, first_sum = sv[0];
+        } else {
+            cr_expect(same_bits(r.y, first.y, ny), "conv forward differs on %d threads", threads);
+            cr_expect(same_bits(r.dx, first.dx, nx), "conv input gradient differs on %d threads", threads);
+            cr_expect(same_bits(r.dw, first.dw, nw), "conv weight gradient differs on %d threads", threads);
+            cr_expect(same_bits(r.db, first.db, (size_t)k.f), "conv bias gradient differs on %d threads", threads);
+            cr_expect(same_bits(mm, first_mm, 50 * 300), "matmul 50x300x4608 differs on %d threads", threads);
+            cr_expect(same_bits(sv, &first_sum, 1), "sum of 3e6 floats differs on %d threads: %.9g, %.9g",
+                      threads, sv[0], first_sum);
+            free_result(r), free(mm);
+        }
+        free(sv);
+        mtfl_tensor *all[] = {a, bm, c, f, sum};
+        for (size_t i = 0; i < 5; i++) mtfl_tensor_release(all[i]);
+    }
+    omp_set_num_threads(threads_before);
+    free_result(first), free(first_mm);
+    free(x), free(w), free(b), free(dy), free(av), free(bv), free(fv);
 }
 
 Test(nn, shape_functions_are_the_ops_rules)

@@ -8,9 +8,11 @@
  * output rows whose columns (about 1 MB) stay in the core's L2 cache between being
  * written and being multiplied; OpenBLAS, called inside the parallel region, runs one
  * thread per tile. The backward pass goes sample by sample too: the weight gradient
- * accumulates into a per-thread sum over a fixed share of the samples (added up at the
- * end in thread order, so a step gives the same bits every time), and each sample's
- * input gradient belongs to the one thread that folds its columns back.
+ * accumulates into one sum per chunk of consecutive samples, the chunks fixed by the
+ * batch alone (DW_CHUNKS), added up at the end in chunk order: a step gives the same bits
+ * every time and whatever the number of threads, so runs that split the cores between
+ * them (--jobs, MPI ranks) train exactly what one process with all the cores trains.
+ * Each sample's input gradient belongs to the one thread that folds its columns back.
  */
 #include <cblas.h>
 #include <omp.h>
@@ -20,6 +22,10 @@
 
 /* Floats of one thread's column tile: about 1 MB. */
 #define TILE_FLOATS ((size_t)1 << 18)
+
+/* Partial weight-gradient sums of the backward pass: enough chunks to keep 16 cores
+ * busy, few enough that their sums (each the size of the weights) stay small. */
+#define DW_CHUNKS 16
 
 typedef struct {
     const mtfl_conv_dims *d;
@@ -140,21 +146,25 @@ mtfl_status mtfl_cpu_conv2d_backward(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf d
     int nthreads = omp_get_max_threads();
     size_t cols_each = p.ckk * p.tile_rows * (size_t)d->out_w, dw_size = (size_t)d->f * p.ckk;
     bool want_dw = dw_b.handle != NULL;
-    size_t each = cols_each + (want_dw ? dw_size : 0);
+    long chunks = d->n < DW_CHUNKS ? (long)d->n : DW_CHUNKS;
+    /* one slot per thread for its columns, then one weight-gradient sum per chunk */
+    size_t sums_floats = want_dw ? dw_size * (size_t)chunks : 0;
+    size_t slots = (size_t)nthreads + (sums_floats + cols_each - 1) / cols_each;
     mtfl_tensor *holder;
-    float *all = scratch(dev, each, nthreads, &holder);
+    float *all = scratch(dev, cols_each, (int)slots, &holder);
     if (!all) return mtfl_last_status();
+    float *dw_sums = all + (size_t)nthreads * cols_each;
     float *dx = dx_b.handle ? cpu_ptr(dx_b) : NULL;
     const float *x = cpu_ptr(x_b), *w = cpu_ptr(w_b), *dy = cpu_ptr(dy_b);
     size_t in_plane = (size_t)(d->c * d->h * d->w);
     long tiles = ((long)d->out_h + (long)p.tile_rows - 1) / (long)p.tile_rows;
-#pragma omp parallel num_threads(nthreads)
-    {
-        float *cols = all + (size_t)omp_get_thread_num() * each;
-        float *dw_sum = cols + cols_each;
+#pragma omp parallel for schedule(dynamic) num_threads(nthreads)
+    for (long chunk = 0; chunk < chunks; chunk++) {
+        float *cols = all + (size_t)omp_get_thread_num() * cols_each;
+        float *dw_sum = dw_sums + (size_t)chunk * dw_size;
         if (want_dw) memset(dw_sum, 0, dw_size * sizeof(float));
-#pragma omp for schedule(static)
-        for (long s = 0; s < d->n; s++) {
+        long first = chunk * d->n / chunks, end = (chunk + 1) * d->n / chunks;
+        for (long s = first; s < end; s++) {
             float *dx_s = dx ? dx + (size_t)s * in_plane : NULL;
             if (dx_s) memset(dx_s, 0, in_plane * sizeof(float));
             for (long t = 0; t < tiles; t++) {
@@ -175,10 +185,10 @@ mtfl_status mtfl_cpu_conv2d_backward(mtfl_device *dev, mtfl_buf dx_b, mtfl_buf d
             }
         }
     }
-    if (want_dw) {   /* in thread order, each thread's share fixed: the same sums every time */
+    if (want_dw) {   /* in chunk order: the same sums whatever the threads */
         float *dw = cpu_ptr(dw_b);
-        for (int t = 0; t < nthreads; t++) {
-            const float *part = all + (size_t)t * each + cols_each;
+        for (long c = 0; c < chunks; c++) {
+            const float *part = dw_sums + (size_t)c * dw_size;
             for (size_t i = 0; i < dw_size; i++) dw[i] += part[i];
         }
     }

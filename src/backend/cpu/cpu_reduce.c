@@ -4,6 +4,8 @@
  * Sums accumulate in double so that the CPU result is the accurate reference the
  * OpenCL reductions are compared with. Work is split over outputs when there are
  * many, and over the reduced dimension when there is just one output (a full sum).
+ * Either way every sum is added up in an order fixed by the shape alone, never by the
+ * number of threads: a result is the same bits with one thread or sixteen.
  */
 #include <math.h>
 
@@ -61,13 +63,21 @@ static void reduce_block(mtfl_reduce_op op, const float *x, float *d, size_t len
     }
 }
 
+/* Parts of a full sum: each summed on its own thread, then the parts in order. */
+#define SUM_PARTS 64
+
 /* A single output over a long contiguous run: split the run across threads. */
 static float reduce_run(mtfl_reduce_op op, const float *x, size_t len)
 {
     if (op == MTFL_REDUCE_SUM || op == MTFL_REDUCE_MEAN) {
-        double sum = 0.0;
-#pragma omp parallel for reduction(+ : sum) if (len >= MTFL_CPU_PARALLEL_MIN) schedule(static)
-        for (size_t l = 0; l < len; l++) sum += x[l];
+        double parts[SUM_PARTS], sum = 0.0;
+#pragma omp parallel for if (len >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+        for (size_t part = 0; part < SUM_PARTS; part++) {
+            double acc = 0.0;
+            for (size_t l = part * len / SUM_PARTS, end = (part + 1) * len / SUM_PARTS; l < end; l++) acc += x[l];
+            parts[part] = acc;
+        }
+        for (size_t part = 0; part < SUM_PARTS; part++) sum += parts[part];
         return (float)(op == MTFL_REDUCE_MEAN ? sum / (double)len : sum);
     }
     if (op == MTFL_REDUCE_MAX || op == MTFL_REDUCE_MIN) {
