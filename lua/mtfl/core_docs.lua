@@ -48,6 +48,8 @@
 --- mtfl.rng_state() -> seed, counter: enough to resume the random stream exactly
 --- mtfl.set_rng_state(seed, counter): resumes a stream saved by rng_state
 --- mtfl.clock() -> seconds on a monotonic wall clock (os.clock counts the CPU time of all threads)
+--- mtfl.build_info() -> {mtfl, lua, openblas, openblas_core, clblast, compiler}: the versions this
+--- build runs with (OpenBLAS as it reports itself, CLBlast as built against), for run records
 
 -- ---- ops ---------------------------------------------------------------------------------
 

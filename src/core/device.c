@@ -88,6 +88,19 @@ const char *mtfl_blas_notice(void)
     return NULL;
 }
 
+const char *mtfl_blas_version(void) { return openblas_get_config(); }
+
+const char *mtfl_blas_core(void) { return openblas_get_corename(); }
+
+const char *mtfl_clblast_version(void)
+{
+#ifdef MTFL_CLBLAST_VERSION
+    return MTFL_CLBLAST_VERSION;
+#else
+    return "unknown";
+#endif
+}
+
 const char *mtfl_opencl_notice(void)
 {
     ensure_probed();

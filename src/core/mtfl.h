@@ -112,6 +112,12 @@ const char *mtfl_opencl_notice(void);
 /* Why the CPU backend runs slower than it could (OpenBLAS fell back to its generic
  * kernels on a CPU it does not know), or NULL. */
 const char *mtfl_blas_notice(void);
+/* What the CPU's GEMM is: OpenBLAS's build line ("OpenBLAS 0.3.21 DYNAMIC_ARCH ...") and
+ * the kernels it chose for this CPU; CLBlast's version as it was built against. For the
+ * record a run keeps of what made it. */
+const char *mtfl_blas_version(void);
+const char *mtfl_blas_core(void);
+const char *mtfl_clblast_version(void);
 mtfl_status mtfl_synchronize(mtfl_device *dev);
 void mtfl_device_reset_peak(mtfl_device *dev);
 /* A budget for tensors on dev (0: all of its memory), e.g. to run as on a 2 GiB GPU;

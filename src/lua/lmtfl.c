@@ -311,6 +311,31 @@ static void install_searcher(lua_State *L)
     lua_pop(L, 2);
 }
 
+/* build_info() -> {mtfl, lua, openblas, openblas_core, clblast, compiler, openmp} */
+static int l_build_info(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushstring(L, MTFL_VERSION);
+    lua_setfield(L, -2, "mtfl");
+    lua_pushstring(L, LUA_RELEASE);
+    lua_setfield(L, -2, "lua");
+    lua_pushstring(L, mtfl_blas_version());
+    lua_setfield(L, -2, "openblas");
+    lua_pushstring(L, mtfl_blas_core());
+    lua_setfield(L, -2, "openblas_core");
+    lua_pushstring(L, mtfl_clblast_version());
+    lua_setfield(L, -2, "clblast");
+#ifdef __VERSION__
+    lua_pushstring(L, __VERSION__);
+    lua_setfield(L, -2, "compiler");
+#endif
+#ifdef _OPENMP
+    lua_pushinteger(L, _OPENMP);
+    lua_setfield(L, -2, "openmp");
+#endif
+    return 1;
+}
+
 static const luaL_Reg module_functions[] = {
     {"devices", l_devices}, {"device", l_device}, {"set_device", l_set_device},
     {"synchronize", l_synchronize}, {"memory", l_memory}, {"stats", l_stats},
@@ -319,7 +344,7 @@ static const luaL_Reg module_functions[] = {
     {"tune", l_tune},
     {"manual_seed", l_manual_seed},
     {"rng_state", l_rng_state}, {"set_rng_state", l_set_rng_state},
-    {"is_tensor", l_is_tensor}, {"clock", l_clock}, {"_lua_sources", l_lua_sources}, {NULL, NULL}};
+    {"is_tensor", l_is_tensor}, {"clock", l_clock}, {"build_info", l_build_info}, {"_lua_sources", l_lua_sources}, {NULL, NULL}};
 
 int luaopen_mtfl(lua_State *L)
 {

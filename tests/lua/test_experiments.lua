@@ -221,11 +221,50 @@ end)
 local function comparable(run)
   local c = {}
   for k, v in pairs(run) do
-    if k ~= "train_seconds" and k ~= "history" then c[k] = v end
+    if k ~= "train_seconds" and k ~= "history" and k ~= "config" then c[k] = v end
   end
   c.history = {train_loss = run.history.train_loss, val_loss = run.history.val_loss, val = run.history.val}
+  c.config = {}
+  for k, v in pairs(run.config) do
+    if k ~= "provenance" then c.config[k] = v end   -- when, where and by which process
+  end
   return json.encode(c)
 end
+
+T.test("--jobs 2 trains two runs at once to the same results, and resumes when its jobs are stopped", function()
+  local args = TINY .. " --epochs 2 --seeds 2 --experiments single_task_landmarks,multitask_early_stopping"
+  local one, two = H.temp_dir("one"), H.temp_dir("two")
+  local rc, text = grid(args, one)
+  T.eq(rc, 0, "one process\n" .. text)
+  -- each job stops after its first epoch: nothing is complete, the command exits with 3
+  rc, text = grid(args .. " --jobs 2 --stop-after-epochs 1", two)
+  T.eq(rc, 3, "stopped jobs exit with 3\n" .. text)
+  T.truthy(text:find("2 jobs at once, 1 thread each", 1, true), "the cores are split\n" .. text)
+  T.truthy(not exists(two .. "/seed-quick/results.json"), "no grid results yet")
+  rc, text = grid(args .. " --jobs 2", two)
+  T.eq(rc, 0, "resumed jobs\n" .. text)
+  T.truthy(text:find("resuming after epoch 1 of 2", 1, true), "runs resumed from their checkpoints\n" .. text)
+  local a, b = read_json(one .. "/seed-quick/results.json"), read_json(two .. "/seed-quick/results.json")
+  T.eq(#b.runs, 4, "every run in the results")
+  local workers_seen = {}
+  for i = 1, 4 do
+    T.eq(b.runs[i].experiment, a.runs[i].experiment, "the same order")
+    T.eq(comparable(b.runs[i]), comparable(a.runs[i]), "run " .. i .. " is the same bits as one process's")
+    workers_seen[b.runs[i].config.provenance.worker] = true
+  end
+  T.truthy(workers_seen["1/2"] and workers_seen["2/2"], "both jobs trained runs")
+  -- what made a run: the code, the libraries, the machine, every setting
+  local p = a.runs[1].config.provenance
+  T.truthy(p.libraries.openblas:find("OpenBLAS", 1, true) and p.libraries.clblast and p.libraries.lua:find("^Lua 5%.4"),
+           "library versions recorded: " .. json.encode(p.libraries))
+  T.eq(p.device.id, "cpu", "the device")
+  T.eq(p.settings.epochs, 2, "the settings")
+  T.eq(p.settings.seed, 1, "the seed")
+  T.truthy(p.started:match("^%d%d%d%d%-%d%d%-%d%dT"), "when")
+  T.truthy(p.commit == nil or p.commit:match("^%x+$") and #p.commit == 40, "the commit when in a checkout: " .. tostring(p.commit))
+  rc, text = grid(args .. " --jobs 0", two)
+  T.truthy(rc ~= 0 and text:find("--jobs", 1, true), "--jobs 0 is refused\n" .. text)
+end)
 
 T.test("an interrupted grid resumes: finished runs are kept, the rest picks up, same results", function()
   local args = TINY .. " --epochs 3 --experiments single_task_landmarks,multitask_early_stopping,multitask_augmentation"

@@ -41,6 +41,7 @@ local targets = require "mtfl.train.targets"
 local heads = require "mtfl.train.heads"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local provenance = require "mtfl.train.provenance"
 
 local M = {}
 
@@ -180,6 +181,15 @@ local function config_of(spec, s, ds, augment)
   return c
 end
 
+-- A config as runs are compared: without its provenance (what made it, not what it is).
+local function comparable(config)
+  local c = {}
+  for k, v in pairs(config) do
+    if k ~= "provenance" then c[k] = v end
+  end
+  return c
+end
+
 local function differences(a, b)
   local keys, out = {}, {}
   for k in pairs(a) do keys[k] = true end
@@ -189,6 +199,17 @@ local function differences(a, b)
   end
   table.sort(out)
   return table.concat(out, "; ")
+end
+
+-- The config a new run writes: its settings, and what made it (mtfl.train.provenance).
+local function recorded(config, spec, s, script)
+  local c = comparable(config)
+  c.provenance = provenance.record(s, script)
+  c.provenance.tasks = {}
+  for task, lambda in pairs(spec.tasks) do
+    c.provenance.tasks[task] = type(lambda) == "number" and lambda or "a " .. type(lambda)
+  end
+  return c
 end
 
 --- The folder of the runs of a profile and protocol: out/seed-quick, out/crop, ...
@@ -247,12 +268,15 @@ end
 -- What a run leaves in its folder; --fresh removes them to start over.
 local RUN_FILES = {"result.json", "config.json", "checkpoint.safetensors", "model.safetensors"}
 
---- run(spec, settings, {script, should_stop, quiet, dir}) -> the run's result, or nil when
---- should_stop ended it early (its checkpoint holds the epochs done). A run whose
---- result.json exists, made with the same settings on the same data, is not trained
---- again: that result comes back. One made otherwise is refused, naming the
---- difference, or replaced with settings.fresh (--fresh). While a run trains, its
---- folder is locked: a second process given the same folder is refused.
+--- run(spec, settings, {script, should_stop, quiet, dir, claim, only_finished}) -> the
+--- run's result, or nil when should_stop ended it early (its checkpoint holds the epochs
+--- done). A run whose result.json exists, made with the same settings on the same data,
+--- is not trained again: that result comes back. One made otherwise is refused, naming
+--- the difference, or replaced with settings.fresh (--fresh). While a run trains, its
+--- folder is locked: a second process given the same folder is refused, or with claim
+--- gets nil, "taken" (mtfl.train.workers shares runs that way); announce() is called
+--- before this process trains it. only_finished: the finished result or nil,
+--- "unfinished"; nothing is trained.
 function M.run(spec, s, o)
   o = o or {}
   check(spec)
@@ -263,31 +287,37 @@ function M.run(spec, s, o)
   if augment then data.check_augment(augment) end   -- before anything is written for the run
   local ds = datasets.get(s, o.script, augment)
   local config = config_of(spec, s, ds, augment)
+  local result_file = dir .. "/result.json"
+  if o.only_finished and not files.exists(result_file) then return nil, "unfinished" end
   files.mkdir(dir)
-  local lock <close> = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir))
-  if s.fresh then
+  local what = string.format("the run %s seed %d (%s)", spec.name, s.seed, dir)
+  -- reading a finished result needs no lock: result.json is written whole or not at all
+  local lock <close> = not o.only_finished and files.lock(dir .. "/lock", what, {try = o.claim}) or nil
+  if not lock and not o.only_finished then return nil, "taken" end
+  if s.fresh and not o.only_finished then
     for _, name in ipairs(RUN_FILES) do os.remove(dir .. "/" .. name) end
   end
-  local result_file = dir .. "/result.json"
   if files.exists(result_file) then
     local done = json.decode(files.read(result_file))
-    local diff = differences(done.config or {}, config)
+    local diff = differences(comparable(done.config or {}), comparable(config))
     if diff ~= "" then
       errors.raisef("%s was made with other settings or data (%s): run with --fresh to train it again, or use another --out", result_file, diff)
     end
-    print(string.format("%s seed %d: finished before, %s", spec.name, s.seed, result_file))
+    if not o.only_finished then print(string.format("%s seed %d: finished before, %s", spec.name, s.seed, result_file)) end
     return done
   end
   local config_file = dir .. "/config.json"
   if files.exists(config_file) then
-    local diff = differences(json.decode(files.read(config_file)), config)
+    local diff = differences(comparable(json.decode(files.read(config_file))), comparable(config))
     if diff ~= "" then
       errors.raisef("%s belongs to a run with other settings or data (%s): run with --fresh to start it over, or use another --out", config_file, diff)
     end
   else
-    files.write_atomic(config_file, json.encode(config))
+    files.write_atomic(config_file, json.encode(recorded(config, spec, s, o.script)))
   end
+  config = json.decode(files.read(config_file))   -- the run's record, also when resumed
 
+  if o.announce then o.announce() end
   local model, optimizer, criterion, early_stopping, tree = build(spec, s, ds)
   local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device})
   local trainer = Trainer.new{label = string.format("%s s%d", spec.name, s.seed), model = model,

@@ -10,9 +10,11 @@
 --   DIR/fig*.png (+ .csv)            the figures (mtfl.train.figures)
 --
 -- Runs go seed by seed (every experiment's seed 1 first), so an interrupted grid
--- already has one run of each experiment to show.
+-- already has one run of each experiment to show. --jobs N trains N runs at once,
+-- and under mpirun the ranks share them (mtfl.train.workers); the results are the same.
 local json = require "mtfl.json"
 local experiment = require "mtfl.train.experiment"
+local workers = require "mtfl.train.workers"
 local options = require "mtfl.train.options"
 local datasets = require "mtfl.train.datasets"
 local report = require "mtfl.train.report"
@@ -46,31 +48,27 @@ function M.select(catalogue, names)
   return out
 end
 
---- train(given, specs, script) -> runs (all finished), or nil when --stop-after-epochs
---- ended this invocation first.
+--- train(given, specs, script) -> runs (all finished), or nil and why: "stopped" when
+--- --stop-after-epochs ended this invocation first, "worker" in a process that only
+--- trains (a --jobs worker, an MPI rank but the first: mtfl.train.workers).
 function M.train(given, specs, script)
   local base = options.resolve(given)
-  local budget = given.stop_after_epochs
-  local function should_stop()
-    budget = budget - 1
-    return budget <= 0
-  end
-  local runs, total, t0 = {}, base.seeds * #specs, mtfl.clock()
+  local items = {}
   for seed = 1, base.seeds do
     for _, spec in ipairs(specs) do
-      if budget and budget <= 0 then return nil end
       local s = options.resolve(given, spec)
       s.seed = seed
-      print(string.format("== run %d/%d: %s, seed %d (%s protocol, %dx%d, %d epochs) -- %s so far",
-                          #runs + 1, total, spec.name, seed, s.protocol, s.size, s.size, s.epochs,
-                          Progress.duration(mtfl.clock() - t0)))
-      local run = experiment.run(spec, s, {script = script, should_stop = budget and should_stop, quiet = true})
-      if not run then return nil end
-      run.test = nil   -- tensors: not for results.json
-      runs[#runs + 1] = run
+      items[#items + 1] = {spec = spec, settings = s}
     end
   end
-  return runs
+  local t0 = mtfl.clock()
+  return workers.run_all(items, {jobs = given.jobs, budget = given.stop_after_epochs, script = script,
+                                 dir = experiment.results_dir(base), announce = function(i, item)
+    local s = item.settings
+    print(string.format("== run %d/%d: %s, seed %d (%s protocol, %dx%d, %d epochs) -- %s so far",
+                        i, #items, item.spec.name, s.seed, s.protocol, s.size, s.size, s.epochs,
+                        Progress.duration(mtfl.clock() - t0)))
+  end})
 end
 
 --- Writes results.json, results.csv, summary.csv and summary.md, draws the figures,
@@ -110,7 +108,8 @@ function M.main(args, catalogue)
   if given.device then mtfl.set_device(given.device) end
   local specs = M.select(catalogue, given.experiments)
   local t0 = mtfl.clock()
-  local runs = M.train(given, specs, args[0])
+  local runs, why = M.train(given, specs, args[0])
+  if why == "worker" then return end   -- the first process writes the tables
   if not runs then
     print("stopped as asked (--stop-after-epochs): run the same command again to resume")
     os.exit(3)

@@ -44,6 +44,7 @@ M.SPEC = {
   ["stop-after-epochs"] = {"int", "end this invocation after N epochs in all, as an interruption would (resume by running again)"},
   ["keep-models"] = {"flag", "accepted for old command lines: every finished run keeps its model file (runs/.../model.safetensors)"},
   fresh = {"flag", "train every run again from the start, replacing what the output folder holds for it"},
+  jobs = {"int", "runs at once on this machine, the cores split between them (results identical to --jobs 1)", argname = "N"},
 }
 
 --- parse(args, allowed [, about]) -> {name = value} of the options given (names with
