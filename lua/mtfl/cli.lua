@@ -87,9 +87,11 @@ function M.parser(command)
     if spec[1] == "flag" then
       parser:flag("--" .. name, help)
     else
-      parser:option("--" .. name, help):argname(spec.argname or spec.choices and table.concat(spec.choices, "|")
+      local option = parser:option("--" .. name, help):argname(spec.argname or spec.choices and table.concat(spec.choices, "|")
                                                     or ARGNAME[spec[1]] or "VALUE")
         :convert(M.converter(name, spec))
+      -- args = "+": the values up to the next option, as a list
+      if spec.args then option:args(spec.args) end
     end
   end
   return parser
@@ -98,7 +100,8 @@ end
 --- parse(args, command) -> {name = value} (dashes in names become underscores:
 --- epoch_size), or nil after printing the help for -h/--help.
 --- command = {script = "examples/x.lua", about = "one line", options = {name = {kind,
---- help, default =, choices =, min =, argname =}}, allowed = a set of the names this
+--- help, default =, choices =, min =, argname =, args = "+" (a list of the values up to the
+--- next option)}}, allowed = a set of the names this
 --- script takes (default: all), arguments = {{name, help [, args = "+" | "?" | "*"]},
 --- ...}: positional arguments, in order (result[name]; a list with args)}. Kinds:
 --- flag, int, number, string, list, choice (see M.converter). The result holds the options given, and the defaults of those not

@@ -177,4 +177,61 @@ function M.cumulative_error(o)
   return o.file, csv
 end
 
+--- sweep{file, csv, title, xlabel, ylabel, labels = {...} (x as words) | nil (x as
+--- numbers), series = {{name, x = {...}, mean = {...}, std = {...}}}, baseline = {name,
+--- mean, std}}: a line per series through each x with error bars of +-std; the
+--- baseline a horizontal line with its band. With labels, x are positions 1..#labels.
+function M.sweep(o)
+  check_file(o, "sweep")
+  local series = o.series or {}
+  if #series == 0 then errors.raise("plot sweep: no series") end
+  local header_row, rows = {"x"}, {}
+  for s, x in ipairs(series) do
+    if type(x.x) ~= "table" or type(x.mean) ~= "table" or #x.x ~= #x.mean then
+      errors.raisef("plot sweep: series %d needs x = {...} and mean = {...} of the same length", s)
+    end
+    header_row[#header_row + 1] = (x.name or ("series " .. s)) .. " mean"
+    header_row[#header_row + 1] = (x.name or ("series " .. s)) .. " std"
+  end
+  -- one row per point of each series, the other series' columns empty
+  for s, x in ipairs(series) do
+    for i = 1, #x.x do
+      local r = {x.x[i]}   -- with labels, the label's position
+      for t = 1, #series do
+        r[2 * t], r[2 * t + 1] = "", ""
+      end
+      r[2 * s], r[2 * s + 1] = string.format("%.6g", x.mean[i]), string.format("%.6g", (x.std or {})[i] or 0)
+      rows[#rows + 1] = r
+    end
+  end
+  local csv = csv_path(o)
+  write_csv(csv, header_row, rows)
+  local plots = {}
+  for s = 1, #series do
+    local name = quote(series[s].name or ("series " .. s))
+    plots[#plots + 1] = quote(csv) .. " skip 1 using 1:" .. (2 * s) .. ":" .. (2 * s + 1)
+      .. " with yerrorlines pt 7 ps 0.8 lw 2 title " .. name
+  end
+  local extra = {}
+  if o.baseline then
+    local b = o.baseline
+    extra[#extra + 1] = string.format("b_mean = %.9g; b_std = %.9g", b.mean, b.std or 0)
+    plots[#plots + 1] = "b_mean with lines lw 2 dt 2 lc rgb '#444444' title " .. quote((b.name or "baseline") .. " (dashed: mean, band: +-std)")
+    plots[#plots + 1] = "'+' using 1:(b_mean - b_std):(b_mean + b_std) with filledcurves fs transparent solid 0.12 lc rgb '#444444' notitle"
+  end
+  local xaxis
+  if o.labels then
+    local tics = {}
+    for i, label in ipairs(o.labels) do tics[i] = quote(label) .. " " .. i end
+    xaxis = "set xtics (" .. table.concat(tics, ", ") .. ")\nset xrange [0.5:" .. (#o.labels + 0.5) .. "]"
+  else
+    xaxis = "set autoscale x\nset offsets graph 0.05, graph 0.05, 0, 0"
+  end
+  run_gnuplot(header(o, "Landmark error per setting", "outside below center horizontal") .. table.concat({
+    "set xlabel " .. quote(o.xlabel or "setting"), "set ylabel " .. quote(o.ylabel or "mean error (%)"),
+    xaxis, "set autoscale y", table.concat(extra, "\n"),
+    "plot " .. table.concat(plots, ", ")}, "\n") .. "\n", o.file, o.gnuplot)
+  return o.file, csv
+end
+
 return M
