@@ -92,7 +92,7 @@ T.test("a tiny sweep end to end: every point and seed, the table, the CSV and th
   local rc, text = T.run(string.format("%s %s --quick --synthetic --limit 40 --size 24 --epoch-size 80 --epochs 2 "
     .. "--device cpu --seeds 2 --sweep lambda.pose=1,6 --baseline single_task_landmarks --out %s", HOST, SWEEP, out))
   T.eq(rc, 0, "sweep\n" .. text)
-  local dir = out .. "/seed-quick"
+  local dir = out .. "/seed-quick/sweeps/multitask@lambda.pose"
   local result = json.decode(H.read(dir .. "/sweep.json"))
   T.eq(#result.runs, 6, "(baseline + 2 points) x 2 seeds")
   T.eq(#result.points, 2, "two points")

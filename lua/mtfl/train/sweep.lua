@@ -421,6 +421,16 @@ function M.write(plan, runs, dir)
   return rows
 end
 
+--- Where a sweep's tables and figures go: <results>/sweeps/<experiment>@<keys>/. Its runs
+--- are the results folder's (runs/), shared with every sweep and grid writing there: a
+--- baseline or a point two sweeps have in common is trained once.
+function M.dir(plan, given)
+  local keys = {}
+  for _, axis in ipairs(plan.axes) do keys[#keys + 1] = axis.key end
+  return string.format("%s/sweeps/%s@%s", experiment.results_dir(options.resolve(given)), plan.experiment.name,
+                       table.concat(keys, ","))
+end
+
 --- The whole command (examples/sweep.lua): parse, train every point and seed, write.
 function M.main(args, here)
   local given = require("mtfl.cli").parse(args, {script = args and args[0], options = M.OPTIONS,
@@ -442,7 +452,7 @@ function M.main(args, here)
     print("stopped as asked (--stop-after-epochs): run the same command again to resume")
     os.exit(3)
   end
-  local rows = M.write(plan, runs, experiment.results_dir(options.resolve(given)))
+  local rows = M.write(plan, runs, M.dir(plan, given))
   print(string.format("sweep done in %s", Progress.duration(mtfl.clock() - t0)))
   return rows
 end
