@@ -1,0 +1,229 @@
+-- The task-weighting policies (mtfl.train.weighting): each policy's rule checked on
+-- constructed losses whose expected lambdas are worked out by hand here, the early
+-- stopping policy freezing a real head, bad options, the run's config (unchanged for
+-- the experiments that choose no new policy), and a tiny end-to-end run per policy
+-- through experiment.run on synthetic faces that records the weights every epoch and
+-- resumes after an interruption to the same result as a run without one.
+local mtfl = require "mtfl"
+local nn = require "mtfl.nn"
+local optim = require "mtfl.optim"
+local json = require "mtfl.json"
+local T = require "harness"
+local H = require "data_helpers"
+local weighting = require "mtfl.train.weighting"
+local experiment = require "mtfl.train.experiment"
+local options = require "mtfl.train.options"
+local heads = require "mtfl.train.heads"
+
+mtfl.set_device("cpu")
+
+local function started(name, opts, tasks, run)
+  run = run or {}
+  run.tasks = tasks
+  return weighting.new(name, opts):start(run)
+end
+
+-- A network of a shared Linear layer and one Linear head per task, with the criterion
+-- and an optimizer on its flat parameters.
+local function small_model(outputs)
+  mtfl.manual_seed(5)
+  local model = nn.Sequential{nn.Linear(4, 3), nn.ReLU()}:add(heads.linear(3, outputs), "heads")
+  local params, grads = nn.flatten_parameters(model)
+  return model, optim.Adam(params, grads, {lr = 1e-2})
+end
+
+-- ---- fixed and scheduled -------------------------------------------------------------
+
+T.test("fixed: the experiment's lambdas, every epoch", function()
+  local p = started("fixed", nil, {landmarks = 1, pose = 6, glasses = 3})
+  for epoch = 1, 3 do
+    p:before_epoch(epoch)
+    p:after_epoch(epoch, {landmarks = 5, pose = 1, glasses = 1}, {landmarks = 5, pose = 1, glasses = 1})
+    local w = p:weights()
+    T.eq(w.landmarks, 1, "landmarks") T.eq(w.pose, 6, "pose") T.eq(w.glasses, 3, "glasses")
+  end
+  T.eq(p:describe(), "fixed{}", "describe")
+  T.eq(next(p:stop_epochs()), nil, "nothing stops")
+end)
+
+T.test("scheduled: ramp, decay and a plain function, asked per epoch", function()
+  -- ramp 0 -> 6 over 4 epochs: 0, 2, 4, 6, then 6; decay from 8 with half-life 2:
+  -- 8, 8/sqrt(2), 4, 4/sqrt(2), 2
+  local p = started("scheduled", nil, {landmarks = 1, pose = weighting.ramp{from = 0, to = 6, epochs = 4},
+    glasses = weighting.decay{from = 8, half_life = 2}, smile = function(epoch) return epoch <= 2 and 1 or 0 end})
+  local pose = {0, 2, 4, 6, 6}
+  local glasses = {8, 8 / math.sqrt(2), 4, 4 / math.sqrt(2), 2}
+  local smile = {1, 1, 0, 0, 0}
+  for epoch = 1, 5 do
+    p:before_epoch(epoch)
+    local w = p:weights()
+    T.near(w.pose, pose[epoch], 1e-12, "pose at epoch " .. epoch)
+    T.near(w.glasses, glasses[epoch], 1e-12, "glasses at epoch " .. epoch)
+    T.eq(w.smile, smile[epoch], "smile at epoch " .. epoch)
+    T.eq(w.landmarks, 1, "a number stays")
+  end
+  T.eq(p:describe(), "scheduled{glasses, pose, smile}", "describe names the scheduled tasks")
+  -- a fade-out ramp and the schedules option
+  local q = started("scheduled", {schedules = {pose = weighting.ramp{from = 6, to = 0, epochs = 3}}}, {landmarks = 1, pose = 6})
+  q:before_epoch(2)
+  T.near(q:weights().pose, 3, 1e-12, "half way down")
+  T.raises(function() started("scheduled", nil, {pose = function() return -1 end}) end,
+           "the schedule of task pose gave -1 at epoch 1")
+  T.raises(function() weighting.ramp{from = 0, to = 1} end, "weighting.ramp: epochs must be a number")
+  T.raises(function() weighting.decay{from = 1, half_life = 0} end, "half_life must be > 0")
+  T.raises(function() started("scheduled", {schedules = {gender = function() return 1 end}}, {pose = 1}) end,
+           "schedules names task \"gender\"")
+end)
+
+-- ---- early stopping ---------------------------------------------------------------------
+
+T.test("early stopping: eq. (4) stops pose at a known epoch; lambda 0 and its head frozen", function()
+  local model, optimizer = small_model({landmarks = 2, pose = 3})
+  local p = started("early_stopping", {k = 3}, {landmarks = 1, pose = 2}, {model = model, optimizer = optimizer})
+  -- k = 3, lambda 2: threshold 15 * 2 = 30. Epoch 5: training window {1.5, 1.2, 1.0}:
+  -- median 1.2, sum 3.7, first factor 3.6 / 0.1 = 36; validation window {0.4, 0.5, 0.6}:
+  -- rise 0.2, second factor 0.2 / (2 * 0.4) = 0.25: 36 * 0.25 = 9 < 30.
+  -- Epoch 6: training {1.2, 1.0, 0.98}: median 1.0, sum 3.18, 3 / 0.18 = 16.67;
+  -- validation {0.5, 0.6, 1.6}: rise 1.1, 1.1 / (2 * 0.5) = 1.1: 18.33 < 30.
+  -- Epoch 7: training {1.0, 0.98, 0.97}: median 0.98, sum 2.95, 2.94 / 0.01 = 294;
+  -- validation {0.6, 1.6, 1.7}: rise 1.1, 1.1 / 1.2 = 0.9167: 269.5 > 30 -> stop at 7.
+  local train = {3.0, 2.0, 1.5, 1.2, 1.0, 0.98, 0.97, 0.96}
+  local val = {1.0, 0.5, 0.4, 0.5, 0.6, 1.6, 1.7, 1.8}
+  local pose_head = model:get("heads"):get("pose")
+  local stopped_at
+  for epoch = 1, #train do
+    local changes = p:after_epoch(epoch, {landmarks = 1, pose = train[epoch]}, {landmarks = 1, pose = val[epoch]})
+    if #changes.stopped > 0 then
+      T.eq(changes.stopped[1], "pose", "pose stops")
+      T.truthy(not stopped_at, "once")
+      stopped_at = epoch
+    end
+    T.eq(p:weights().pose, epoch < 7 and 2 or 0, "pose lambda after epoch " .. epoch)
+  end
+  T.eq(stopped_at, 7, "the stop epoch")
+  T.eq(p:stop_epochs().pose, 7, "stop_epochs")
+  T.near(p.detector.values.pose[7], (2.94 / 0.01) * (1.1 / 1.2), 1e-9, "the criterion at epoch 7")
+  T.eq(p:weights().landmarks, 1, "the main task is never stopped")
+  T.truthy(model:get("heads"):is_frozen("pose"), "the head is frozen")
+  -- the frozen head does not move under an optimizer step with a gradient
+  local before = pose_head.weight:clone()
+  optimizer:zeroGrad()
+  local x = mtfl.tensor({{1, 2, 3, 4}})
+  model:forward(x)
+  model:backward(x, {landmarks = mtfl.ones(1, 2), pose = mtfl.ones(1, 3)})
+  optimizer:step()
+  T.eq(mtfl.max_abs_diff(before, pose_head.weight), 0, "the pose head stays where it was")
+  -- its state resumes: a fresh policy on a fresh model knows pose stopped and freezes it
+  local model2, optimizer2 = small_model({landmarks = 2, pose = 3})
+  local q = started("early_stopping", {k = 3}, {landmarks = 1, pose = 2}, {model = model2, optimizer = optimizer2})
+  q:load_state(json.decode(json.encode(p:state())))
+  T.eq(q:weights().pose, 0, "resumed lambda")
+  T.eq(q:stop_epochs().pose, 7, "resumed stop epoch")
+  T.truthy(model2:get("heads"):is_frozen("pose"), "resumed frozen head")
+end)
+
+local function spec_of(fields)
+  local spec = {name = "w", tasks = {landmarks = 1, pose = 6},
+                network = function(size, outputs)
+                  return nn.Sequential{nn.Flatten(), nn.Linear(3 * size * size, 8), nn.ReLU()}
+                    :add(heads.linear(8, outputs), "heads")
+                end}
+  for k, v in pairs(fields or {}) do spec[k] = v end
+  return spec
+end
+
+-- ---- options and the run's config -------------------------------------------------------
+
+T.test("options: unknown, wrong type or out of range name the policy and the option", function()
+  T.raises(function() weighting.new("tcdcnn") end, "no policy named tcdcnn", "tcdcn")
+  T.raises(function() weighting.new("early_stopping", {kk = 5}) end, "early_stopping", "unknown option \"kk\"", "k")
+  T.raises(function() weighting.new("early_stopping", {k = 1}) end, "early_stopping: option k must be >= 2, got 1")
+  T.raises(function() weighting.new("early_stopping", {k = "5"}) end, "option k must be an integer")
+  T.raises(function() weighting.new("early_stopping", {second_factor = "test"}) end, "second_factor is \"test\"")
+  T.raises(function() weighting.get{lr = 1} end, "starts with the policy's name")
+  T.raises(function() started("fixed", nil, {pose = function() return 1 end}) end,
+           "task pose needs a number >= 0", "scheduled")
+  T.raises(function() experiment.script(spec_of{policy = {"early_stopping", k = 0}}, experiment.AS_SPEC) end,
+           "weighting policy early_stopping: option k must be >= 2, got 0")
+  T.raises(function() experiment.script(spec_of{policy = "early_stopping", tasks = {landmarks = 1, pose = function() return 1 end}},
+                                        experiment.AS_SPEC) end, "task pose needs a number >= 0", "scheduled")
+  T.raises(function() started("early_stopping", nil, {landmarks = 1, pose = 0}) end, "task pose needs a positive lambda")
+end)
+
+T.test("experiment: the policy field, the early_stopping field and schedules in tasks", function()
+  T.eq(experiment.policy(spec_of(), {}).name, "fixed", "no field: fixed")
+  local es = experiment.policy(spec_of{early_stopping = {k = 4}}, {es_factor = "training"})
+  T.eq(es.name, "early_stopping", "the early_stopping field")
+  T.eq(es.options.k, 4, "its k") T.eq(es.options.second_factor, "training", "--es-factor")
+  T.eq(experiment.policy(spec_of{policy = "early_stopping"}, {es_factor = "training"}).options.second_factor, "training",
+       "--es-factor for the named policy too")
+  T.eq(experiment.policy(spec_of{tasks = {landmarks = 1, pose = function() return 1 end}}, {}).name, "scheduled",
+       "a function in tasks")
+  T.raises(function() experiment.script(spec_of{policy = "fixed", early_stopping = {k = 5}}, experiment.AS_SPEC) end,
+           "give either policy or early_stopping")
+end)
+
+-- ---- end to end: experiment.run on tiny synthetic faces -------------------------------------
+
+local EPOCHS = 3
+
+local function settings(out)
+  local s = options.resolve(options.parse({"--quick", "--synthetic", "--limit", "40", "--size", "16", "--epochs",
+                                           tostring(EPOCHS), "--epoch-size", "40", "--batch", "10", "--device", "cpu",
+                                           "--out", out}))
+  s.seed = 1
+  return s
+end
+
+-- The run whole, and the same run stopped after epoch `stop_after` and resumed: the two
+-- results must be the same numbers; returns the whole run's result.
+local function run_twice(fields, stop_after)
+  local whole, parts = H.temp_dir("whole"), H.temp_dir("parts")
+  local spec = spec_of(fields)
+  local a = experiment.run(spec, settings(whole), {quiet = true})
+  local epochs = 0
+  local stopped = experiment.run(spec_of(fields), settings(parts), {quiet = true, should_stop = function()
+    epochs = epochs + 1
+    return epochs >= (stop_after or 1)
+  end})
+  T.eq(stopped, nil, "the interrupted run has no result")
+  local b = experiment.run(spec_of(fields), settings(parts), {quiet = true})
+  for _, key in ipairs{"mean_error", "mean_accuracy", "pose_accuracy"} do
+    T.eq(b[key], a[key], key .. " after an interruption")
+  end
+  for _, part in ipairs{"train_loss", "val_loss", "weights"} do
+    for task, values in pairs(a.history[part]) do
+      for epoch, v in ipairs(values) do
+        T.eq(b.history[part][task][epoch], v, string.format("history.%s.%s[%d] after an interruption", part, task, epoch))
+      end
+    end
+  end
+  T.eq(json.encode(b.stop_epoch), json.encode(a.stop_epoch), "stop epochs")
+  for task in pairs(spec.tasks) do
+    T.eq(#a.history.weights[task], EPOCHS, "a weight per epoch for " .. task)
+  end
+  H.remove(whole)
+  H.remove(parts)
+  return a
+end
+
+T.test("end to end: fixed and early stopping through experiment.run, resumed exactly", function()
+  local a = run_twice({})
+  T.eq(a.config.policy, nil, "no policy in a fixed run's config")
+  T.eq(a.history.weights.pose[EPOCHS], 6, "pose's lambda recorded")
+  local b = run_twice({policy = {"early_stopping", k = 2, epsilon_factor = -1}})
+  T.eq(b.stop_epoch.pose, 2, "pose stopped as soon as eq. (4) had a value")
+  T.eq(b.history.weights.pose[2], 6, "epoch 2 trained with pose")
+  T.eq(b.history.weights.pose[3], 0, "epoch 3 without")
+  T.truthy(b.config.policy:find("early_stopping{", 1, true), "the explicit policy is in the config")
+end)
+
+T.test("end to end: a scheduled lambda", function()
+  local a = run_twice({tasks = {landmarks = 1, pose = weighting.ramp{from = 0, to = 4, epochs = 3}}}, 2)
+  T.eq(a.history.weights.pose[1], 0, "epoch 1") T.eq(a.history.weights.pose[2], 2, "epoch 2")
+  T.eq(a.history.weights.pose[3], 4, "epoch 3")
+  T.eq(a.tasks.pose, "a schedule", "result.tasks names the schedule")
+  T.eq(a.config.policy, "scheduled{pose}", "config")
+end)
+
+T.run_all()
