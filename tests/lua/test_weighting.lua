@@ -132,6 +132,45 @@ local function spec_of(fields)
   return spec
 end
 
+-- ---- TCDCN's dynamic coefficients ----------------------------------------------------
+
+T.test("tcdcn: lambda follows the validation error's fall over tau epochs", function()
+  local p = started("tcdcn", {tau = 2, rate = 0.1, floor = 0.2}, {landmarks = 1, pose = 6, glasses = 3})
+  -- pose: after epoch 3 the error fell from 1.0 (epoch 1) to 0.8: 20% >= rate: 6.
+  -- Epoch 4: from 0.9 to 0.855: 5%, half the rate: 6 * 0.5 = 3. Epoch 5: from 0.8 up to
+  -- 0.9: a rise, the floor: 6 * 0.2 = 1.2.
+  -- glasses: epochs 3, 4: 75% falls: 3; epoch 5: from 0.5 to 0.485: 3% -> 3 * 0.3 = 0.9.
+  local pose = {1.0, 0.9, 0.8, 0.855, 0.9}
+  local glasses = {2, 1, 0.5, 0.25, 0.485}
+  local want_pose, want_glasses = {6, 6, 6, 3, 1.2}, {3, 3, 3, 3, 0.9}
+  for epoch = 1, 5 do
+    p:before_epoch(epoch)
+    -- the training losses are not what it reads by default: give it others
+    p:after_epoch(epoch, {landmarks = 9, pose = 0, glasses = 0}, {landmarks = 50 - epoch, pose = pose[epoch], glasses = glasses[epoch]})
+    T.near(p:weights().pose, want_pose[epoch], 1e-9, "pose after epoch " .. epoch)
+    T.near(p:weights().glasses, want_glasses[epoch], 1e-9, "glasses after epoch " .. epoch)
+    T.eq(p:weights().landmarks, 1, "the main task keeps its lambda")
+  end
+  -- the state resumes: the same next epoch from a restored policy
+  local q = started("tcdcn", {tau = 2, rate = 0.1, floor = 0.2}, {landmarks = 1, pose = 6, glasses = 3})
+  q:load_state(json.decode(json.encode(p:state())))
+  T.near(q:weights().pose, 1.2, 1e-12, "restored lambda")
+  -- epoch 6: pose from 0.855 to 0.7695: 10% -> 6; glasses from 0.25 to 0.25: 0 -> floor 0.6
+  for _, policy in ipairs{p, q} do
+    policy:after_epoch(6, {}, {landmarks = 1, pose = 0.7695, glasses = 0.25})
+    T.near(policy:weights().pose, 6, 1e-9, "pose after epoch 6")
+    T.near(policy:weights().glasses, 0.6, 1e-9, "glasses after epoch 6")
+  end
+  -- the training-loss variant reads the training losses
+  local r = started("dynamic", {tau = 1, error = "training"}, {landmarks = 1, pose = 2})
+  r:after_epoch(1, {pose = 1}, {pose = 5})
+  r:after_epoch(2, {pose = 0.99}, {pose = 1})   -- 1% fall of the training loss, rate 5%: 2 * 0.2
+  T.near(r:weights().pose, 0.4, 1e-9, "training variant")
+  T.raises(function() r:after_epoch(3, {}, {pose = 1}) end, "no training loss for task pose after epoch 3")
+  T.raises(function() weighting.new("tcdcn", {rate = 0}) end, "tcdcn: option rate must be > 0")
+  T.raises(function() weighting.new("tcdcn", {floor = 2}) end, "tcdcn: option floor must be >= 0 and <= 1")
+end)
+
 -- ---- options and the run's config -------------------------------------------------------
 
 T.test("options: unknown, wrong type or out of range name the policy and the option", function()
@@ -143,6 +182,9 @@ T.test("options: unknown, wrong type or out of range name the policy and the opt
   T.raises(function() weighting.get{lr = 1} end, "starts with the policy's name")
   T.raises(function() started("fixed", nil, {pose = function() return 1 end}) end,
            "task pose needs a number >= 0", "scheduled")
+  T.eq(experiment.policy(spec_of{policy = "dynamic"}, {}).name, "tcdcn", "dynamic is tcdcn")
+  T.raises(function() experiment.script(spec_of{policy = {"tcdcn", tau = 0}}, experiment.AS_SPEC) end,
+           "weighting policy tcdcn: option tau must be >= 1, got 0")
   T.raises(function() experiment.script(spec_of{policy = {"early_stopping", k = 0}}, experiment.AS_SPEC) end,
            "weighting policy early_stopping: option k must be >= 2, got 0")
   T.raises(function() experiment.script(spec_of{policy = "early_stopping", tasks = {landmarks = 1, pose = function() return 1 end}},
@@ -224,6 +266,17 @@ T.test("end to end: a scheduled lambda", function()
   T.eq(a.history.weights.pose[3], 4, "epoch 3")
   T.eq(a.tasks.pose, "a schedule", "result.tasks names the schedule")
   T.eq(a.config.policy, "scheduled{pose}", "config")
+end)
+
+T.test("end to end: tcdcn, resumed exactly", function()
+  local a = run_twice({tasks = {landmarks = 1, pose = 6, glasses = 3}, policy = {"tcdcn", tau = 1}})
+  T.truthy(a.config.policy:find("tcdcn{", 1, true), "the policy in the config: " .. tostring(a.config.policy))
+  -- an epoch trains with the lambda set after the one before: tau = 1 needs two
+  -- validation losses, so epochs 1 and 2 train with the base lambda
+  T.eq(a.history.weights.pose[1], 6, "epoch 1") T.eq(a.history.weights.pose[2], 6, "epoch 2")
+  local v = a.history.val_loss.pose
+  local want = 6 * math.min(1, math.max(0, (v[1] - v[2]) / v[1] / 0.05))
+  T.near(a.history.weights.pose[3], want, 1e-12, "pose's lambda in epoch 3, from validation losses " .. v[1] .. ", " .. v[2])
 end)
 
 T.run_all()
