@@ -171,6 +171,54 @@ T.test("tcdcn: lambda follows the validation error's fall over tau epochs", func
   T.raises(function() weighting.new("tcdcn", {floor = 2}) end, "tcdcn: option floor must be >= 0 and <= 1")
 end)
 
+-- ---- uncertainty ------------------------------------------------------------------------
+
+T.test("uncertainty: s after one and two steps, SGD and Adam, by hand", function()
+  -- SGD, lr 0.1, s starting at 0; dL/ds = 1 - exp(-s) L.
+  -- Step 1, L = 3: g = 1 - 3 = -2, s = 0 + 0.2 = 0.2.
+  -- Step 2, L = 2: g = 1 - 2 exp(-0.2) = 1 - 2 * 0.8187307531 = -0.6374615062, s = 0.2637461506.
+  local p = started("uncertainty", {optimizer = "sgd", lr = 0.1, init = 0}, {landmarks = 1, pose = 6})
+  T.eq(p:weights().pose, 1, "exp(-0) before any step")
+  p:after_step({landmarks = 3, pose = 3})
+  T.near(p:log_variances().pose, 0.2, 1e-12, "s after step 1")
+  T.near(p:weights().pose, math.exp(-0.2), 1e-12, "lambda = exp(-s)")
+  p:after_step({landmarks = 2, pose = 2})
+  T.near(p:log_variances().pose, 0.2637461506, 1e-9, "s after step 2")
+  -- Adam, lr 0.01: step 1, g = -2: m = -0.2, v = 0.004, m^ = -2, v^ = 4,
+  -- s = 0 - 0.01 * -2 / (2 + 1e-8) = 0.00999999995.
+  local a = started("uncertainty", {lr = 0.01, init = 0}, {pose = 6})
+  a:after_step({pose = 3})
+  T.near(a:log_variances().pose, 0.00999999995, 1e-12, "Adam: s after step 1")
+  -- step 2, L = 2: g = 1 - 2 exp(-0.00999999995) = -0.98009966..., m = 0.9 m + 0.1 g,
+  -- v = 0.999 v + 0.001 g^2, bias corrections 1 - 0.9^2 = 0.19 and 1 - 0.999^2 = 0.001999
+  local s1 = 0.00999999995
+  local g = 1 - 2 * math.exp(-s1)
+  local m, v = 0.9 * -0.2 + 0.1 * g, 0.999 * 0.004 + 0.001 * g * g
+  local want = s1 - 0.01 * (m / 0.19) / (math.sqrt(v / 0.001999) + 1e-8)
+  a:after_step({pose = 2})
+  T.near(a:log_variances().pose, want, 1e-12, "Adam: s after step 2")
+  T.near(want, 0.0192922615, 1e-9, "which is 0.0192922615")
+  -- by default s starts at -log lambda (the experiment's weights at the first step), and
+  -- the learning rate is the run optimizer's
+  local model, optimizer = small_model({landmarks = 2, pose = 3})
+  local d = started("uncertainty", nil, {landmarks = 1, pose = 6}, {model = model, optimizer = optimizer})
+  T.near(d:weights().pose, 6, 1e-12, "lambda starts at 6")
+  T.near(d:log_variances().pose, -math.log(6), 1e-12, "s = -log 6")
+  d:after_step({landmarks = 1, pose = 1})
+  -- Adam's first step moves s by lr (1e-2) against the gradient's sign: 1 - 6 * 1 < 0
+  T.near(d:log_variances().pose, -math.log(6) + 1e-2, 1e-9, "a first step of the run's rate")
+  -- the state resumes to the same next step
+  local r = started("uncertainty", nil, {landmarks = 1, pose = 6}, {model = model, optimizer = optimizer})
+  r:load_state(json.decode(json.encode(d:state())))
+  d:after_step({landmarks = 0.5, pose = 0.7})
+  r:after_step({landmarks = 0.5, pose = 0.7})
+  T.eq(r:log_variances().pose, d:log_variances().pose, "resumed s")
+  T.eq(r:log_variances().landmarks, d:log_variances().landmarks, "resumed s (landmarks)")
+  T.raises(function() started("uncertainty", nil, {landmarks = 1, pose = 0}) end, "task pose has lambda 0")
+  T.raises(function() weighting.new("uncertainty", {lr = -1}) end, "uncertainty: option lr must be > 0")
+  T.raises(function() weighting.new("uncertainty", {optimizer = "rmsprop"}) end, "option optimizer is \"rmsprop\"")
+end)
+
 -- ---- options and the run's config -------------------------------------------------------
 
 T.test("options: unknown, wrong type or out of range name the policy and the option", function()
@@ -277,6 +325,13 @@ T.test("end to end: tcdcn, resumed exactly", function()
   local v = a.history.val_loss.pose
   local want = 6 * math.min(1, math.max(0, (v[1] - v[2]) / v[1] / 0.05))
   T.near(a.history.weights.pose[3], want, 1e-12, "pose's lambda in epoch 3, from validation losses " .. v[1] .. ", " .. v[2])
+end)
+
+T.test("end to end: uncertainty, weights every step, resumed exactly", function()
+  local a = run_twice({policy = {"uncertainty", lr = 1e-2}})
+  T.truthy(a.config.policy:find("uncertainty{", 1, true), "the policy in the config")
+  T.truthy(a.history.weights.pose[1] ~= 6 and a.history.weights.pose[2] ~= a.history.weights.pose[1],
+           "pose's lambda moves: " .. json.encode(a.history.weights.pose))
 end)
 
 T.run_all()
