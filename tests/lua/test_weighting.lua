@@ -219,6 +219,81 @@ T.test("uncertainty: s after one and two steps, SGD and Adam, by hand", function
   T.raises(function() weighting.new("uncertainty", {optimizer = "rmsprop"}) end, "option optimizer is \"rmsprop\"")
 end)
 
+-- ---- GradNorm --------------------------------------------------------------------------
+
+-- 0.5 * sum (output - target)^2, in Lua numbers: a loss whose gradient is output - target.
+local Square = require("mtfl.nn.class").class("Square", require("mtfl.nn.criterion"))
+function Square:updateOutput(input, target)
+  local a, b, sum = input:reshape(-1):totable(), target:reshape(-1):totable(), 0
+  for i = 1, #a do sum = sum + 0.5 * (a[i] - b[i]) ^ 2 end
+  return sum
+end
+function Square:updateGradInput(input, target) return input:sub(target) end
+
+T.test("gradnorm: the shared layer's gradient norms and the weight update, by hand", function()
+  -- x = [1, 2]; W = identity (the shared layer), so the features are x; head a = [1, 1],
+  -- head b = [2, 0], no biases. Targets a = 1, b = 3: outputs 3 and 2, losses 2 and 0.5,
+  -- dL/dout 2 and -1. grad_W L = (dL/dfeatures)^T x: a: [2, 2]^T [1, 2] = [[2, 4], [2, 4]],
+  -- norm sqrt(40); b: [-2, 0]^T [1, 2] = [[-2, -4], [0, 0]], norm sqrt(20).
+  local model = nn.Sequential{nn.Linear(2, 2, {bias = false})}
+    :add(nn.Heads{a = nn.Linear(2, 1, {bias = false}), b = nn.Linear(2, 1, {bias = false})}, "heads")
+  model:get(1).weight:copy(mtfl.tensor({{1, 0}, {0, 1}}))
+  model:get("heads"):get("a").weight:copy(mtfl.tensor({{1, 1}}))
+  model:get("heads"):get("b").weight:copy(mtfl.tensor({{2, 0}}))
+  local params, grads = nn.flatten_parameters(model)
+  local criterion = nn.MultiTask{a = {Square(), 1}, b = {Square(), 1}}
+  local p = started("gradnorm", {lr = 0.01, alpha = 1.5}, {a = 1, b = 1},
+                    {model = model, criterion = criterion, optimizer = optim.SGD(params, grads, {lr = 0.1})})
+  local x = mtfl.tensor({{1, 2}})
+  local function step(ta, tb)
+    local outputs = model:forward(x)
+    local targets = {a = mtfl.tensor({{ta}}), b = mtfl.tensor({{tb}})}
+    local _, losses = criterion:forward(outputs, targets)
+    grads:zero()
+    p:after_loss{losses = losses, outputs = outputs, targets = targets, input = x}
+    T.eq(grads:abs():sum(), 0, "the probe leaves the model's gradients alone")
+    return losses
+  end
+  local losses = step(1, 3)
+  T.near(losses.a, 2, 1e-12, "loss a") T.near(losses.b, 0.5, 1e-12, "loss b")
+  T.near(p.last_norms.a, math.sqrt(40), 1e-6, "g_a") T.near(p.last_norms.b, math.sqrt(20), 1e-6, "g_b")
+  -- first step: L~ = 1 for both, r = 1, targets = mean G = (sqrt 40 + sqrt 20) / 2;
+  -- G_a above it: w_a = 1 - 0.01 sqrt 40, G_b below: w_b = 1 + 0.01 sqrt 20; then sum 2
+  local wa, wb = 1 - 0.01 * math.sqrt(40), 1 + 0.01 * math.sqrt(20)
+  wa, wb = 2 * wa / (wa + wb), 2 * wb / (wa + wb)
+  T.near(p:weights().a, wa, 1e-6, "w_a after step 1") T.near(p:weights().b, wb, 1e-6, "w_b after step 1")
+  T.near(wa, 0.945512, 1e-5, "which is 0.9455")
+  -- second step, target a = 2: L_a = 0.5 (L~_a = 0.25), g_a = sqrt 10; b unchanged (L~_b = 1).
+  -- mean L~ = 0.625: r_a = 0.4, r_b = 1.6; G_a = w_a sqrt 10, G_b = w_b sqrt 20,
+  -- targets mean(G) r^1.5
+  step(2, 3)
+  local Ga, Gb = wa * math.sqrt(10), wb * math.sqrt(20)
+  local mean = (Ga + Gb) / 2
+  local Ta, Tb = mean * 0.4 ^ 1.5, mean * 1.6 ^ 1.5
+  T.truthy(Ga > Ta and Gb < Tb, "a above its target, b below")
+  local na, nb = wa - 0.01 * math.sqrt(10), wb + 0.01 * math.sqrt(20)
+  na, nb = 2 * na / (na + nb), 2 * nb / (na + nb)
+  T.near(p:weights().a, na, 1e-6, "w_a after step 2") T.near(p:weights().b, nb, 1e-6, "w_b after step 2")
+  -- every = 2: the second step leaves the weights as they are
+  local q = started("gradnorm", {lr = 0.01, every = 2}, {a = 3, b = 1}, {model = model, criterion = criterion})
+  T.near(q:weights().a, 1.5, 1e-12, "lambdas scaled to sum to the number of tasks")
+  p = q
+  step(1, 3)
+  local after_first = p:weights().a
+  T.truthy(after_first ~= 1.5, "the first step measures")
+  step(2, 3)
+  T.eq(p:weights().a, after_first, "the second does not")
+  -- the state resumes
+  local r = started("gradnorm", {lr = 0.01, every = 2}, {a = 3, b = 1}, {model = model, criterion = criterion})
+  r:load_state(json.decode(json.encode(q:state())))
+  T.eq(r:weights().a, q:weights().a, "resumed weight") T.eq(r.steps, 2, "resumed step count")
+  T.raises(function() started("gradnorm", nil, {a = 1}, {model = nn.Sequential{nn.Linear(2, 2)}}) end,
+           "gradnorm: the model is no nn.Sequential ending in nn.Heads")
+  T.raises(function() started("gradnorm", nil, {a = 1}, {model = nn.Sequential{nn.ReLU()}:add(nn.Heads{a = nn.Linear(2, 1)}, "heads")}) end,
+           "no module with parameters before the heads")
+  T.raises(function() weighting.new("gradnorm", {every = 0}) end, "gradnorm: option every must be >= 1")
+end)
+
 -- ---- options and the run's config -------------------------------------------------------
 
 T.test("options: unknown, wrong type or out of range name the policy and the option", function()
@@ -332,6 +407,14 @@ T.test("end to end: uncertainty, weights every step, resumed exactly", function(
   T.truthy(a.config.policy:find("uncertainty{", 1, true), "the policy in the config")
   T.truthy(a.history.weights.pose[1] ~= 6 and a.history.weights.pose[2] ~= a.history.weights.pose[1],
            "pose's lambda moves: " .. json.encode(a.history.weights.pose))
+end)
+
+T.test("end to end: gradnorm on the shared layer, resumed exactly", function()
+  local a = run_twice({tasks = {landmarks = 1, pose = 6, glasses = 3}, policy = {"gradnorm", every = 2}})
+  T.truthy(a.config.policy:find("gradnorm{", 1, true), "the policy in the config")
+  local sum = a.history.weights.landmarks[1] + a.history.weights.pose[1] + a.history.weights.glasses[1]
+  T.near(sum, 3, 1e-9, "the weights sum to the number of tasks")
+  T.truthy(a.history.weights.pose[1] ~= 6 * 3 / 10, "they moved from the scaled lambdas")
 end)
 
 T.run_all()
