@@ -242,7 +242,7 @@ T.test("gradnorm: the shared layer's gradient norms and the weight update, by ha
   model:get("heads"):get("b").weight:copy(mtfl.tensor({{2, 0}}))
   local params, grads = nn.flatten_parameters(model)
   local criterion = nn.MultiTask{a = {Square(), 1}, b = {Square(), 1}}
-  local p = started("gradnorm", {lr = 0.01, alpha = 1.5}, {a = 1, b = 1},
+  local p = started("gradnorm", {lr = 0.01, alpha = 1.5, optimizer = "sgd"}, {a = 1, b = 1},
                     {model = model, criterion = criterion, optimizer = optim.SGD(params, grads, {lr = 0.1})})
   local x = mtfl.tensor({{1, 2}})
   local function step(ta, tb)
@@ -274,6 +274,12 @@ T.test("gradnorm: the shared layer's gradient norms and the weight update, by ha
   local na, nb = wa - 0.01 * math.sqrt(10), wb + 0.01 * math.sqrt(20)
   na, nb = 2 * na / (na + nb), 2 * nb / (na + nb)
   T.near(p:weights().a, na, 1e-6, "w_a after step 2") T.near(p:weights().b, nb, 1e-6, "w_b after step 2")
+  -- Adam (the default): its first step is lr against the gradient's sign: 1 - 0.01 for a
+  -- (above its target), 1 + 0.01 for b, already summing to 2
+  local adam = started("gradnorm", {lr = 0.01}, {a = 1, b = 1}, {model = model, criterion = criterion})
+  p = adam
+  step(1, 3)
+  T.near(adam:weights().a, 0.99, 1e-7, "Adam: w_a after step 1") T.near(adam:weights().b, 1.01, 1e-7, "Adam: w_b after step 1")
   -- every = 2: the second step leaves the weights as they are
   local q = started("gradnorm", {lr = 0.01, every = 2}, {a = 3, b = 1}, {model = model, criterion = criterion})
   T.near(q:weights().a, 1.5, 1e-12, "lambdas scaled to sum to the number of tasks")

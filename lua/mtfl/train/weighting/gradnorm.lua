@@ -9,8 +9,13 @@
 --   G_i = ||grad_W (w_i L_i)|| = w_i g_i,  g_i = ||grad_W L_i||
 --   L~_i = L_i(t) / L_i(0) (L_i(0): the first step's loss),  r_i = L~_i / mean_j L~_j
 --   target_i = mean_j G_j * r_i^alpha       (held constant)
---   w_i <- w_i - lr * d/dw_i sum_j |G_j - target_j| = w_i - lr * sign(G_i - target_i) g_i
--- then w clipped at 0 and scaled to sum to the number of tasks. The weights start at
+--   d/dw_i sum_j |G_j - target_j| = sign(G_i - target_i) g_i
+-- a step on w with that gradient (Adam by default, as the paper trains w with the
+-- network's optimizer; optimizer = "sgd": w_i <- w_i - lr * sign(G_i - target_i) g_i),
+-- then w clipped at 0 and scaled to sum to the number of tasks. Why not plain SGD by
+-- default: its step scales with g_i, and on the seed network the landmark loss's g is
+-- some hundred times the attributes', so one step at lr 0.025 sent the landmarks'
+-- weight to 0; Adam's step is about lr whatever the scale. The weights start at
 -- the experiment's lambdas scaled the same way (all tasks, the main one included).
 -- The new weights weigh the next step (this one's backward keeps those it measured).
 --
@@ -19,7 +24,8 @@
 -- scratch tensor, swapped in for W's own gradient (which stays untouched): nothing
 -- below W is visited. every = k measures at every k-th step (the first included) and
 -- leaves the weights alone in between. Options: alpha (>= 0; the paper's 1.5 for its
--- NYUv2 runs), lr (> 0; 0.025, the paper's rate), every (>= 1).
+-- NYUv2 runs), lr (> 0; 0.025, the paper's rate), optimizer ("adam" (beta1 0.9,
+-- beta2 0.999, eps 1e-8) or "sgd"), every (>= 1).
 local mtfl = require "mtfl"
 local Policy = require "mtfl.train.weighting.policy"
 local is_instance = require("mtfl.nn.class").is_instance
@@ -29,6 +35,7 @@ local errors = require "mtfl.errors"
 
 local GradNorm = Policy.class("gradnorm", {
   alpha = {"number", 1.5, min = 0}, lr = {"number", 0.025, above = 0}, every = {"integer", 1, min = 1},
+  optimizer = {"string", "adam", values = {"adam", "sgd"}},
 })
 GradNorm.per_step = true
 
@@ -69,6 +76,7 @@ function GradNorm:begin(run)
   if not (sum > 0) then errors.raise("weighting policy gradnorm: the tasks' lambdas sum to 0") end
   for _, task in ipairs(self.task_names) do self.lambda[task] = self.base[task] * n / sum end
   self.first_loss, self.steps = {}, 0
+  self.adam = self.options.optimizer == "adam" and {m = {}, v = {}, step = 0} or nil
   if run.model then self.net = GradNorm.shared_layer(run.model) end
 end
 
@@ -94,8 +102,19 @@ function GradNorm:shared_gradient_norm(task, step)
   return math.sqrt(first:mul(first):sum())
 end
 
+-- The step on w_i from its gradient: SGD, or Adam with moments kept in adam.
+local function descend(task, w, gradient, lr, adam)
+  if not adam then return w - lr * gradient end
+  local b1, b2 = 0.9, 0.999
+  adam.m[task] = b1 * (adam.m[task] or 0) + (1 - b1) * gradient
+  adam.v[task] = b2 * (adam.v[task] or 0) + (1 - b2) * gradient * gradient
+  local m_hat, v_hat = adam.m[task] / (1 - b1 ^ adam.step), adam.v[task] / (1 - b2 ^ adam.step)
+  return w - lr * m_hat / (math.sqrt(v_hat) + 1e-8)
+end
+
 --- The weights' update from the norms g (unweighted) and the losses: pure, for tests.
-function GradNorm.update(weights, norms, losses, first_loss, alpha, lr)
+--- adam = {m = {}, v = {}, step = n} (its moments, updated) for Adam, nil for SGD.
+function GradNorm.update(weights, norms, losses, first_loss, alpha, lr, adam)
   local tasks = {}
   for task in pairs(weights) do tasks[#tasks + 1] = task end
   table.sort(tasks)
@@ -111,7 +130,7 @@ function GradNorm.update(weights, norms, losses, first_loss, alpha, lr)
     local target = mean_G * (mean_ratio > 0 and ratio[task] / mean_ratio or 1) ^ alpha
     local diff = G[task] - target
     local sign = diff > 0 and 1 or diff < 0 and -1 or 0
-    new[task] = math.max(0, weights[task] - lr * sign * norms[task])
+    new[task] = math.max(0, descend(task, weights[task], sign * norms[task], lr, adam))
     sum = sum + new[task]
   end
   if not (sum > 0) then return weights end   -- every weight driven to 0: keep the last ones
@@ -129,10 +148,14 @@ function GradNorm:after_loss(step)
   local norms = {}
   for _, task in ipairs(self.task_names) do norms[task] = self:shared_gradient_norm(task, step) end
   self.last_norms = norms
-  self.lambda = GradNorm.update(self.lambda, norms, step.losses, self.first_loss, self.options.alpha, self.options.lr)
+  if self.adam then self.adam.step = self.adam.step + 1 end
+  self.lambda = GradNorm.update(self.lambda, norms, step.losses, self.first_loss, self.options.alpha, self.options.lr,
+                                self.adam)
 end
 
-function GradNorm:state() return {lambda = self:weights(), first_loss = self.first_loss, steps = self.steps} end
+function GradNorm:state()
+  return {lambda = self:weights(), first_loss = self.first_loss, steps = self.steps, adam = self.adam}
+end
 
 function GradNorm:load_state(s)
   for _, task in ipairs(self.task_names) do
@@ -143,6 +166,10 @@ function GradNorm:load_state(s)
     self.first_loss[task] = s.first_loss and s.first_loss[task]
   end
   self.steps = s.steps
+  if self.adam then
+    local a = s.adam or {}
+    self.adam = {m = a.m or {}, v = a.v or {}, step = a.step or 0}
+  end
 end
 
 return GradNorm
