@@ -14,8 +14,9 @@ local errors = require "mtfl.errors"
 local Policy = {}
 Policy.__index = Policy
 
--- A rule is {type, default, min =, max =, above =, values = {...}}: "above" is a strict
--- lower bound, "values" the strings allowed.
+-- A rule is {type, default, min =, max =, above =, values = {...}, unset =}: "above" is
+-- a strict lower bound, "values" the strings allowed, "unset" what describe() says for
+-- an option without a default that was not given.
 local function check_option(policy, key, value, rule)
   local kind = rule[1]
   local ok = (kind == "integer" and math.type(value) == "integer") or (kind == "number" and type(value) == "number")
@@ -124,8 +125,9 @@ function Policy:load_state(s) end
 --- the run's config, so that a finished run is reused only for the same policy.
 function Policy:describe()
   local parts = {}
-  for _, key in ipairs(shape.sorted_keys(self.options)) do
+  for _, key in ipairs(shape.sorted_keys(self.rules)) do
     local v = self.options[key]
+    if v == nil then v = self.rules[key].unset or "none" end
     parts[#parts + 1] = string.format("%s = %s", key, type(v) == "function" and "a function" or
                                       type(v) == "table" and "a table" or tostring(v))
   end

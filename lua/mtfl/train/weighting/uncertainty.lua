@@ -28,7 +28,8 @@ local Policy = require "mtfl.train.weighting.policy"
 local errors = require "mtfl.errors"
 
 local Uncertainty = Policy.class("uncertainty", {
-  lr = {"number", nil, above = 0}, optimizer = {"string", "adam", values = {"adam", "sgd"}}, init = {"number", nil},
+  lr = {"number", nil, above = 0, unset = "the run's"}, optimizer = {"string", "adam", values = {"adam", "sgd"}},
+  init = {"number", nil, unset = "-log lambda"},
 })
 Uncertainty.per_step = true
 Uncertainty.BETA1, Uncertainty.BETA2, Uncertainty.EPS = 0.9, 0.999, 1e-8
