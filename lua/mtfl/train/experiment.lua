@@ -8,6 +8,11 @@
 --     tasks = {landmarks = 1, pose = 6, glasses = 3},        -- lambda per task, eq. (3)
 --     network = experiment.example("seed_network.lua"),     -- function(size, outputs) -> model
 --     -- early_stopping = {k = 5},                          -- eq. (4) on the auxiliary tasks
+--     -- policy = "tcdcn",                                  -- the task weights' policy
+--     --   (mtfl.train.weighting): "fixed" (default), "early_stopping", "tcdcn" ("dynamic"),
+--     --   "uncertainty", "gradnorm", "scheduled"; or {name, options}: {"gradnorm", alpha = 1.5,
+--     --   every = 4}; or a policy object. A task's value in tasks may be a function of the
+--     --   epoch (pose = weighting.ramp{from = 0, to = 6, epochs = 5}): policy "scheduled"
 --     -- augment = {mirror = true, rotate = 20, scale = 0.15, shift = 0.08, color = 0.3},
 --     --   or function(size) return {translate = size // 10, mirror = true} end: the
 --     --   loader's augment table (fields: mtfl.data.loader)
@@ -31,7 +36,7 @@ local nn = require "mtfl.nn"
 local optim = require "mtfl.optim"
 local data = require "mtfl.data"
 local json = require "mtfl.json"
-local EarlyStopping = require "mtfl.train.early_stopping"
+local weighting = require "mtfl.train.weighting"
 local Trainer = require "mtfl.train.trainer"
 local evaluate = require "mtfl.train.evaluate"
 local datasets = require "mtfl.train.datasets"
@@ -102,9 +107,17 @@ local function check(spec)
   end
   for task, lambda in pairs(spec.tasks) do
     if not M.OUTPUTS[task] then errors.raisef("experiment %s: unknown task %q", spec.name, tostring(task)) end
-    if type(lambda) ~= "number" or lambda <= 0 then
-      errors.raisef("experiment %s: task %s needs a positive lambda, got %s", spec.name, task, tostring(lambda))
+    if type(lambda) ~= "function" and (type(lambda) ~= "number" or lambda <= 0) then
+      errors.raisef("experiment %s: task %s needs a positive lambda or a function(epoch) -> lambda, got %s",
+                    spec.name, task, tostring(lambda))
     end
+  end
+  if spec.policy ~= nil and spec.early_stopping ~= nil then
+    errors.raisef("experiment %s: give either policy or early_stopping (the policy \"early_stopping\"), not both", spec.name)
+  end
+  if spec.early_stopping ~= nil and type(spec.early_stopping) ~= "table" then
+    errors.raisef("experiment %s: early_stopping must be a table {k = 5, epsilon_factor = 15}, got a %s", spec.name,
+                  type(spec.early_stopping))
   end
   if spec.augment ~= nil and type(spec.augment) ~= "table" and type(spec.augment) ~= "function" then
     errors.raisef("experiment %s: augment must be a table or function(size) -> table, got %s", spec.name, type(spec.augment))
@@ -122,6 +135,9 @@ local function check(spec)
     errors.raisef("experiment %s: clip must be a positive number, got %s", spec.name, tostring(spec.clip))
   end
   optimizer_class(spec)
+  -- the policy's options and the tasks' lambdas checked before any training (an object
+  -- is the caller's: it is started by its run only)
+  if not weighting.is_policy(spec.policy) then M.policy(spec, {}):start{tasks = spec.tasks} end
   if spec.landmark_loss ~= nil then landmark_loss(spec) end   -- its options' errors, before any training
   spec.title = spec.title or spec.name
   return spec
@@ -140,6 +156,43 @@ end
 
 -- ---- one run ---------------------------------------------------------------------------
 
+local function has_schedule(spec)
+  for _, lambda in pairs(spec.tasks) do
+    if type(lambda) == "function" then return true end
+  end
+  return false
+end
+
+--- The experiment's weighting policy (mtfl.train.weighting), not yet started: spec.policy,
+--- or early_stopping = {...} as the policy "early_stopping", or "scheduled" when a task's
+--- lambda is a function, else "fixed". s.es_factor (--es-factor) gives early stopping's
+--- second factor unless the table does.
+function M.policy(spec, s)
+  if spec.early_stopping then
+    local o = spec.early_stopping
+    return weighting.new("early_stopping", {k = o.k or 5, epsilon_factor = o.epsilon_factor,
+                                            second_factor = o.second_factor or s.es_factor})
+  end
+  local p = spec.policy
+  if p == nil then return weighting.new(has_schedule(spec) and "scheduled" or "fixed") end
+  if weighting.is_policy(p) then return p end
+  if (p == "early_stopping" or type(p) == "table" and p[1] == "early_stopping" and p.second_factor == nil) and s.es_factor then
+    local o = type(p) == "table" and p or {p}
+    local copy = {second_factor = s.es_factor}
+    for k, v in pairs(o) do copy[k] = v end
+    p = copy
+  end
+  return weighting.get(p)
+end
+
+-- tasks as JSON can hold them: a schedule (a function) is named, not written.
+local function tasks_record(spec)
+  if not has_schedule(spec) then return spec.tasks end
+  local out = {}
+  for task, lambda in pairs(spec.tasks) do out[task] = type(lambda) == "function" and "a schedule" or lambda end
+  return out
+end
+
 -- The settings a run's results depend on: a finished run is reused only when they match.
 local CONFIG_KEYS = {"protocol", "profile", "size", "epochs", "epoch_size", "batch", "lr", "es_factor", "limit"}
 
@@ -156,6 +209,14 @@ local function choices_of(spec, c)
   end
   c.clip = spec.clip
   if spec.schedule then c.schedule = "a schedule" end
+  -- the weights' policy, only when the table chose one other than the seed's fixed
+  -- lambdas or its early_stopping field (the runs made before policies still match)
+  if spec.policy ~= nil or has_schedule(spec) then
+    local policy = M.policy(spec, c)
+    if not weighting.is_policy(spec.policy) then policy:start{tasks = spec.tasks} end   -- describe knows the tasks
+    if policy.name ~= "fixed" then c.policy = policy:describe() end
+  end
+  if has_schedule(spec) then c.tasks = json.encode(tasks_record(spec)) end
 end
 
 -- The network's structure and the augmentation are settings too: a finished run is not
@@ -247,22 +308,14 @@ local function build(spec, s, ds)
   local params, grads = nn.flatten_parameters(model)
   local criteria = {}
   for task, lambda in pairs(spec.tasks) do
-    criteria[task] = {task == "landmarks" and landmark_loss(spec) or nn.CrossEntropy(), lambda}
+    -- a scheduled lambda is set by the policy before the first step
+    criteria[task] = {task == "landmarks" and landmark_loss(spec) or nn.CrossEntropy(),
+                      type(lambda) == "number" and lambda or 1}
   end
   local criterion = nn.MultiTask(criteria)
-  local early_stopping
-  if spec.early_stopping then
-    local auxiliary = {}
-    for task, lambda in pairs(spec.tasks) do
-      if task ~= "landmarks" then auxiliary[task] = lambda end
-    end
-    early_stopping = EarlyStopping.new{tasks = auxiliary, k = spec.early_stopping.k or 5,
-                                       epsilon_factor = spec.early_stopping.epsilon_factor,
-                                       second_factor = s.es_factor}
-  end
   init_landmark_head(spec, model, ds, s.size)
   if spec.prepare then spec.prepare(model, ds, targets.landmark_scale(s.size)) end
-  return model, make_optimizer(spec, s, params, grads), criterion, early_stopping, size_check
+  return model, make_optimizer(spec, s, params, grads), criterion, M.policy(spec, s), size_check
 end
 
 -- What a run leaves in its folder; --fresh removes them to start over.
@@ -318,14 +371,14 @@ function M.run(spec, s, o)
   config = json.decode(files.read(config_file))   -- the run's record, also when resumed
 
   if o.announce then o.announce() end
-  local model, optimizer, criterion, early_stopping, tree = build(spec, s, ds)
+  local model, optimizer, criterion, policy, tree = build(spec, s, ds)
   local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device})
   local trainer = Trainer.new{label = string.format("%s s%d", spec.name, s.seed), model = model,
     criterion = criterion, optimizer = optimizer, loader = loader, val = ds.val, size = s.size,
     epochs = s.epochs, epoch_size = s.epoch_size, batch = s.batch,
     lr_at = spec.lr_schedule and function(epoch) return spec.lr_schedule(epoch, s.epochs, s.lr) end,
     schedule = spec.schedule, clip = spec.clip,
-    early_stopping = early_stopping, checkpoint = dir .. "/checkpoint.safetensors",
+    policy = policy, tasks = spec.tasks, checkpoint = dir .. "/checkpoint.safetensors",
     device = s.device}
   local done = trainer:resume()
   if done > 0 then
@@ -339,7 +392,7 @@ function M.run(spec, s, o)
   local result = evaluate.flatten(test)
   result.experiment, result.title, result.short, result.seed = spec.name, spec.title, spec.short, s.seed
   result.config = config
-  result.tasks = spec.tasks
+  result.tasks = tasks_record(spec)
   result.stop_epoch = trainer:stop_epochs()
   result.history = trainer.history
   result.train_seconds = 0
@@ -387,7 +440,7 @@ function M.model_card(spec, s, ds, result)
     -- and the eye-mouth distance eye_mouth of the side; seed: whole images resized
     protocol = {name = s.protocol, eye_mouth = s.protocol == "crop" and 0.316 or nil},
     data = {source = ds.info.source, identity = ds.info.identity, test_faces = #ds.test},
-    training = result.config, lambda = spec.tasks,
+    training = result.config, lambda = tasks_record(spec),
     test = test, train_seconds = result.train_seconds,
   }
 end

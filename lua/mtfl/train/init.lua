@@ -9,6 +9,7 @@
 return {
   Trainer = require "mtfl.train.trainer",
   EarlyStopping = require "mtfl.train.early_stopping",
+  weighting = require "mtfl.train.weighting",
   Progress = require "mtfl.train.progress",
   evaluate = require "mtfl.train.evaluate",
   experiment = require "mtfl.train.experiment",

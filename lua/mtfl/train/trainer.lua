@@ -6,15 +6,19 @@
 --     lr_at = nil (function(epoch) -> learning rate, set once per epoch),
 --     schedule = nil (an mtfl.optim.schedules function, set before every step),
 --     clip = nil (clip the gradients' total norm to this before every update),
---     early_stopping = EarlyStopping.new{tasks = {pose = 6, glasses = 3}},
+--     policy = weighting.new("tcdcn") (the task weights: mtfl.train.weighting; "fixed" by
+--       default, or early_stopping = EarlyStopping.new{tasks = {pose = 6, glasses = 3}}),
+--     tasks = nil (the policy's base lambdas: the criterion's weights by default),
 --     checkpoint = "out/runs/multitask/seed1/checkpoint.safetensors"}
 --   trainer:resume()                 -- from the checkpoint, when there is one
 --   local status = trainer:fit()     -- "finished" or "interrupted"
 --   local test = trainer:evaluate(ds.test)
 --
 -- Each epoch: train over the loader's batches with a progress bar, measure the
--- validation set (every head's metrics and every task's loss), let early stopping
--- stop auxiliary tasks (lambda to 0, head frozen), and write the checkpoint.
+-- validation set (every head's metrics and every task's loss), let the weighting policy
+-- change the lambdas (early stopping: lambda to 0, head frozen), and write the checkpoint.
+-- The policy's lambdas go to the criterion before every epoch (and before every step
+-- for a policy whose policy.per_step is true); history.weights[task] holds each epoch's.
 --
 -- A schedule is asked before every step for the rate at t = epochs done + batches done /
 -- batches per epoch (0 at the first step), schedule(t, base_lr, epochs), base_lr being
@@ -28,6 +32,8 @@ local evaluate = require "mtfl.train.evaluate"
 local targets = require "mtfl.train.targets"
 local run_state = require "mtfl.train.run_state"
 local errors = require "mtfl.errors"
+local weighting = require "mtfl.train.weighting"
+local StoppingPolicy = require "mtfl.train.weighting.early_stopping"
 
 local Trainer = {}
 Trainer.__index = Trainer
@@ -59,8 +65,24 @@ function Trainer.new(o)
   end
   self.base_lr = o.base_lr or o.optimizer.config.lr
   self.epoch = 0
-  self.history = {train_loss = {}, val_loss = {}, val = {}, seconds = {}, images_per_second = {}, first_loss = {}}
+  self.history = {train_loss = {}, val_loss = {}, val = {}, seconds = {}, images_per_second = {}, first_loss = {},
+                  weights = {}}
+  if o.policy and o.early_stopping then errors.raise("Trainer.new: give either policy or early_stopping, not both") end
+  self.policy = o.policy and weighting.get(o.policy) or o.early_stopping and StoppingPolicy.around(o.early_stopping)
+                or weighting.new("fixed")
+  local tasks = o.tasks
+  if not tasks then
+    tasks = {}
+    for _, task in ipairs(self.tasks) do tasks[task] = o.criterion:weight(task) end
+  end
+  self.policy:start{tasks = tasks, model = o.model, criterion = o.criterion, optimizer = o.optimizer}
+  self:apply_weights()
   return self
+end
+
+--- The policy's lambdas into the criterion.
+function Trainer:apply_weights()
+  for task, lambda in pairs(self.policy:weights()) do self.criterion:set_weight(task, lambda) end
 end
 
 --- Picks up the checkpoint when there is one; returns the epochs already done.
@@ -73,12 +95,19 @@ function Trainer:resume()
   end
   self.epoch, self.history = record.epoch, record.history
   self.history.first_loss = self.history.first_loss or {}
-  for task, weight in pairs(record.weights) do self.criterion:set_weight(task, weight) end
-  if self.early_stopping and record.early_stopping then
-    self.early_stopping:load_state(run_state.decode_early_stopping(record.early_stopping))
-    -- the optimizer's state already holds the frozen views; the heads need telling
-    for task in pairs(self.early_stopping.stopped) do self.model:get("heads"):freeze(task) end
+  self.history.weights = self.history.weights or {}
+  local policy = record.policy
+  -- a checkpoint written before policies existed kept the early-stopping state apart
+  if not policy and record.early_stopping then policy = {name = "early_stopping", state = record.early_stopping} end
+  if policy then
+    if policy.name ~= self.policy.name then
+      errors.raisef("%s was written by a run weighted by the policy %s, this one uses %s (remove it to start over)",
+                    self.checkpoint, tostring(policy.name), self.policy.name)
+    end
+    self.policy:load_state(policy.state)
   end
+  self:apply_weights()
+  for task, weight in pairs(record.weights) do self.criterion:set_weight(task, weight) end
   return self.epoch
 end
 
@@ -88,7 +117,7 @@ function Trainer:save_checkpoint()
   for _, task in ipairs(self.tasks) do weights[task] = self.criterion:weight(task) end
   run_state.save(self.checkpoint, self.model, self.optimizer, {
     epoch = self.epoch, epochs = self.epochs, history = self.history, weights = weights,
-    early_stopping = self.early_stopping and run_state.encode_early_stopping(self.early_stopping:state()),
+    policy = {name = self.policy.name, state = self.policy:state()},
   })
 end
 
@@ -147,14 +176,21 @@ function Trainer:step(batch, index)
     local t = self.epoch + (index - 1) / self.batches
     self.optimizer:set_lr(self.schedule(t, self.base_lr, self.epochs))
   end
+  local policy = self.policy
+  local step = {epoch = self.epoch + 1, index = index, batches = self.batches}
+  policy:before_step(step)
+  if policy.per_step then self:apply_weights() end
   local t = targets.of_batch(batch, self.criterion, self.landmark_scale)
   self.optimizer:zeroGrad()
   local outputs = self.model:forward(batch.images)
   local _, losses = self.criterion:forward(outputs, t)
   self:check_losses(losses, index)
+  step.losses, step.outputs, step.targets, step.input = losses, outputs, t, batch.images
+  policy:after_loss(step)
   self.model:backward(batch.images, self.criterion:backward(outputs, t))
   if self.clip then self.grad_norm = clip_grad_norm(self.optimizer, self.clip) end
   self.optimizer:step()
+  policy:after_step(losses)
   return losses
 end
 
@@ -177,16 +213,12 @@ function Trainer:train_epoch(progress)
   return means
 end
 
--- The early-stopping decisions of this epoch: a stopped task sends no more gradient
--- (its lambda goes to 0) and its head stays where it is (frozen, also in the optimizer).
-function Trainer:apply_early_stopping(train_losses, val_losses)
-  if not self.early_stopping then return {} end
-  local stopped = self.early_stopping:update(train_losses, val_losses)
-  for _, task in ipairs(stopped) do
-    self.criterion:set_weight(task, 0)
-    self.optimizer:freeze(self.model:get("heads"):freeze(task))
-  end
-  return stopped
+-- The policy's decisions after an epoch: new lambdas for the next one; the tasks it
+-- stopped (early stopping: lambda 0, head frozen, also in the optimizer) come back.
+function Trainer:apply_policy(train_losses, val_losses)
+  local changes = self.policy:after_epoch(self.epoch, train_losses, val_losses) or {}
+  self:apply_weights()
+  return changes.stopped or {}
 end
 
 --- "val: error 9.81% failure 0.41 | pose 0.62 | glasses 0.91"
@@ -219,6 +251,8 @@ function Trainer:fit(should_stop)
     local t0 = mtfl.clock()
     progress:start_epoch(self.epoch + 1)
     if self.lr_at then self.optimizer:set_lr(self.lr_at(self.epoch + 1)) end
+    self.policy:before_epoch(self.epoch + 1)
+    self:apply_weights()
     local train_losses = self:train_epoch(progress)
     local train_seconds = mtfl.clock() - t0
     local val = self:evaluate(self.val)
@@ -231,7 +265,8 @@ function Trainer:fit(should_stop)
     end
     append(self.history, "seconds", mtfl.clock() - t0)
     append(self.history, "images_per_second", progress.images / math.max(train_seconds, 1e-9))
-    local stopped = self:apply_early_stopping(train_losses, val.losses)
+    for task, lambda in pairs(self.policy:weights()) do append(self.history.weights, task, lambda) end
+    local stopped = self:apply_policy(train_losses, val.losses)
     self:save_checkpoint()
     progress:finish_epoch(train_losses, summary_line(flat, stopped, mtfl.clock() - t0))
     -- asked after every epoch (it may count them), obeyed unless the run is complete
@@ -248,7 +283,7 @@ end
 
 --- The epoch at which each early-stopped task stopped ({} without early stopping).
 function Trainer:stop_epochs()
-  return self.early_stopping and self.early_stopping.stopped or {}
+  return self.policy:stop_epochs()
 end
 
 return Trainer
