@@ -180,3 +180,20 @@
 --- Tensor:argmax([dim [, keepdim]]) -> the 1-based index of the largest (the flat index for the whole tensor)
 --- Tensor:argmin([dim [, keepdim]]) -> the 1-based index of the smallest
 --- Tensor:matmul(b [, options]) -> mtfl.matmul(t, b, options)
+
+-- ---- mtfl._mpi: the C half of mtfl.mpi (src/lua/lmpi.c) ------------------------------------------
+-- Present only in a build with MPI. Scripts use mtfl.mpi, which calls these only under
+-- mpirun, after checking the arguments; each starts MPI on first use.
+
+--- _mpi.rank() -> this process's rank in MPI_COMM_WORLD (starts MPI)
+--- _mpi.size() -> the number of processes (starts MPI)
+--- _mpi.barrier(): MPI_Barrier
+--- _mpi.broadcast(tensor, root) -> tensor, the root's values in place (MPI_Bcast, after comparing sizes)
+--- _mpi.allreduce(tensor, op) -> tensor, reduced in place: "sum", "mean", "max" or "min" (MPI_Allreduce)
+--- _mpi.broadcast_string(s, root) -> the root's s (a length, then the bytes)
+--- _mpi.gather_strings(s, root) -> {s of rank 0, rank 1, ...} on the root, nil elsewhere (MPI_Gatherv)
+--- _mpi.allreduce_numbers(numbers, op) -> the numbers reduced as doubles
+--- _mpi.processor_name() -> MPI_Get_processor_name
+--- _mpi.finalize() -> whether MPI was running: MPI_Finalize, once (also when the Lua state closes)
+--- _mpi.started() -> whether MPI runs now in this process
+--- _mpi.version() -> MPI_Get_library_version's text

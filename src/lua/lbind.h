@@ -68,6 +68,7 @@ void lmtfl_open_ops(lua_State *L);     /* adds op methods to the metatable's __i
 void lmtfl_open_nn(lua_State *L);      /* layer ops: conv2d, maxpool2d, cross_entropy, ... */
 void lmtfl_open_data(lua_State *L);    /* mtfl._data: the data pipeline (src/data) */
 void lmtfl_open_files(lua_State *L);   /* mtfl._files: atomic writes, locks (lfiles.c) */
+void lmtfl_open_mpi(lua_State *L);     /* mtfl._mpi when built with MPI (lmpi.c) */
 void lmtfl_print_tensor(lua_State *L, const mtfl_tensor *t); /* pushes its text */
 
 #endif

@@ -358,6 +358,7 @@ int luaopen_mtfl(lua_State *L)
     lmtfl_open_nn(L);
     lmtfl_open_data(L);
     lmtfl_open_files(L);
+    lmtfl_open_mpi(L);
     luaL_getmetatable(L, LMTFL_TENSOR);
     lua_setfield(L, -2, "Tensor");
     install_searcher(L);

@@ -1,5 +1,5 @@
 -- mtfl.help.index: what is documented, found by walking the public tables (mtfl, Tensor
--- methods, mtfl.nn, .optim, .data, .train, .predictor) and matched to the comments of the embedded
+-- methods, mtfl.nn, .optim, .data, .train, .predictor, .mpi) and matched to the comments of the embedded
 -- library (mtfl._lua_sources) by the values themselves, so that a function exported
 -- under another name (nn.flatten_parameters) or a class made by a factory (nn.ReLU)
 -- finds its comment, and a new layer exported from mtfl/nn/init.lua appears unlisted.
@@ -20,8 +20,9 @@ M.GROUPS = {
   {key = "data", title = "mtfl.data: the MTFL data pipeline"},
   {key = "train", title = "mtfl.train: training runs and experiments"},
   {key = "predictor", title = "mtfl.predictor: a model file used on faces"},
+  {key = "mpi", title = "mtfl.mpi: processes of one mpirun working as one"},
 }
-local NAMESPACES = {"nn", "optim", "data", "train", "predictor"}
+local NAMESPACES = {"nn", "optim", "data", "train", "predictor", "mpi"}
 
 -- The parameters of a Lua function, from the function itself: "(a, b, options)".
 local function lua_args(fn, drop_self)
@@ -180,7 +181,7 @@ local function build()
         if is_class(v) then
           local group = ns == "nn" and (is_criterion(v) and "nn.criteria" or "nn.layers") or ns
           add_class(name, v, group, "mtfl." .. ns, key)
-        elseif type(v) == "function" then
+        elseif type(v) == "function" and not key:match("^_") then   -- _name: private, as in mtfl
           add_function(name, v, ns, ".")
         elseif type(v) == "table" then
           local inner = {}
