@@ -123,19 +123,20 @@ local function collect(items, o)
   return runs
 end
 
--- Whether every rank sees the same output folder: rank 0 leaves a file there, the
--- others look for it.
+-- Whether every rank sees the same output folder: rank 0 leaves a file in its folder,
+-- the others look for it in theirs (the same path may name another disk on another
+-- machine, or each rank may have been given a folder of its own).
 local function shared_folder(mpi, dir)
   files.mkdir(dir)
   local name = ""
   if mpi.rank() == 0 then
-    name = string.format("%s/.rank0-%d-%d", dir, os.time(), math.random(1 << 30))
-    files.write_atomic(name, "")
+    name = string.format(".rank0-%d-%d", os.time(), math.random(1 << 30))
+    files.write_atomic(dir .. "/" .. name, "")
   end
   name = mpi.broadcast_string(name, 0)
-  local seen = mpi.allreduce_numbers({files.exists(name) and 1 or 0}, "min")[1] == 1
+  local seen = mpi.allreduce_numbers({files.exists(dir .. "/" .. name) and 1 or 0}, "min")[1] == 1
   mpi.barrier()
-  if mpi.rank() == 0 then os.remove(name) end
+  if mpi.rank() == 0 then os.remove(dir .. "/" .. name) end
   return seen
 end
 

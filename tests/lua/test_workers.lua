@@ -1,0 +1,140 @@
+-- The grid's runs shared among processes (mtfl.train.workers) under mpirun: two ranks
+-- on this machine, with one shared output folder (each takes the runs nobody holds) and
+-- with a folder each (run i to rank (i - 1) % 2, results sent to rank 0); both give the
+-- results of a single process, bit for bit; a rank killed mid-run loses nothing: the
+-- next start resumes its run from the checkpoint. (--jobs: test_experiments.lua.)
+local mtfl = require "mtfl"
+local json = require "mtfl.json"
+local mpi = require "mtfl.mpi"
+local T = require "harness"
+local H = require "data_helpers"
+
+mtfl.set_device("cpu")
+local HOST = os.getenv("MTFL_LUA") or "mtfl-lua"
+local REPRODUCE = "../../examples/reproduce.lua"
+local GRID = "--quick --synthetic --limit 200 --size 24 --epoch-size 200 --device cpu --seeds 2 "
+             .. "--experiments single_task_landmarks,multitask_early_stopping"
+
+local function first_line(command)
+  local p = io.popen(command)
+  local line = p:read("l")
+  p:close()
+  return line
+end
+
+local MPIRUN = first_line("command -v mpirun 2>/dev/null")
+-- shared memory and loopback only; root allowed (CI is root); more ranks than cores
+local function mpirun(command)
+  return string.format("%s --allow-run-as-root --oversubscribe -np 2 --mca btl self,vader -x OMP_NUM_THREADS=1 %s",
+                       MPIRUN, command)
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- A run as compared: without its timings and its provenance (which process, when).
+local function comparable(run)
+  local c = {}
+  for k, v in pairs(run) do if k ~= "train_seconds" and k ~= "history" and k ~= "config" then c[k] = v end end
+  c.history = {train_loss = run.history.train_loss, val_loss = run.history.val_loss, val = run.history.val}
+  c.config = {}
+  for k, v in pairs(run.config) do if k ~= "provenance" then c.config[k] = v end end
+  return json.encode(c)
+end
+
+local function same_runs(a, b, what)
+  T.eq(#b.runs, #a.runs, what .. ": every run")
+  for i = 1, #a.runs do
+    T.eq(comparable(b.runs[i]), comparable(a.runs[i]), what .. ": run " .. i .. " the same bits")
+  end
+end
+
+if not (mpi.built() and MPIRUN) then
+  -- nothing to run: say why (a build without MPI, or no mpirun), as a passing check of that
+  T.test("MPI is not built in or mpirun is missing: the grid's MPI paths are not tested here", function()
+    T.truthy(not mpi.built() or not MPIRUN, "skipped only for a reason")
+  end)
+  T.run_all()
+  return
+end
+
+local reference
+local function plain()
+  if not reference then
+    local out = H.temp_dir("plain")
+    local rc, text = T.run(string.format("%s %s %s --epochs 3 --out %s", HOST, REPRODUCE, GRID, out))
+    T.eq(rc, 0, "one process\n" .. text)
+    reference = json.decode(H.read(out .. "/seed-quick/results.json"))
+  end
+  return reference
+end
+
+T.test("two ranks, one shared folder: each run once, the results of one process", function()
+  local out = H.temp_dir("shared")
+  local rc, text = T.run(mpirun(string.format("%s %s %s --epochs 3 --out %s", HOST, REPRODUCE, GRID, out)))
+  T.eq(rc, 0, "mpirun\n" .. text)
+  T.truthy(text:find("2 MPI ranks, a shared output folder", 1, true), "shared\n" .. text)
+  local got = json.decode(H.read(out .. "/seed-quick/results.json"))
+  same_runs(plain(), got, "shared")
+  local trained = select(2, text:gsub("== run %d+/4", ""))
+  T.eq(trained, 4, "four runs trained, none twice\n" .. text)
+end)
+
+T.test("two ranks, a folder each: runs split by rank, results gathered on rank 0", function()
+  local base = H.temp_dir("own")
+  -- each rank its own --out: the launcher's rank in the path
+  local script = base .. "/rank.sh"
+  H.write(script, string.format("#!/bin/sh\nexec %s %s %s --epochs 3 --out %s/rank$OMPI_COMM_WORLD_RANK\n",
+                                HOST, REPRODUCE, GRID, base))
+  os.execute("chmod +x " .. script)
+  local rc, text = T.run(mpirun(script))
+  T.eq(rc, 0, "mpirun\n" .. text)
+  T.truthy(text:find("2 MPI ranks, no shared output folder", 1, true), "not shared\n" .. text)
+  T.truthy(not exists(base .. "/rank1/seed-quick/results.json"), "only rank 0 writes the tables")
+  T.truthy(exists(base .. "/rank1/seed-quick/runs/multitask_early_stopping/seed1/result.json"), "rank 1 trained run 2")
+  T.truthy(not exists(base .. "/rank0/seed-quick/runs/multitask_early_stopping/seed1"), "and rank 0 did not")
+  same_runs(plain(), json.decode(H.read(base .. "/rank0/seed-quick/results.json")), "a folder each")
+end)
+
+T.test("a rank killed mid-run: the next start resumes its run, same results", function()
+  local out = H.temp_dir("killed")
+  local rc_file = out .. "/rc"
+  local command = mpirun(string.format("%s %s %s --epochs 8 --out %s", HOST, REPRODUCE, GRID, out))
+  os.execute(string.format("sh -c '%s > %s/log 2>&1; echo $? > %s' &", command, out, rc_file))
+  -- wait for a run with a checkpoint and no result: kill the rank that holds its lock
+  local killed
+  for _ = 1, 1200 do
+    for _, run in ipairs{"single_task_landmarks/seed1", "multitask_early_stopping/seed1"} do
+      local dir = out .. "/seed-quick/runs/" .. run
+      if not killed and exists(dir .. "/checkpoint.safetensors") and not exists(dir .. "/result.json") then
+        local pid = tonumber((H.read(dir .. "/lock"):match("%d+")))
+        if pid then
+          os.execute("kill -9 " .. pid)
+          killed = run
+        end
+      end
+    end
+    if killed then break end
+    os.execute("sleep 0.05")
+  end
+  T.truthy(killed, "a run was caught in progress")
+  for _ = 1, 600 do
+    if exists(rc_file) then break end
+    os.execute("sleep 0.1")
+  end
+  T.truthy(H.read(rc_file):match("^%s*(%d+)") ~= "0", "mpirun reports the killed rank")
+  T.truthy(not exists(out .. "/seed-quick/runs/" .. killed .. "/result.json"), "the killed run did not finish")
+  local rc, text = T.run(mpirun(string.format("%s %s %s --epochs 8 --out %s", HOST, REPRODUCE, GRID, out)))
+  T.eq(rc, 0, "restarted\n" .. text)
+  T.truthy(text:find("resuming after epoch", 1, true), "the killed run resumed from its checkpoint\n" .. text)
+  local whole = H.temp_dir("whole")
+  local rc2, text2 = T.run(string.format("%s %s %s --epochs 8 --out %s", HOST, REPRODUCE, GRID, whole))
+  T.eq(rc2, 0, "one process\n" .. text2)
+  same_runs(json.decode(H.read(whole .. "/seed-quick/results.json")),
+            json.decode(H.read(out .. "/seed-quick/results.json")), "killed and resumed")
+end)
+
+T.run_all()
