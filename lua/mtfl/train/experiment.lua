@@ -41,6 +41,7 @@ local targets = require "mtfl.train.targets"
 local heads = require "mtfl.train.heads"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local mpi = require "mtfl.mpi"
 
 local M = {}
 
@@ -57,7 +58,8 @@ M.SHEET_FACES = 6
 --- The options an experiment script takes (the grid's, less --seeds/--experiments).
 M.SCRIPT_OPTIONS = {protocol = true, quick = true, epochs = true, ["epoch-size"] = true, seed = true, device = true, data = true,
                     out = true, batch = true, lr = true, size = true, synthetic = true, limit = true,
-                    ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true, fresh = true}
+                    ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true, fresh = true,
+                    ["data-parallel"] = true}
 
 M.OPTIMIZERS = {adam = optim.Adam, adamw = optim.AdamW, sgd = optim.SGD}
 
@@ -224,6 +226,7 @@ local function build(spec, s, ds)
   model:input_gradient(false)   -- nothing upstream of the images learns
   local size_check = model:summary{s.batch, 3, s.size, s.size}
   local params, grads = nn.flatten_parameters(model)
+  local flat = {params = params, grads = grads}
   local criteria = {}
   for task, lambda in pairs(spec.tasks) do
     criteria[task] = {task == "landmarks" and landmark_loss(spec) or nn.CrossEntropy(), lambda}
@@ -241,30 +244,18 @@ local function build(spec, s, ds)
   end
   init_landmark_head(spec, model, ds, s.size)
   if spec.prepare then spec.prepare(model, ds, targets.landmark_scale(s.size)) end
-  return model, make_optimizer(spec, s, params, grads), criterion, early_stopping, size_check
+  return model, make_optimizer(spec, s, params, grads), criterion, early_stopping, size_check, flat
 end
 
 -- What a run leaves in its folder; --fresh removes them to start over.
 local RUN_FILES = {"result.json", "config.json", "checkpoint.safetensors", "model.safetensors"}
 
---- run(spec, settings, {script, should_stop, quiet, dir}) -> the run's result, or nil when
---- should_stop ended it early (its checkpoint holds the epochs done). A run whose
---- result.json exists, made with the same settings on the same data, is not trained
---- again: that result comes back. One made otherwise is refused, naming the
---- difference, or replaced with settings.fresh (--fresh). While a run trains, its
---- folder is locked: a second process given the same folder is refused.
-function M.run(spec, s, o)
-  o = o or {}
-  check(spec)
-  local dir = o.dir or M.run_dir(spec, s)
-  if s.device then mtfl.set_device(s.device) end
-  local augment = spec.augment
-  if type(augment) == "function" then augment = augment(s.size) end
-  if augment then data.check_augment(augment) end   -- before anything is written for the run
-  local ds = datasets.get(s, o.script, augment)
-  local config = config_of(spec, s, ds, augment)
+-- What rank 0 finds in the run's folder before training: a finished run's result (or
+-- nil), with the folder locked and the config written. The lock is returned to be
+-- held for the run.
+local function prepare_folder(spec, s, dir, config)
   files.mkdir(dir)
-  local lock <close> = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir))
+  local lock = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir))
   if s.fresh then
     for _, name in ipairs(RUN_FILES) do os.remove(dir .. "/" .. name) end
   end
@@ -273,38 +264,108 @@ function M.run(spec, s, o)
     local done = json.decode(files.read(result_file))
     local diff = differences(done.config or {}, config)
     if diff ~= "" then
+      lock:release()
       errors.raisef("%s was made with other settings or data (%s): run with --fresh to train it again, or use another --out", result_file, diff)
     end
     print(string.format("%s seed %d: finished before, %s", spec.name, s.seed, result_file))
-    return done
+    return lock, done
   end
   local config_file = dir .. "/config.json"
   if files.exists(config_file) then
     local diff = differences(json.decode(files.read(config_file)), config)
     if diff ~= "" then
+      lock:release()
       errors.raisef("%s belongs to a run with other settings or data (%s): run with --fresh to start it over, or use another --out", config_file, diff)
     end
   else
     files.write_atomic(config_file, json.encode(config))
   end
+  return lock, nil
+end
 
-  local model, optimizer, criterion, early_stopping, tree = build(spec, s, ds)
-  local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device})
+-- Rank 0's outcome of fn (its values, or its error) on every rank of a data-parallel
+-- run: fn runs on rank 0 alone, encode turns its value into a string for the others.
+local function on_rank0(parallel, fn, encode, decode)
+  if not parallel then return fn() end
+  local ok, a, b
+  if parallel.rank() == 0 then ok, a, b = pcall(fn) end
+  local message = parallel.rank() == 0 and (ok and "ok\n" .. encode(b) or "error\n" .. tostring(a)) or nil
+  message = parallel.broadcast_string(message, 0)
+  local kind, rest = message:match("^(%a+)\n(.*)$")
+  if kind == "error" then
+    if parallel.rank() == 0 then error(a, 0) end
+    errors.raise("rank 0 failed: " .. rest)
+  end
+  if parallel.rank() == 0 then return a, b end
+  return nil, decode(rest)
+end
+
+--- run(spec, settings, {script, should_stop, quiet, dir}) -> the run's result, or nil when
+--- should_stop ended it early (its checkpoint holds the epochs done). A run whose
+--- result.json exists, made with the same settings on the same data, is not trained
+--- again: that result comes back. One made otherwise is refused, naming the
+--- difference, or replaced with settings.fresh (--fresh). While a run trains, its
+--- folder is locked: a second process given the same folder is refused.
+---
+--- settings.data_parallel (--data-parallel): under mpirun, the ranks train this one run
+--- together (mtfl.mpi, Trainer's parallel option), settings.batch being the global batch
+--- (each rank renders batch / ranks of it). Rank 0 alone takes the lock, reads and
+--- writes the folder (config, checkpoint, model, result) and prints; the others get its
+--- findings and the result from it. Resuming, every rank reads rank 0's checkpoint: the
+--- folder must be shared (checked). Without mpirun it is an ordinary run.
+function M.run(spec, s, o)
+  o = o or {}
+  check(spec)
+  local parallel
+  if s.data_parallel then
+    mpi.check_launch("--data-parallel")
+    parallel = mpi.size() > 1 and mpi or nil
+  end
+  local rank, world = parallel and mpi.rank() or 0, parallel and mpi.size() or 1
+  if s.batch % world ~= 0 then
+    errors.raisef("--data-parallel: the batch %d is not divisible by the %d ranks (each renders batch / ranks)", s.batch, world)
+  end
+  local dir = o.dir or M.run_dir(spec, s)
+  if s.device then mtfl.set_device(s.device) end
+  local augment = spec.augment
+  if type(augment) == "function" then augment = augment(s.size) end
+  if augment then data.check_augment(augment) end   -- before anything is written for the run
+  local ds = datasets.get(s, o.script, augment)
+  local config = config_of(spec, s, ds, augment)
+  local lock, done = on_rank0(parallel, function() return prepare_folder(spec, s, dir, config) end,
+                              function(d) return d and json.encode(d) or "" end,
+                              function(text) return text ~= "" and json.decode(text) or nil end)
+  local _ <close> = lock
+  if done then return done end
+
+  local model, optimizer, criterion, early_stopping, tree, flat = build(spec, s, ds)
+  local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device,
+                                               shard = parallel and {rank, world} or nil})
   local trainer = Trainer.new{label = string.format("%s s%d", spec.name, s.seed), model = model,
     criterion = criterion, optimizer = optimizer, loader = loader, val = ds.val, size = s.size,
     epochs = s.epochs, epoch_size = s.epoch_size, batch = s.batch,
     lr_at = spec.lr_schedule and function(epoch) return spec.lr_schedule(epoch, s.epochs, s.lr) end,
     schedule = spec.schedule, clip = spec.clip,
     early_stopping = early_stopping, checkpoint = dir .. "/checkpoint.safetensors",
-    device = s.device}
-  local done = trainer:resume()
-  if done > 0 then
-    print(string.format("%s seed %d: resuming after epoch %d of %d", spec.name, s.seed, done, s.epochs))
-  elseif not o.quiet then
+    device = s.device, parallel = parallel, flat_params = flat.params, flat_grads = flat.grads}
+  local epochs_done = trainer:resume()
+  if rank == 0 and epochs_done > 0 then
+    print(string.format("%s seed %d: resuming after epoch %d of %d", spec.name, s.seed, epochs_done, s.epochs))
+  elseif rank == 0 and not o.quiet then
     print(tree)
+    if parallel then print(string.format("data-parallel: %d ranks, %d images each per batch of %d", world, s.batch // world, s.batch)) end
   end
   if trainer:fit(o.should_stop) == "interrupted" then return nil end
 
+  local _, result = on_rank0(parallel, function() return nil, M.finish(spec, s, ds, dir, trainer, model, config) end,
+                             function(r) local test = r.test r.test = nil local text = json.encode(r) r.test = test return text end,
+                             json.decode)
+  return result
+end
+
+-- After training (rank 0): the test set's metrics, the model file and result.json.
+function M.finish(spec, s, ds, dir, trainer, model, config)
+  local result_file = dir .. "/result.json"
   local test = trainer:evaluate(ds.test)
   local result = evaluate.flatten(test)
   result.experiment, result.title, result.short, result.seed = spec.name, spec.title, spec.short, s.seed
@@ -393,9 +454,10 @@ function M.script(spec, ...)
     return epochs_left <= 0
   end})
   if not result then
-    print("stopped as asked (--stop-after-epochs): run the same command again to resume")
-    os.exit(3)
+    if mpi.rank() == 0 then print("stopped as asked (--stop-after-epochs): run the same command again to resume") end
+    os.exit(3, true)   -- closing the state: MPI, when running, finalizes
   end
+  if mpi.rank() ~= 0 then return result end   -- rank 0 prints for the data-parallel run
   if result.test then M.print_metrics(result) end
   print("results: " .. M.run_dir(spec, s) .. "/result.json")
   return result

@@ -44,6 +44,7 @@ M.SPEC = {
   ["stop-after-epochs"] = {"int", "end this invocation after N epochs in all, as an interruption would (resume by running again)"},
   ["keep-models"] = {"flag", "accepted for old command lines: every finished run keeps its model file (runs/.../model.safetensors)"},
   fresh = {"flag", "train every run again from the start, replacing what the output folder holds for it"},
+  ["data-parallel"] = {"flag", "under mpirun: all ranks train the one run, --batch being the global batch (batch / ranks each); without mpirun an ordinary run"},
 }
 
 --- parse(args, allowed [, about]) -> {name = value} of the options given (names with
