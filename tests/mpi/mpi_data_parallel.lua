@@ -3,7 +3,8 @@
 -- A small network (conv + linear heads, no batch norm or dropout: per-rank statistics
 -- and masks would differ by design) on synthetic faces, one epoch of 69 faces at a
 -- global batch of 16: four full batches and a short one of 5, split 2 + 3, so the
--- weighting by rows is exercised. Each rank trains its slice (shard) with the trainer's
+-- weighting by rows is exercised; and 65 faces, whose last batch of one leaves rank 0
+-- an empty slice. Each rank trains its slice (shard) with the trainer's
 -- parallel option; rank 0 then trains the same run alone at batch 16 in this process.
 -- The per-step losses and the final weights must agree within float rounding (the
 -- gradient is summed in another order): relative 1e-4 on losses, 1e-4 on weights (of a
@@ -21,7 +22,7 @@ local T = require "harness"
 mtfl.set_device("cpu")
 local rank, size = mpi.rank(), mpi.size()
 local SIZE, N, BATCH = 16, 69, 16
-local set = data.synthetic{n = N, size = SIZE, seed = 5}
+local sets = {[N] = data.synthetic{n = N, size = SIZE, seed = 5}, [65] = data.synthetic{n = 65, size = SIZE, seed = 5}}
 local TASKS = {landmarks = {10, 1}, pose = {5, 0.5}, glasses = {2, 0.5}}
 
 local function network()
@@ -50,6 +51,7 @@ local function train(o)
   local criteria = {}
   for task, t in pairs(TASKS) do criteria[task] = {task == "landmarks" and nn.LandmarkLoss() or nn.CrossEntropy(), t[2]} end
   local criterion = nn.MultiTask(criteria)
+  local set = sets[o.n or N]
   local loader = data.loader(set, {batch = BATCH, seed = 3, augment = {mirror = true, rotate = 10},
                                    shard = o.parallel and {rank, size} or nil})
   local trainer = Trainer.new{model = model, criterion = criterion, loader = loader, val = set, size = SIZE,
@@ -96,6 +98,18 @@ T.test("two ranks at batch 8 + 8 train as one process at batch 16", function()
   T.truthy(moved > 1e-3, "the weights moved (" .. moved .. ")")
   local diff = (params - alone_params):abs():max()
   T.truthy(diff < 1e-5, string.format("final weights differ by %.3g (largest |w| %.3g)", diff, alone_params:abs():max()))
+end)
+
+T.test("a last batch of one face: rank 0's slice is empty, its gradient 0", function()
+  local steps, params, rows = train{parallel = mpi, n = 65}
+  T.eq(table.concat(rows, ","), rank == 0 and "8,8,8,8,0" or "8,8,8,8,1", "this rank's rows")
+  local lo, hi = mpi.allreduce(params:clone(), "min"), mpi.allreduce(params:clone(), "max")
+  T.eq((hi - lo):abs():max(), 0, "weights identical across ranks")
+  if rank ~= 0 then return end
+  local alone_steps, alone_params = train{n = 65}
+  for task in pairs(TASKS) do T.near(steps[5][task], alone_steps[5][task], 1e-4, "the one-face step's " .. task .. " loss") end
+  local diff = (params - alone_params):abs():max()
+  T.truthy(diff < 1e-5, string.format("final weights differ by %.3g", diff))
 end)
 
 T.run_all()
