@@ -62,6 +62,12 @@ void mtfl_epoch_order(int *order, int n, uint64_t seed, int epoch, bool shuffle)
 
 int mtfl_loader_batches(const mtfl_loader *l) { return l->batches; }
 
+int mtfl_loader_batch_rows(const mtfl_loader *l, int index)
+{
+    int n = l->set->count, B = l->c.batch_size, first = index * B;
+    return n - first < B ? n - first : B;
+}
+
 /* ---- the workers ------------------------------------------------------------------- */
 
 typedef struct {
@@ -78,6 +84,12 @@ static mtfl_status produce(mtfl_loader *l, worker_state *w, int64_t seq, mtfl_ba
         w->epoch = epoch;
     }
     int first = index * B, count = n - first < B ? n - first : B;
+    if (l->c.shard_size > 1) {
+        /* this shard's rows of the whole batch: the same batch, cut in size pieces */
+        int r = l->c.shard_rank, size = l->c.shard_size;
+        int from = (int)((int64_t)r * count / size), to = (int)((int64_t)(r + 1) * count / size);
+        first += from, count = to - from;
+    }
     b->epoch = epoch, b->index = index;
     return mtfl_batch_fill(b, l->set, w->order + first, count, &l->c.augment, l->c.seed,
                            (uint64_t)epoch * (uint64_t)n, l->c.point_scale);
@@ -187,6 +199,13 @@ static mtfl_status check_config(const mtfl_set *s, const mtfl_loader_config *c)
     if (c->workers < 1 || c->workers > 64 || c->prefetch < 1 || c->prefetch > 64)
         return mtfl_fail(MTFL_ERR_ARG, "loader: workers %d and prefetch %d (1..64)", c->workers, c->prefetch);
     if (c->size < 0 || c->size > 2048) return mtfl_fail(MTFL_ERR_ARG, "loader: size %d", c->size);
+    if (c->shard_size < 0 || c->shard_size > 1 << 20 || c->shard_rank < 0 ||
+        (c->shard_size > 0 && c->shard_rank >= c->shard_size) || (c->shard_size == 0 && c->shard_rank != 0))
+        return mtfl_fail(MTFL_ERR_ARG, "loader: shard {%d, %d}: the rank must be in 0..size-1", c->shard_rank,
+                         c->shard_size);
+    if (c->shard_size > 1 && c->batch_size % c->shard_size != 0)
+        return mtfl_fail(MTFL_ERR_ARG, "loader: batch %d is not divisible by the %d shards (the global batch is "
+                         "cut into equal slices)", c->batch_size, c->shard_size);
     if (mtfl_augment_check(&c->augment)) return mtfl_fail(MTFL_ERR_ARG, "loader: %s", mtfl_last_error());
     if (!s->pixels && s->count > 0)
         return mtfl_fail(MTFL_ERR_ARG, "loader: set %s has no pixels (it was loaded to count)", s->name);
@@ -196,8 +215,9 @@ static mtfl_status check_config(const mtfl_set *s, const mtfl_loader_config *c)
 static mtfl_status start(mtfl_loader *l)
 {
     int size = l->c.size ? l->c.size : l->set->size;
+    int rows = l->c.shard_size > 1 ? l->c.batch_size / l->c.shard_size : l->c.batch_size;
     for (int k = 0; k < l->nslots; k++)
-        if (mtfl_batch_alloc(&l->slots[k].batch, l->c.batch_size, size)) return mtfl_last_status();
+        if (mtfl_batch_alloc(&l->slots[k].batch, rows, size)) return mtfl_last_status();
     l->threads = calloc((size_t)l->c.workers, sizeof *l->threads);
     if (!l->threads) return mtfl_fail(MTFL_ERR_OOM, "loader: out of memory");
     for (int k = 0; k < l->c.workers; k++) {

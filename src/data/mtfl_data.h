@@ -401,6 +401,12 @@ typedef struct {
     int size;          /* 0: the set's */
     int workers;       /* background threads assembling batches (1) */
     int prefetch;      /* batches kept ready ahead of the consumer (2) */
+    /* Data-parallel training: this process renders only its slice of every batch, rows
+     * [rank * B / size, (rank + 1) * B / size) of the batch of B rows the loader would
+     * give without it (B: that batch's own row count, so the last short batch is split
+     * as evenly as it goes, a slice possibly empty). size 0 or 1: the whole batch. The
+     * batch size must be divisible by size. */
+    int shard_rank, shard_size;
 } mtfl_loader_config;
 
 typedef struct mtfl_loader mtfl_loader;
@@ -408,6 +414,8 @@ typedef struct mtfl_loader mtfl_loader;
 mtfl_loader_config mtfl_loader_defaults(void);
 mtfl_loader *mtfl_loader_new(mtfl_set *s, const mtfl_loader_config *c);
 int mtfl_loader_batches(const mtfl_loader *l);   /* per epoch */
+/* Rows of batch `index` (0-based) over all shards: the batch size, or fewer in the last. */
+int mtfl_loader_batch_rows(const mtfl_loader *l, int index);
 /* Batch `index` of epoch `epoch` (both 0-based), waiting for the workers; asking out
  * of order restarts them there. Valid until mtfl_loader_release. */
 const mtfl_batch *mtfl_loader_acquire(mtfl_loader *l, int epoch, int index);

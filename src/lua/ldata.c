@@ -495,7 +495,7 @@ static mtfl_loader *check_loader(lua_State *L, int idx)
 }
 
 /* loader(set, {batch, shuffle, drop_last, seed, augment, point_scale, size, workers,
- * prefetch}) */
+ * prefetch, shard_rank, shard_size}) */
 static int l_loader(lua_State *L)
 {
     lua_settop(L, 2);
@@ -509,6 +509,8 @@ static int l_loader(lua_State *L)
     c.size = ldata_opt_int(L, 2, "size", 0);
     c.workers = ldata_opt_int(L, 2, "workers", c.workers);
     c.prefetch = ldata_opt_int(L, 2, "prefetch", c.prefetch);
+    c.shard_rank = ldata_opt_int(L, 2, "shard_rank", 0);
+    c.shard_size = ldata_opt_int(L, 2, "shard_size", 0);
     if (ldata_has_field(L, 2, "augment")) c.augment = ldata_check_augment(L, lua_gettop(L));
     loader_box *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->l = NULL;
@@ -539,6 +541,9 @@ static int loader_get(lua_State *L)
      * hands it back first */
     push_batch(L, b, dev);
     mtfl_loader_release(l);
+    /* the rows of the whole batch, of which a shard holds its slice (count) */
+    lua_pushinteger(L, mtfl_loader_batch_rows(l, (int)index - 1));
+    lua_setfield(L, -2, "total");
     return 1;
 }
 

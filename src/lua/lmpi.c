@@ -29,6 +29,7 @@ static struct {
     bool finalized;
     MPI_Comm comm;
     int rank, size;
+    const void *owner;  /* the Lua state that started it: its closing finalizes MPI */
 } g_mpi = {.comm = MPI_COMM_NULL};
 
 /* Raises "mpi.<fn>: <call> failed: <MPI's words>" when rc is not MPI_SUCCESS. */
@@ -40,6 +41,14 @@ static void check_rc(lua_State *L, int rc, const char *fn, const char *call)
     if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) snprintf(text, sizeof text, "error code %d", rc);
     else text[len < (int)sizeof text ? len : (int)sizeof text - 1] = '\0';
     lmtfl_error(L, "mpi.%s: %s failed: %s", fn, call, text);
+}
+
+static const void *main_thread(lua_State *L)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    const void *main = lua_topointer(L, -1);
+    lua_pop(L, 1);
+    return main;
 }
 
 /* Starts MPI on first use; fn names the error. */
@@ -61,6 +70,7 @@ static void ensure_started(lua_State *L, const char *fn)
     check_rc(L, MPI_Comm_rank(comm, &g_mpi.rank), fn, "MPI_Comm_rank");
     check_rc(L, MPI_Comm_size(comm, &g_mpi.size), fn, "MPI_Comm_size");
     g_mpi.comm = comm;
+    g_mpi.owner = main_thread(L);
 }
 
 static void finalize(void)
@@ -320,9 +330,10 @@ static int l_version(lua_State *L)
     return 1;
 }
 
+/* Another Lua state of the process closing leaves MPI to the one that started it. */
 static int finalize_at_close(lua_State *L)
 {
-    finalize();
+    if (g_mpi.owner == main_thread(L)) finalize();
     return 0;
 }
 

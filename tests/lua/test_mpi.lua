@@ -75,4 +75,40 @@ T.test("a build without MPI: built() false, and under mpirun a clear refusal", f
   T.truthy(out:find("--data-parallel: this process was started by mpirun, but mtfl was built without MPI", 1, true), out)
 end)
 
+T.test("loader shards: the slices of every batch put together are the batch", function()
+  local data = require "mtfl.data"
+  -- 18 faces at batch 8: two full batches and one of 2, which 4 shards cut 0 + 1 + 0 + 1
+  local set = data.synthetic{n = 18, size = 16, seed = 4}
+  local o = {batch = 8, seed = 6, augment = {mirror = true, rotate = 15}}
+  local whole = data.loader(set, o)
+  for _, shards in ipairs{2, 4} do
+    local loaders = {}
+    for r = 0, shards - 1 do
+      o.shard = {r, shards}
+      loaders[r] = data.loader(set, o)
+    end
+    for index = 1, 3 do
+      local b = whole:get(1, index)
+      local rows, at = {}, 0
+      for r = 0, shards - 1 do
+        local part = loaders[r]:get(1, index)
+        T.eq(part.total, b.count, "total: the whole batch's rows")
+        -- rows r * B / size + 1 .. (r + 1) * B / size of the batch's B rows
+        local want = (r + 1) * b.count // shards - r * b.count // shards
+        T.eq(part.count, want, string.format("%d shards, rank %d, batch %d: rows", shards, r, index))
+        for k = 1, part.count do
+          rows[#rows + 1] = part.indices[k]
+          T.truthy(mtfl.allclose(part.images:narrow(1, k, 1), b.images:narrow(1, at + k, 1)), "the same image, the same jitter")
+        end
+        at = at + part.count
+      end
+      T.eq(table.concat(rows, ","), table.concat(b.indices, ","), "the batch, in order")
+    end
+    for r = 0, shards - 1 do loaders[r]:close() end
+  end
+  T.raises(function() data.loader(set, {batch = 6, shard = {0, 4}}) end, "loader: batch 6 is not divisible by the 4 shards")
+  T.raises(function() data.loader(set, {batch = 8, shard = {4, 4}}) end, "loader: shard must be {rank, size} with 0 <= rank < size, got {4, 4}")
+  T.raises(function() data.loader(set, {batch = 8, shard = 2}) end, "loader: shard must be {rank, size}")
+end)
+
 T.run_all()

@@ -4,6 +4,7 @@
 --   for epoch = 1, 30 do
 --     for batch in loader:epoch() do   -- batch.images [N,3,S,S], batch.landmarks [N,10],
 --       ...                            -- batch.gender / smile / glasses / pose [N] (1-based)
+--                                      -- batch.count rows (batch.total without shard)
 --     end
 --   end
 --
@@ -52,12 +53,30 @@ local function merged_augment(set, augment)
   return a
 end
 
+-- shard = {rank, size}: data-parallel training (mtfl.mpi). Every batch is the one the
+-- loader gives without shard, of the same global batch size, but this process renders
+-- only its slice: rows rank * B / size + 1 .. (rank + 1) * B / size of the batch's B
+-- rows (batch.count of them; batch.total is B). The batch size must be divisible by
+-- size. The last short batch is split as evenly as it goes (a slice may then be empty,
+-- count 0): the trainer weights each rank's gradient by its rows.
+local function check_shard(shard)
+  if shard == nil then return 0, 0 end
+  local rank, size = type(shard) == "table" and shard[1], type(shard) == "table" and shard[2]
+  if math.type(rank) ~= "integer" or math.type(size) ~= "integer" or size < 1 or rank < 0 or rank >= size then
+    errors.raisef("loader: shard must be {rank, size} with 0 <= rank < size, got %s",
+                  type(shard) == "table" and string.format("{%s, %s}", tostring(shard[1]), tostring(shard[2])) or type(shard))
+  end
+  return rank, size
+end
+
 --- loader(set, {batch = 50, shuffle = true, drop_last = false, seed = 1, augment =
 --- {mirror, rotate, scale, shift, translate, fill, color, grayscale, blur, erase} (see
 --- above; merged over the set's own jitter) or false, landmarks = "pixels" | "unit",
---- size = the set's, device = the default, workers = 1, prefetch = 2})
+--- size = the set's, device = the default, workers = 1, prefetch = 2, shard = {rank,
+--- size} (this process's slice of every batch, see above)})
 local function new(set, options)
   options = options or {}
+  local shard_rank, shard_size = check_shard(options.shard)
   local size = options.size or set:info().size
   local units = options.landmarks or "pixels"
   if units ~= "pixels" and units ~= "unit" then
@@ -66,7 +85,7 @@ local function new(set, options)
   local c = call(C.loader, set, {
     batch = options.batch, shuffle = options.shuffle, drop_last = options.drop_last,
     seed = options.seed, augment = merged_augment(set, options.augment), size = options.size,
-    workers = options.workers, prefetch = options.prefetch,
+    workers = options.workers, prefetch = options.prefetch, shard_rank = shard_rank, shard_size = shard_size,
     point_scale = units == "unit" and 1 / size or 1})
   return setmetatable({c = c, set = set, device = options.device, next_epoch = 1, size = size}, Loader)
 end

@@ -47,6 +47,7 @@ local heads = require "mtfl.train.heads"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
 local provenance = require "mtfl.train.provenance"
+local mpi = require "mtfl.mpi"
 
 local M = {}
 
@@ -63,7 +64,8 @@ M.SHEET_FACES = 6
 --- The options an experiment script takes (the grid's, less --seeds/--experiments).
 M.SCRIPT_OPTIONS = {protocol = true, quick = true, epochs = true, ["epoch-size"] = true, seed = true, device = true, data = true,
                     out = true, batch = true, lr = true, size = true, synthetic = true, limit = true,
-                    ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true, fresh = true}
+                    ["es-factor"] = true, ["stop-after-epochs"] = true, ["keep-models"] = true, fresh = true,
+                    ["data-parallel"] = true}
 
 M.OPTIMIZERS = {adam = optim.Adam, adamw = optim.AdamW, sgd = optim.SGD}
 
@@ -306,6 +308,7 @@ local function build(spec, s, ds)
   model:input_gradient(false)   -- nothing upstream of the images learns
   local size_check = model:summary{s.batch, 3, s.size, s.size}
   local params, grads = nn.flatten_parameters(model)
+  local flat = {params = params, grads = grads}
   local criteria = {}
   for task, lambda in pairs(spec.tasks) do
     -- a scheduled lambda is set by the policy before the first step
@@ -315,11 +318,70 @@ local function build(spec, s, ds)
   local criterion = nn.MultiTask(criteria)
   init_landmark_head(spec, model, ds, s.size)
   if spec.prepare then spec.prepare(model, ds, targets.landmark_scale(s.size)) end
-  return model, make_optimizer(spec, s, params, grads), criterion, M.policy(spec, s), size_check
+  return model, make_optimizer(spec, s, params, grads), criterion, M.policy(spec, s), size_check, flat
 end
 
 -- What a run leaves in its folder; --fresh removes them to start over.
 local RUN_FILES = {"result.json", "config.json", "checkpoint.safetensors", "model.safetensors"}
+
+-- A finished run's result read back, when it was made with these settings on this data
+-- (else an error naming the difference); nil when it has not finished.
+local function finished_result(result_file, config, lock)
+  if not files.exists(result_file) then return nil end
+  local done = json.decode(files.read(result_file))
+  local diff = differences(comparable(done.config or {}), comparable(config))
+  if diff ~= "" then
+    if lock then lock:release() end
+    errors.raisef("%s was made with other settings or data (%s): run with --fresh to train it again, or use another --out", result_file, diff)
+  end
+  return done
+end
+
+-- What rank 0 finds in the run's folder before training: a finished run's result (or
+-- nil), with the folder locked and the config written. The lock is returned to be
+-- held for the run; with claim, a folder another process holds gives nil, "taken".
+local function prepare_folder(spec, s, dir, config, o)
+  files.mkdir(dir)
+  local lock = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir), {try = o.claim})
+  if not lock then return nil, "taken" end
+  if s.fresh then
+    for _, name in ipairs(RUN_FILES) do os.remove(dir .. "/" .. name) end
+  end
+  local result_file = dir .. "/result.json"
+  local done = finished_result(result_file, config, lock)
+  if done then
+    print(string.format("%s seed %d: finished before, %s", spec.name, s.seed, result_file))
+    return lock, done
+  end
+  local config_file = dir .. "/config.json"
+  if files.exists(config_file) then
+    local diff = differences(comparable(json.decode(files.read(config_file))), comparable(config))
+    if diff ~= "" then
+      lock:release()
+      errors.raisef("%s belongs to a run with other settings or data (%s): run with --fresh to start it over, or use another --out", config_file, diff)
+    end
+  else
+    files.write_atomic(config_file, json.encode(recorded(config, spec, s, o.script)))
+  end
+  return lock, nil
+end
+
+-- Rank 0's outcome of fn (its values, or its error) on every rank of a data-parallel
+-- run: fn runs on rank 0 alone, encode turns its value into a string for the others.
+local function on_rank0(parallel, fn, encode, decode)
+  if not parallel then return fn() end
+  local ok, a, b
+  if parallel.rank() == 0 then ok, a, b = pcall(fn) end
+  local message = parallel.rank() == 0 and (ok and "ok\n" .. encode(b) or "error\n" .. tostring(a)) or nil
+  message = parallel.broadcast_string(message, 0)
+  local kind, rest = message:match("^(%a+)\n(.*)$")
+  if kind == "error" then
+    if parallel.rank() == 0 then error(a, 0) end
+    errors.raise("rank 0 failed: " .. rest)
+  end
+  if parallel.rank() == 0 then return a, b end
+  return nil, decode(rest)
+end
 
 --- run(spec, settings, {script, should_stop, quiet, dir, claim, only_finished}) -> the
 --- run's result, or nil when should_stop ended it early (its checkpoint holds the epochs
@@ -330,9 +392,25 @@ local RUN_FILES = {"result.json", "config.json", "checkpoint.safetensors", "mode
 --- gets nil, "taken" (mtfl.train.workers shares runs that way); announce() is called
 --- before this process trains it. only_finished: the finished result or nil,
 --- "unfinished"; nothing is trained.
+---
+--- settings.data_parallel (--data-parallel): under mpirun, the ranks train this one run
+--- together (mtfl.mpi, Trainer's parallel option), settings.batch being the global batch
+--- (each rank renders batch / ranks of it). Rank 0 alone takes the lock, reads and
+--- writes the folder (config, checkpoint, model, result) and prints; the others get its
+--- findings and the result from it. Resuming, every rank reads rank 0's checkpoint: the
+--- folder must be shared (checked). Without mpirun it is an ordinary run.
 function M.run(spec, s, o)
   o = o or {}
   check(spec)
+  local parallel
+  if s.data_parallel then
+    mpi.check_launch("--data-parallel")
+    parallel = mpi.size() > 1 and mpi or nil
+  end
+  local rank, world = parallel and mpi.rank() or 0, parallel and mpi.size() or 1
+  if s.batch % world ~= 0 then
+    errors.raisef("--data-parallel: the batch %d is not divisible by the %d ranks (each renders batch / ranks)", s.batch, world)
+  end
   local dir = o.dir or M.run_dir(spec, s)
   if s.device then mtfl.set_device(s.device) end
   local augment = spec.augment
@@ -340,54 +418,50 @@ function M.run(spec, s, o)
   if augment then data.check_augment(augment) end   -- before anything is written for the run
   local ds = datasets.get(s, o.script, augment)
   local config = config_of(spec, s, ds, augment)
-  local result_file = dir .. "/result.json"
-  if o.only_finished and not files.exists(result_file) then return nil, "unfinished" end
-  files.mkdir(dir)
-  local what = string.format("the run %s seed %d (%s)", spec.name, s.seed, dir)
-  -- reading a finished result needs no lock: result.json is written whole or not at all
-  local lock <close> = not o.only_finished and files.lock(dir .. "/lock", what, {try = o.claim}) or nil
-  if not lock and not o.only_finished then return nil, "taken" end
-  if s.fresh and not o.only_finished then
-    for _, name in ipairs(RUN_FILES) do os.remove(dir .. "/" .. name) end
-  end
-  if files.exists(result_file) then
-    local done = json.decode(files.read(result_file))
-    local diff = differences(comparable(done.config or {}), comparable(config))
-    if diff ~= "" then
-      errors.raisef("%s was made with other settings or data (%s): run with --fresh to train it again, or use another --out", result_file, diff)
-    end
-    if not o.only_finished then print(string.format("%s seed %d: finished before, %s", spec.name, s.seed, result_file)) end
+  if o.only_finished then
+    -- reading a finished result needs no lock: result.json is written whole or not at all
+    local done = finished_result(dir .. "/result.json", config)
+    if not done then return nil, "unfinished" end
     return done
   end
-  local config_file = dir .. "/config.json"
-  if files.exists(config_file) then
-    local diff = differences(comparable(json.decode(files.read(config_file))), comparable(config))
-    if diff ~= "" then
-      errors.raisef("%s belongs to a run with other settings or data (%s): run with --fresh to start it over, or use another --out", config_file, diff)
-    end
-  else
-    files.write_atomic(config_file, json.encode(recorded(config, spec, s, o.script)))
-  end
-  config = json.decode(files.read(config_file))   -- the run's record, also when resumed
+  local lock, done = on_rank0(parallel, function() return prepare_folder(spec, s, dir, config, o) end,
+                              function(d) return d and json.encode(d) or "" end,
+                              function(text) return text ~= "" and json.decode(text) or nil end)
+  if not lock and done == "taken" then return nil, "taken" end
+  local _ <close> = lock
+  if done then return done end
+  -- the run's record (settings and provenance), also when resumed: result.json keeps it
+  if rank == 0 then config = json.decode(files.read(dir .. "/config.json")) end
 
   if o.announce then o.announce() end
-  local model, optimizer, criterion, policy, tree = build(spec, s, ds)
-  local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device})
+  local model, optimizer, criterion, policy, tree, flat = build(spec, s, ds)
+  local loader <close> = data.loader(ds.train, {batch = s.batch, seed = s.seed, augment = augment, device = s.device,
+                                               shard = parallel and {rank, world} or nil})
   local trainer = Trainer.new{label = string.format("%s s%d", spec.name, s.seed), model = model,
     criterion = criterion, optimizer = optimizer, loader = loader, val = ds.val, size = s.size,
     epochs = s.epochs, epoch_size = s.epoch_size, batch = s.batch,
     lr_at = spec.lr_schedule and function(epoch) return spec.lr_schedule(epoch, s.epochs, s.lr) end,
     schedule = spec.schedule, clip = spec.clip,
     policy = policy, tasks = spec.tasks, checkpoint = dir .. "/checkpoint.safetensors",
-    device = s.device}
-  local done = trainer:resume()
-  if done > 0 then
-    print(string.format("%s seed %d: resuming after epoch %d of %d", spec.name, s.seed, done, s.epochs))
-  elseif not o.quiet then
+    device = s.device, parallel = parallel, flat_params = flat.params, flat_grads = flat.grads}
+  local epochs_done = trainer:resume()
+  if rank == 0 and epochs_done > 0 then
+    print(string.format("%s seed %d: resuming after epoch %d of %d", spec.name, s.seed, epochs_done, s.epochs))
+  elseif rank == 0 and not o.quiet then
     print(tree)
+    if parallel then print(string.format("data-parallel: %d ranks, %d images each per batch of %d", world, s.batch // world, s.batch)) end
   end
   if trainer:fit(o.should_stop) == "interrupted" then return nil end
 
+  local _, result = on_rank0(parallel, function() return nil, M.finish(spec, s, ds, dir, trainer, model, config) end,
+                             function(r) local test = r.test r.test = nil local text = json.encode(r) r.test = test return text end,
+                             json.decode)
+  return result
+end
+
+-- After training (rank 0): the test set's metrics, the model file and result.json.
+function M.finish(spec, s, ds, dir, trainer, model, config)
+  local result_file = dir .. "/result.json"
   local test = trainer:evaluate(ds.test)
   local result = evaluate.flatten(test)
   result.experiment, result.title, result.short, result.seed = spec.name, spec.title, spec.short, s.seed
@@ -476,9 +550,10 @@ function M.script(spec, ...)
     return epochs_left <= 0
   end})
   if not result then
-    print("stopped as asked (--stop-after-epochs): run the same command again to resume")
-    os.exit(3)
+    if mpi.rank() == 0 then print("stopped as asked (--stop-after-epochs): run the same command again to resume") end
+    os.exit(3, true)   -- closing the state: MPI, when running, finalizes
   end
+  if mpi.rank() ~= 0 then return result end   -- rank 0 prints for the data-parallel run
   if result.test then M.print_metrics(result) end
   print("results: " .. M.run_dir(spec, s) .. "/result.json")
   return result

@@ -28,7 +28,8 @@ local M = {}
 
 --- The grid's options: all of them but --seed (a single run's).
 M.OPTIONS = {}
-for name in pairs(options.SPEC) do if name ~= "seed" then M.OPTIONS[name] = true end end
+-- (under mpirun the grid's ranks share its runs: a run is never split across them)
+for name in pairs(options.SPEC) do if name ~= "seed" and name ~= "data-parallel" then M.OPTIONS[name] = true end end
 
 --- The experiments named by --experiments, in catalogue order; an unknown name is an
 --- error listing the known ones.

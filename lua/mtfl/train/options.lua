@@ -45,6 +45,7 @@ M.SPEC = {
   ["keep-models"] = {"flag", "accepted for old command lines: every finished run keeps its model file (runs/.../model.safetensors)"},
   fresh = {"flag", "train every run again from the start, replacing what the output folder holds for it"},
   jobs = {"int", "runs at once on this machine, the cores split between them (results identical to --jobs 1)", argname = "N"},
+  ["data-parallel"] = {"flag", "under mpirun: all ranks train the one run, --batch being the global batch (batch / ranks each); without mpirun an ordinary run"},
 }
 
 --- parse(args, allowed [, about]) -> {name = value} of the options given (names with

@@ -23,12 +23,14 @@ function Progress.duration(seconds)
   return string.format("%ds", seconds)
 end
 
---- new{label, epochs, batches (per epoch), batch_size, tasks = {names}, live = auto}
+--- new{label, epochs, batches (per epoch), batch_size, tasks = {names}, live = auto,
+--- quiet = false (counts images, prints nothing: the ranks of a data-parallel run but 0)}
 function Progress.new(o)
   local self = setmetatable({}, Progress)
   self.label, self.epochs, self.batches, self.tasks = o.label or "", o.epochs, o.batches, o.tasks
-  self.live = o.live
-  if self.live == nil then self.live = stderr_is_terminal() end
+  self.quiet = o.quiet
+  self.live = not o.quiet and o.live
+  if self.live == nil and not o.quiet then self.live = stderr_is_terminal() end
   self.drawn_at = -math.huge
   self.width = 0
   return self
@@ -75,6 +77,7 @@ end
 
 --- Ends the epoch's bar; `summary` (validation and so on) goes on its own line.
 function Progress:finish_epoch(losses, summary)
+  if self.quiet then return end
   if self.live then
     io.stderr:write("\r", string.rep(" ", self.width), "\r")
     io.stderr:flush()

@@ -177,7 +177,7 @@ M.OPTIONS = {
   baseline = {"string", "an experiment trained over the same seeds that every point is tested against (e.g. single_task_landmarks)", argname = "NAME"},
 }
 for name, spec in pairs(options.SPEC) do
-  if name ~= "experiments" and name ~= "seed" then M.OPTIONS[name] = spec end
+  if name ~= "experiments" and name ~= "seed" and name ~= "data-parallel" then M.OPTIONS[name] = spec end
 end
 
 -- An experiment's table: examples/<name>.lua beside the sweep script, or a path.

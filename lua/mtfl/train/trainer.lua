@@ -25,6 +25,21 @@
 -- the optimizer's rate when the trainer was made; per step, so that a warm-up rises
 -- within an epoch. Clipping keeps its norm on the device (optim.clip_grad_norm):
 -- trainer.grad_norm holds the last one, unread.
+--
+-- Data-parallel (parallel = require "mtfl.mpi", or any table with rank, size, broadcast,
+-- allreduce and allreduce_numbers; the loader made with shard = {rank, size}): each rank
+-- trains on its slice of every global batch. Before the first step rank 0's flat
+-- parameters (flat_params, from nn.flatten_parameters; default: the optimizer's one
+-- buffer) go to every rank; every step, after the backward pass and before clipping and
+-- the update, ONE allreduce("mean") of the flat gradients (flat_grads) makes them the
+-- whole batch's, each rank's first weighted by its rows (a short last batch is split
+-- unevenly), and one small allreduce_numbers makes every task's loss the whole batch's,
+-- so that every rank logs and checks divergence on the same numbers. Rank 0 alone
+-- measures the validation set and hands its losses to the others, so early stopping
+-- decides the same on every rank even were their arithmetic to differ (another device
+-- kind); the other ranks keep no validation metrics. Rank 0 alone prints and writes the
+-- checkpoint; every rank resumes from it (the run's folder must be shared: the epochs
+-- found are compared across ranks). BatchNorm keeps per-rank batch statistics.
 local mtfl = require "mtfl"
 local clip_grad_norm = require("mtfl.optim.clip").clip_grad_norm
 local Progress = require "mtfl.train.progress"
@@ -64,6 +79,8 @@ function Trainer.new(o)
     errors.raisef("Trainer.new: clip must be a positive number (the largest gradient norm), got %s", tostring(o.clip))
   end
   self.base_lr = o.base_lr or o.optimizer.config.lr
+  self.rank, self.world = 0, 1
+  if o.parallel ~= nil then self:set_parallel(o) end
   self.epoch = 0
   self.history = {train_loss = {}, val_loss = {}, val = {}, seconds = {}, images_per_second = {}, first_loss = {},
                   weights = {}}
@@ -75,6 +92,11 @@ function Trainer.new(o)
     tasks = {}
     for _, task in ipairs(self.tasks) do tasks[task] = o.criterion:weight(task) end
   end
+  -- GradNorm weighs by the gradients of this process's rows: ranks would drift apart
+  if self.parallel and self.policy.name == "gradnorm" then
+    errors.raise("Trainer.new: the gradnorm policy measures each rank's own gradients, so the ranks of a "
+                 .. "data-parallel run would weigh their tasks differently: train it in one process")
+  end
   self.policy:start{tasks = tasks, model = o.model, criterion = o.criterion, optimizer = o.optimizer}
   self:apply_weights()
   return self
@@ -85,8 +107,62 @@ function Trainer:apply_weights()
   for task, lambda in pairs(self.policy:weights()) do self.criterion:set_weight(task, lambda) end
 end
 
---- Picks up the checkpoint when there is one; returns the epochs already done.
+local PARALLEL_FUNCTIONS = {"rank", "size", "broadcast", "allreduce", "allreduce_numbers"}
+
+function Trainer:set_parallel(o)
+  local p = o.parallel
+  if type(p) ~= "table" then errors.raisef("Trainer.new: parallel must be mtfl.mpi or a table like it, got a %s", type(p)) end
+  for _, name in ipairs(PARALLEL_FUNCTIONS) do
+    if type(p[name]) ~= "function" then errors.raisef("Trainer.new: parallel has no function %s", name) end
+  end
+  local params, grads = o.optimizer.params, o.optimizer.grads
+  self.flat_params = o.flat_params or (params and #params == 1 and params[1])
+  self.flat_grads = o.flat_grads or (grads and #grads == 1 and grads[1])
+  if not (mtfl.is_tensor(self.flat_params) and mtfl.is_tensor(self.flat_grads)) then
+    errors.raise("Trainer.new: parallel needs flat_params and flat_grads (nn.flatten_parameters(model)), " ..
+                 "or an optimizer over those two buffers alone")
+  end
+  self.parallel, self.rank, self.world = p, p.rank(), p.size()
+end
+
+-- Every task's number summed over the ranks, each rank's given as values[task] * scale
+-- (nil on every rank stays nil): the same table on every rank.
+function Trainer:sum_over_ranks(values, scale)
+  local packed = {}
+  for i, task in ipairs(self.tasks) do
+    local v = values[task]
+    packed[2 * i - 1], packed[2 * i] = v and v * scale or 0, v and 1 or 0
+  end
+  local all = self.parallel.allreduce_numbers(packed, "sum")
+  local out = {}
+  for i, task in ipairs(self.tasks) do
+    if all[2 * i] > 0 then out[task] = all[2 * i - 1] end
+  end
+  return out
+end
+
+-- Rank 0's value of every task's number, on every rank.
+function Trainer:from_rank0(values)
+  return self:sum_over_ranks(self.rank == 0 and values or {}, 1)
+end
+
+--- Picks up the checkpoint when there is one; returns the epochs already done. In a
+--- data-parallel run every rank reads rank 0's checkpoint (a shared folder) and the
+--- epochs each found are compared: a rank that cannot see it is an error on every rank.
 function Trainer:resume()
+  local epoch = self:resume_own()
+  if self.parallel then
+    local range = self.parallel.allreduce_numbers({epoch, -epoch}, "max")
+    if range[1] ~= -range[2] then
+      errors.raisef("%s: the ranks found checkpoints of %d to %d epochs (%s): a data-parallel run resumes " ..
+                    "from rank 0's checkpoint, which every rank must read (a shared folder)",
+                    self.label, -range[2], range[1], tostring(self.checkpoint))
+    end
+  end
+  return epoch
+end
+
+function Trainer:resume_own()
   if not (self.checkpoint and run_state.exists(self.checkpoint)) then return 0 end
   local record = run_state.load(self.checkpoint, self.model, self.optimizer)
   if record.epochs ~= self.epochs then
@@ -112,7 +188,7 @@ function Trainer:resume()
 end
 
 function Trainer:save_checkpoint()
-  if not self.checkpoint then return end
+  if not self.checkpoint or self.rank ~= 0 then return end
   local weights = {}
   for _, task in ipairs(self.tasks) do weights[task] = self.criterion:weight(task) end
   run_state.save(self.checkpoint, self.model, self.optimizer, {
@@ -180,14 +256,30 @@ function Trainer:step(batch, index)
   local step = {epoch = self.epoch + 1, index = index, batches = self.batches}
   policy:before_step(step)
   if policy.per_step then self:apply_weights() end
-  local t = targets.of_batch(batch, self.criterion, self.landmark_scale)
   self.optimizer:zeroGrad()
-  local outputs = self.model:forward(batch.images)
-  local _, losses = self.criterion:forward(outputs, t)
+  -- a rank's slice of a short last batch may be empty: its gradient stays 0
+  local t, outputs, losses = nil, nil, {}
+  if batch.count > 0 then
+    t = targets.of_batch(batch, self.criterion, self.landmark_scale)
+    outputs = self.model:forward(batch.images)
+    _, losses = self.criterion:forward(outputs, t)
+  end
+  local total = batch.total or batch.count
+  -- the whole batch's losses: each rank's mean weighted by its share of the rows
+  if self.parallel then losses = self:sum_over_ranks(losses, batch.count / total) end
   self:check_losses(losses, index)
   step.losses, step.outputs, step.targets, step.input = losses, outputs, t, batch.images
-  policy:after_loss(step)
-  self.model:backward(batch.images, self.criterion:backward(outputs, t))
+  if batch.count > 0 then
+    policy:after_loss(step)
+    self.model:backward(batch.images, self.criterion:backward(outputs, t))
+  end
+  if self.parallel then
+    -- each rank's gradient is the mean over its rows: weighted by count * world / total,
+    -- the mean over the ranks is the mean over the whole batch
+    local weight = batch.count * self.world / total
+    if weight ~= 1 then self.flat_grads:mul_(weight) end
+    self.parallel.allreduce(self.flat_grads, "mean")
+  end
   if self.clip then self.grad_norm = clip_grad_norm(self.optimizer, self.clip) end
   self.optimizer:step()
   policy:after_step(losses)
@@ -201,7 +293,7 @@ function Trainer:train_epoch(progress)
   local means = {}
   for batch, index in self.loader:epoch(self.epoch + 1) do
     local losses = self:step(batch, index)
-    local n = batch.count
+    local n = batch.total or batch.count   -- the whole batch's rows, over all ranks
     seen = seen + n
     for task, loss in pairs(losses) do
       sums[task] = (sums[task] or 0) + loss * n
@@ -246,7 +338,11 @@ end
 --- unless that epoch was the last.
 function Trainer:fit(should_stop)
   local progress = Progress.new{label = self.label, epochs = self.epochs, batches = self.batches,
-                                tasks = self.tasks}
+                                tasks = self.tasks, quiet = self.rank ~= 0}
+  if self.parallel and not self.synchronized then
+    self.parallel.broadcast(self.flat_params, 0)   -- rank 0's weights, resumed or fresh
+    self.synchronized = true
+  end
   while self.epoch < self.epochs do
     local t0 = mtfl.clock()
     progress:start_epoch(self.epoch + 1)
@@ -255,8 +351,12 @@ function Trainer:fit(should_stop)
     self:apply_weights()
     local train_losses = self:train_epoch(progress)
     local train_seconds = mtfl.clock() - t0
-    local val = self:evaluate(self.val)
-    local flat = evaluate.flatten(val)
+    local val, flat = {losses = {}}, {}
+    if self.rank == 0 then
+      val = self:evaluate(self.val)
+      flat = evaluate.flatten(val)
+    end
+    if self.parallel then val.losses = self:from_rank0(val.losses) end
     self.epoch = self.epoch + 1
     for task, loss in pairs(train_losses) do append(self.history.train_loss, task, loss) end
     for task, loss in pairs(val.losses) do append(self.history.val_loss, task, loss) end
