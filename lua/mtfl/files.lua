@@ -79,6 +79,9 @@ function M.lock(path, what, options)
   errors.raise(message)
 end
 
+--- A string as one word of a POSIX shell command: in single quotes, its own quotes escaped.
+function M.shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
 --- The folder of a path ("a/b/c.lua" -> "a/b", "c.lua" -> ".").
 function M.dirname(path)
   return path:match("^(.*)/[^/]*$") or "."

@@ -53,4 +53,20 @@ function M.write(path, text)
   f:close()
 end
 
+--- A finished run's result as JSON for comparing two ways of training it: without its
+--- timings and its provenance (which process, when, where), which differ by design.
+function M.comparable_run(run)
+  local json = require "mtfl.json"
+  local c = {}
+  for k, v in pairs(run) do
+    if k ~= "train_seconds" and k ~= "history" and k ~= "config" then c[k] = v end
+  end
+  c.history = {train_loss = run.history.train_loss, val_loss = run.history.val_loss, val = run.history.val}
+  c.config = {}
+  for k, v in pairs(run.config) do
+    if k ~= "provenance" then c.config[k] = v end
+  end
+  return json.encode(c)
+end
+
 return M

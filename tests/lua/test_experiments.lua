@@ -218,18 +218,7 @@ T.test("the whole grid on tiny synthetic faces: results, table and figures", fun
 end)
 
 -- The numbers of a run that must not depend on interruptions (not the timings).
-local function comparable(run)
-  local c = {}
-  for k, v in pairs(run) do
-    if k ~= "train_seconds" and k ~= "history" and k ~= "config" then c[k] = v end
-  end
-  c.history = {train_loss = run.history.train_loss, val_loss = run.history.val_loss, val = run.history.val}
-  c.config = {}
-  for k, v in pairs(run.config) do
-    if k ~= "provenance" then c.config[k] = v end   -- when, where and by which process
-  end
-  return json.encode(c)
-end
+local comparable = H.comparable_run
 
 T.test("--jobs 2 trains two runs at once to the same results, and resumes when its jobs are stopped", function()
   local args = TINY .. " --epochs 2 --seeds 2 --experiments single_task_landmarks,multitask_early_stopping"

@@ -35,15 +35,7 @@ local function exists(path)
   return f ~= nil
 end
 
--- A run as compared: without its timings and its provenance (which process, when).
-local function comparable(run)
-  local c = {}
-  for k, v in pairs(run) do if k ~= "train_seconds" and k ~= "history" and k ~= "config" then c[k] = v end end
-  c.history = {train_loss = run.history.train_loss, val_loss = run.history.val_loss, val = run.history.val}
-  c.config = {}
-  for k, v in pairs(run.config) do if k ~= "provenance" then c.config[k] = v end end
-  return json.encode(c)
-end
+local comparable = H.comparable_run
 
 local function same_runs(a, b, what)
   T.eq(#b.runs, #a.runs, what .. ": every run")

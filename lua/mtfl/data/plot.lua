@@ -15,7 +15,7 @@ local M = {}
 
 M.POINTS = {"left eye", "right eye", "nose", "left mouth", "right mouth"}
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shell_quote = require("mtfl.files").shell_quote
 
 --- True when gnuplot (or the program given) can be run, else false and why.
 function M.available(program)

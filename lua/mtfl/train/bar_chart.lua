@@ -9,7 +9,7 @@ local errors = require "mtfl.errors"
 
 local M = {}
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shell_quote = require("mtfl.files").shell_quote
 local function gp_quote(s) return "'" .. tostring(s):gsub("'", "''") .. "'" end
 local function csv_field(v)
   v = tostring(v)

@@ -13,7 +13,7 @@ local mtfl = require "mtfl"
 
 local M = {}
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shell_quote = require("mtfl.files").shell_quote
 
 local function first_line(command)
   local p = io.popen(command .. " 2>/dev/null")

@@ -26,7 +26,7 @@ local errors = require "mtfl.errors"
 
 local M = {}
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shell_quote = require("mtfl.files").shell_quote
 
 --- The cores this process may use: nproc's answer (it honours OMP_NUM_THREADS).
 function M.cores()
