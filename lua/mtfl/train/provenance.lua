@@ -58,7 +58,7 @@ function M.record(s, script)
   local git = M.git(script and script:match("^(.*)/[^/]*$") or ".")
   return {
     commit = git and git.commit, dirty = git and git.dirty,
-    host = first_line("hostname"), started = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    host = require("mtfl.mpi").processor_name(), started = os.date("!%Y-%m-%dT%H:%M:%SZ"),
     device = device_of(s), libraries = mtfl.build_info(), threads = tonumber(os.getenv("OMP_NUM_THREADS") or ""),
     worker = os.getenv("MTFL_WORKER"),
     settings = settings,

@@ -21,6 +21,7 @@
 -- seed, not on how many threads computed them (the CPU backend's sums are in fixed order).
 local json = require "mtfl.json"
 local files = require "mtfl.files"
+local data = require "mtfl.data"
 local experiment = require "mtfl.train.experiment"
 local errors = require "mtfl.errors"
 
@@ -28,12 +29,10 @@ local M = {}
 
 local shell_quote = require("mtfl.files").shell_quote
 
---- The cores this process may use: nproc's answer (it honours OMP_NUM_THREADS).
+--- The cores this process may use: OMP_NUM_THREADS when set, else every online core.
 function M.cores()
-  local p = io.popen("nproc 2>/dev/null")
-  local n = p and tonumber(p:read("l") or "")
-  if p then p:close() end
-  return n and n > 0 and n or 1
+  local n = math.tointeger(tonumber(os.getenv("OMP_NUM_THREADS") or ""))
+  return n and n > 0 and n or data.cpu_count()
 end
 
 --- This process's place among the workers of --jobs: k, n from MTFL_WORKER=k/n, or nil.
@@ -86,7 +85,7 @@ local function run_jobs(n, args)
 end
 
 -- Runs the items this process takes, in order: with claim, only those no other process
--- holds. Returns false when the epoch budget ran out.
+-- holds. Their results go into o.done[i]. Returns false when the epoch budget ran out.
 local function work(items, o, claim)
   local should_stop = o.budget and function()
     o.budget = o.budget - 1
@@ -98,17 +97,21 @@ local function work(items, o, claim)
       local run, why = experiment.run(item.spec, item.settings, {script = o.script, should_stop = should_stop,
         quiet = true, claim = claim, announce = o.announce and function() o.announce(i, item) end})
       if not run and why ~= "taken" then return false end
+      if run then
+        run.test = nil   -- tensors: not for results.json
+        o.done[i] = run
+      end
     end
   end
   return true
 end
 
--- Every item's finished result, read back from its folder; an unfinished one is an error
--- naming it (what a failed worker left undone).
+-- Every item's finished result: this process's own, the others read back from their
+-- folders; an unfinished one is an error naming it (what a failed worker left undone).
 local function collect(items, o)
   local runs, missing = {}, {}
   for i, item in ipairs(items) do
-    local run = experiment.run(item.spec, item.settings, {script = o.script, only_finished = true})
+    local run = o.done[i] or experiment.run(item.spec, item.settings, {script = o.script, only_finished = true})
     if run then
       run.test = nil
       runs[i] = run
@@ -164,7 +167,7 @@ local function run_mpi(mpi, items, o)
   local mine = {}
   for i, item in ipairs(items) do
     if o.mine(i) then
-      local run = experiment.run(item.spec, item.settings, {script = o.script, only_finished = true})
+      local run = o.done[i] or experiment.run(item.spec, item.settings, {script = o.script, only_finished = true})
       run.test = nil
       mine[#mine + 1] = {index = i, run = run}
     end
@@ -184,6 +187,7 @@ end
 --- is a worker: another one reports).
 function M.run_all(items, o)
   o = o or {}
+  o.done = {}
   local args = o.args or arg
   if o.jobs ~= nil and (math.type(o.jobs) ~= "integer" or o.jobs < 1) then
     errors.raisef("option --jobs: needs a whole number >= 1, got %s", tostring(o.jobs))
