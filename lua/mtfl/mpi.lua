@@ -21,9 +21,11 @@
 -- tiny message): tensors or tables of different sizes raise on every rank instead of
 -- hanging. Failing MPI calls are errors naming them, never an abort. Other wrong
 -- arguments (not a tensor, an unknown op, a root out of range) are found before any
--- message is sent, by each rank on its own: a program that makes such a mistake on one
--- rank only leaves the others waiting in the collective (ended by mpirun when the
--- failing rank exits).
+-- message is sent, by each rank on its own. An error on one rank only, which would leave
+-- the others waiting in a collective for ever, ends the whole job: mtfl-lua calls
+-- mpi.abort_job when a script fails under mpirun (another program wraps its work in
+-- mpi.protect), and mpi.agree compares what every rank was told before work starts, so
+-- that ranks given different settings all stop at once with the first difference named.
 local mtfl = require "mtfl"
 local errors = require "mtfl.errors"
 
@@ -157,6 +159,121 @@ function M.allreduce_numbers(xs, op)
     return copy
   end
   return call(C.allreduce_numbers, xs, op)
+end
+
+--- mpi.abort_job(message [, code = 1]) ends every rank of the job now (MPI_Abort), after
+--- writing the message, naming this rank, to stderr; false when there is no job to end
+--- (no mpirun, MPI not started, or one rank). For a program's uncaught error only: mtfl-lua
+--- calls it when a script fails under mpirun.
+function M.abort_job(message, code)
+  if type(message) ~= "string" then errors.raisef("mpi.abort_job: the message must be a string, got a %s", type(message)) end
+  if not active() or not C.started() then return false end
+  return C.abort_job(message, code)
+end
+
+--- mpi.protect(fn, ...) -> fn(...)'s results; an error from fn under mpirun ends the
+--- whole job with its message (mpi.abort_job) instead of leaving the other ranks waiting.
+--- What a program run by a stock lua5.4 under mpirun wraps its work in (mtfl-lua does it
+--- for every script).
+---   mpi.protect(function() ... training ... end)
+function M.protect(fn, ...)
+  local results = table.pack(xpcall(fn, debug.traceback, ...))
+  if results[1] then return table.unpack(results, 2, results.n) end
+  M.abort_job(tostring(results[2]))
+  error(results[2], 0)
+end
+
+-- A value as canonical text: keys sorted, numbers in full, so equal values read equal.
+local function canonical(v)
+  local t = type(v)
+  if t == "table" then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    local parts = {}
+    for i, k in ipairs(keys) do parts[i] = tostring(k) .. "=" .. canonical(v[k]) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif t == "string" then
+    return string.format("%q", v)
+  elseif math.type(v) == "float" then
+    return string.format("%.17g", v)
+  elseif t == "number" or t == "boolean" or t == "nil" then
+    return tostring(v)
+  end
+  return "a " .. t   -- a function's address is not the same on two ranks
+end
+
+-- The first place where a and b differ, as "path: value here, value there", or nil.
+local function first_difference(a, b, path)
+  if type(a) == "table" and type(b) == "table" then
+    local keys, seen = {}, {}
+    for k in pairs(a) do keys[#keys + 1] = k seen[k] = true end
+    for k in pairs(b) do if not seen[k] then keys[#keys + 1] = k end end
+    table.sort(keys, function(x, y) return tostring(x) < tostring(y) end)
+    for _, k in ipairs(keys) do
+      local name = math.type(k) == "integer" and string.format("%s[%d]", path, k)
+                   or (path == "" and tostring(k) or path .. "." .. tostring(k))
+      local d = first_difference(a[k], b[k], name)
+      if d then return d end
+    end
+    return nil
+  end
+  if canonical(a) == canonical(b) then return nil end
+  local function show(v) return v == nil and "not given" or canonical(v) end
+  return {path = path == "" and "the value" or path, here = show(a), there = show(b)}
+end
+
+-- Settings travel as Lua table constructors of plain values (strings, numbers, booleans,
+-- tables); anything else (a function) as its type's name.
+local function encode_settings(v)
+  local t = type(v)
+  if t == "table" then
+    local parts = {}
+    for k, x in pairs(v) do
+      local key = type(k) == "string" and string.format("[%q]", k) or "[" .. canonical(k) .. "]"
+      parts[#parts + 1] = key .. "=" .. encode_settings(x)
+    end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif t == "string" then
+    return string.format("%q", v)
+  elseif t == "number" then
+    if v ~= v then return "0/0" elseif v == math.huge then return "1/0" elseif v == -math.huge then return "-1/0" end
+    return math.type(v) == "integer" and string.format("%d", v) or string.format("%.17g", v)
+  elseif t == "boolean" then
+    return tostring(v)
+  end
+  return string.format("%q", "a " .. t)
+end
+
+local function decode_settings(text)
+  local chunk = load("return " .. text, "=settings", "t", {})
+  return chunk and chunk() or {}
+end
+
+--- mpi.agree(what, value): every rank must hold the same value (a table of settings,
+--- compared by their canonical text: a hash first, then the first difference found).
+--- Raises on every rank when they differ, naming the lowest rank that differs from rank 0
+--- and the first setting: "the runs: ...: settings.epochs is 2 on rank 1, 1 on rank 0".
+function M.agree(what, value)
+  if not active() then return end
+  local text = canonical(value)
+  local data = require "mtfl.data"
+  local hash = data.hash(text)
+  local root_hash = M.broadcast_string(hash, 0)
+  local size = M.size()
+  -- the lowest rank that differs from rank 0, or size when none does
+  local first = math.tointeger(M.allreduce_numbers({hash == root_hash and size or M.rank()}, "min")[1])
+  if first == size then return end
+  local root_text = M.broadcast_string(M.rank() == 0 and encode_settings(value) or nil, 0)
+  local description
+  if M.rank() == first then
+    local d = first_difference(value, decode_settings(root_text), "")
+    description = d and string.format("%s is %s on rank %d, %s on rank 0", d.path, d.here, first, d.there)
+                  or string.format("rank %d's settings differ from rank 0's", first)
+  end
+  description = M.broadcast_string(description, first)
+  errors.raisef("%s: the ranks were not given the same settings: %s (start every rank with the same command line)",
+                what, description)
 end
 
 --- mpi.finalize(): stops MPI (idempotent; also done when the Lua state closes). No

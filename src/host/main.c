@@ -275,6 +275,21 @@ static int run_host(lua_State *L)
     return 0;
 }
 
+/* Under mpirun a failed rank ends the whole job (mtfl.mpi's abort_job, MPI_Abort): the
+ * other ranks may be waiting for it in a collective, and the MPI_Finalize that closing
+ * the state runs would wait for them in turn, so that the job would hang for ever.
+ * Without MPI running this does nothing. */
+static void end_mpi_job_after_failure(lua_State *L)
+{
+    static const char code[] =
+        "local mtfl = package.loaded.mtfl\n"
+        "local C = type(mtfl) == 'table' and mtfl._mpi\n"
+        "if C then C.abort_job('failed (the error above): ending every rank of the job') end";
+    if (luaL_loadstring(L, code) == LUA_OK)
+        lua_pcall(L, 0, 0, 0);
+    lua_settop(L, 0);
+}
+
 int main(int argc, char **argv)
 {
     host_runtime_defaults();   /* before mtfl.so, and with it OpenMP and OpenBLAS, loads */
@@ -302,6 +317,8 @@ int main(int argc, char **argv)
     lua_pushlightuserdata(L, &o);
     int status = lua_pcall(L, 1, 0, 0);
     host_report(L, status, true);
+    if (!(status == LUA_OK && o.ok))
+        end_mpi_job_after_failure(L);
     lua_close(L);
     free(o.actions);
     return status == LUA_OK && o.ok ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -20,6 +20,7 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -330,6 +331,27 @@ static int l_version(lua_State *L)
     return 1;
 }
 
+/* abort_job(message [, code = 1]) -> false when there is no job to end (MPI not running,
+ * or a job of one). Otherwise it does not return: the message, naming this rank, goes to
+ * stderr and MPI_Abort ends every rank. For a program's uncaught error only (the host
+ * program calls it): the other ranks may wait in a collective this rank will never
+ * join, and MPI_Finalize would wait for them in turn, so that the job hangs for ever. */
+static int l_abort_job(lua_State *L)
+{
+    const char *message = luaL_checkstring(L, 1);
+    lua_Integer code = luaL_optinteger(L, 2, 1);
+    if (g_mpi.comm == MPI_COMM_NULL || g_mpi.size < 2) {
+        lua_pushboolean(L, false);
+        return 1;
+    }
+    fprintf(stderr, "mtfl: rank %d of %d: %s\n", g_mpi.rank, g_mpi.size, message);
+    fflush(stderr);
+    fflush(stdout);
+    MPI_Abort(g_mpi.comm, code > 0 && code < 256 ? (int)code : 1);
+    lua_pushboolean(L, true);   /* not reached: MPI_Abort ends the process */
+    return 1;
+}
+
 /* Another Lua state of the process closing leaves MPI to the one that started it. */
 static int finalize_at_close(lua_State *L)
 {
@@ -342,7 +364,7 @@ static const luaL_Reg mpi_functions[] = {
     {"broadcast", l_broadcast}, {"broadcast_string", l_broadcast_string},
     {"gather_strings", l_gather_strings}, {"allreduce_numbers", l_allreduce_numbers},
     {"processor_name", l_processor_name}, {"finalize", l_finalize}, {"started", l_started},
-    {"version", l_version}, {NULL, NULL}};
+    {"version", l_version}, {"abort_job", l_abort_job}, {NULL, NULL}};
 
 void lmtfl_open_mpi(lua_State *L)
 {

@@ -132,4 +132,77 @@ T.test("a rank killed mid-run: the next start resumes its run, same results", fu
             json.decode(H.read(out .. "/seed-quick/results.json")), "killed and resumed")
 end)
 
+-- ---- one rank wrong: the whole job ends at once, saying which rank and why ----------
+
+-- rank 0 runs one command line, rank 1 another (mpirun's MPMD form), within a time limit
+local function mpmd(limit, rank0, rank1)
+  return string.format("timeout %d %s --allow-run-as-root --oversubscribe --mca btl self,vader -x OMP_NUM_THREADS=1 "
+                       .. "-np 1 %s : -np 1 %s", limit, MPIRUN, rank0, rank1)
+end
+
+local function ends_quickly(command, what)
+  local t0 = os.time()
+  local rc, text = T.run(command)
+  T.truthy(rc ~= 0, what .. ": the job fails\n" .. text)
+  T.truthy(rc ~= 124, what .. ": the job ended, it did not hang until the time limit\n" .. text)
+  T.truthy(os.time() - t0 < 50, what .. ": within seconds")
+  return text
+end
+
+T.test("an error on one rank after MPI started ends every rank in seconds, naming the rank", function()
+  local dir = H.temp_dir("abort")
+  local script = dir .. "/one_rank_fails.lua"
+  -- rank 0 waits in a collective rank 1 never joins; rank 1's closing would wait for rank 0
+  H.write(script, [[
+local mpi = require "mtfl.mpi"
+local t = mtfl.ones(4, {device = "cpu"})
+if mpi.rank() == 1 then error("rank one's own mistake") end
+mpi.allreduce(t)
+print("rank " .. mpi.rank() .. " not reached")
+]])
+  local text = ends_quickly("timeout 60 " .. mpirun(HOST .. " " .. script), "mtfl-lua")
+  T.truthy(text:find("rank one's own mistake", 1, true), "the error\n" .. text)
+  T.truthy(text:find("rank 1 of 2: failed", 1, true), "names the rank\n" .. text)
+  T.truthy(not text:find("not reached", 1, true), "nobody went on\n" .. text)
+
+  -- a stock lua5.4 program wraps its work in mpi.protect for the same
+  local so_dir = HOST:match("^(.*)/[^/]*$") or "."
+  local stock = dir .. "/stock.lua"
+  H.write(stock, [[
+local mtfl = require "mtfl"
+local mpi = require "mtfl.mpi"
+mpi.protect(function()
+  local t = mtfl.ones(4, {device = "cpu"})
+  if mpi.rank() == 1 then error("stock lua's mistake") end
+  mpi.allreduce(t)
+end)
+]])
+  local text2 = ends_quickly(string.format("timeout 60 %s", mpirun(string.format("env LUA_CPATH='%s/?.so;;' lua5.4 %s", so_dir, stock))),
+                             "lua5.4 with mpi.protect")
+  T.truthy(text2:find("stock lua's mistake", 1, true) and text2:find("rank 1 of 2", 1, true), "named\n" .. text2)
+  H.remove(dir)
+end)
+
+T.test("ranks given different settings all stop at start, the first difference named", function()
+  local out = H.temp_dir("mismatch")
+  local sweep = string.format("%s ../../examples/sweep.lua --quick --synthetic --limit 200 --epochs 1 --seeds 1 "
+                              .. "--sweep lambda.pose=1,6 --out %s", HOST, out)
+  -- the issue's case: --jobs on rank 1 alone used to hang the job for ever
+  local text = ends_quickly(mpmd(60, sweep, sweep .. " --jobs 2"), "--jobs on one rank")
+  T.truthy(text:find("the ranks were not given the same settings: jobs is 2 on rank 1, not given on rank 0", 1, true), text)
+  text = ends_quickly(mpmd(60, sweep, sweep:gsub("lambda.pose=1,6", "lambda.pose=1,3")), "another sweep list")
+  T.truthy(text:find('settings.sweep[1] is "lambda.pose=1,3" on rank 1, "lambda.pose=1,6" on rank 0', 1, true), text)
+  local run = string.format("%s ../../examples/multitask.lua --quick --synthetic --limit 200 --size 24 --epoch-size 100 "
+                            .. "--device cpu --data-parallel --out %s", HOST, out)
+  for _, case in ipairs{{"--epochs 1", "--epochs 2", "settings.epochs is 2 on rank 1, 1 on rank 0"},
+                        {"--seed 1", "--seed 2", "settings.seed is 2 on rank 1, 1 on rank 0"},
+                        {"--lr 0.001", "--lr 0.002", "settings.lr is 0.002 on rank 1, 0.001 on rank 0"},
+                        {"--batch 50", "--batch 40", "settings.batch is 40 on rank 1, 50 on rank 0"}} do
+    text = ends_quickly(mpmd(60, run .. " " .. case[1], run .. " " .. case[2]), case[2])
+    T.truthy(text:find("--data-parallel: the ranks were not given the same settings: " .. case[3], 1, true), text)
+  end
+  T.truthy(not exists(out .. "/seed-quick/runs/multitask/seed1/result.json"), "no result")
+  H.remove(out)
+end)
+
 T.run_all()

@@ -407,6 +407,12 @@ function M.run(spec, s, o)
     mpi.check_launch("--data-parallel")
     parallel = mpi.size() > 1 and mpi or nil
   end
+  if parallel then
+    -- every rank trains this run: all must mean the same one (the device may differ)
+    local settings = {}
+    for k, v in pairs(s) do if k ~= "device" then settings[k] = v end end
+    mpi.agree("--data-parallel", {experiment = spec.name, settings = settings})
+  end
   local rank, world = parallel and mpi.rank() or 0, parallel and mpi.size() or 1
   if s.batch % world ~= 0 then
     errors.raisef("--data-parallel: the batch %d is not divisible by the %d ranks (each renders batch / ranks)", s.batch, world)

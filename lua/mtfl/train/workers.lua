@@ -181,6 +181,21 @@ local function run_mpi(mpi, items, o)
   return runs
 end
 
+--- What every MPI rank must have been told alike: the runs and their settings, less the
+--- device and the output folder (each rank may have its own: see run_mpi), --jobs and the
+--- epoch budget.
+function M.what_ranks_share(items, o)
+  local runs = {}
+  for i, item in ipairs(items) do
+    local s = {}
+    for k, v in pairs(item.settings) do
+      if k ~= "device" and k ~= "out" then s[k] = v end
+    end
+    runs[i] = {experiment = item.spec.name, settings = s}
+  end
+  return {runs = runs, jobs = o.jobs, budget = o.budget}
+end
+
 --- run_all(items, {jobs = N, budget = epochs, script = arg[0], args = arg, dir = output
 --- folder, announce = function(i, item)}) -> the results in items' order, or nil and
 --- "stopped" (the epoch budget ran out: run again to go on) or "worker" (this process
@@ -194,6 +209,7 @@ function M.run_all(items, o)
   end
   local mpi = require "mtfl.mpi"
   if mpi.launched() and mpi.size() > 1 then
+    mpi.agree("the runs", M.what_ranks_share(items, o))
     if o.jobs and o.jobs > 1 then errors.raise("option --jobs: not under mpirun (each rank is already a job)") end
     return run_mpi(mpi, items, o)
   end
