@@ -145,7 +145,8 @@ __kernel void mtfl_maxpool_forward(__global float *y, ulong y_off, __global floa
         for (int h = h_begin; h < h_end; h++) {
             for (int w = w_begin; w < w_end; w++) {
                 float v = src[h * width + w];
-                if (v > best || best_at < 0) {
+                /* the first maximum wins ties; the first NaN wins over everything */
+                if (v > best || best_at < 0 || (isnan(v) && !isnan(best))) {
                     best = v;
                     best_at = h * width + w;
                 }

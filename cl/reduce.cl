@@ -13,7 +13,8 @@
  * Sums use Kahan compensation within a work-item, so float accumulation stays within
  * a few ulp of a double-precision sum even for millions of elements. Arg-reductions
  * carry the index of the best value and prefer the lower index on ties, which makes
- * the result independent of how the work was split.
+ * the result independent of how the work was split. A NaN is better than any number
+ * (the first NaN wins), so that max, min, argmax and argmin all show it.
  */
 
 #pragma OPENCL FP_CONTRACT OFF
@@ -52,8 +53,12 @@ bool mtfl_is_better(int op, float value, ulong index, mtfl_reduction best)
         return false;
     if (best.index == MTFL_NO_INDEX)
         return true;
-    if (isnan(best.value)) /* NaN is skipped, as fmax does */
-        return !isnan(value) || index < best.index;
+    /* NaN wins, the first one (the lowest index): max, min and their args show it, as in
+     * PyTorch, rather than the best of the other values */
+    if (isnan(best.value))
+        return isnan(value) && index < best.index;
+    if (isnan(value))
+        return true;
     bool larger = op == MTFL_REDUCE_MAX || op == MTFL_REDUCE_ARGMAX;
     if (larger ? value > best.value : value < best.value)
         return true;

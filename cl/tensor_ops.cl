@@ -75,7 +75,7 @@ float mtfl_unary_apply(int op, float x, float a, float b)
     case MTFL_UNARY_EXP: return exp(x);
     case MTFL_UNARY_LOG: return log(x);
     case MTFL_UNARY_SQRT: return sqrt(x);
-    case MTFL_UNARY_RELU: return x > 0.0f ? x : 0.0f;
+    case MTFL_UNARY_RELU: return x <= 0.0f ? 0.0f : x;   /* NaN stays NaN, as on the CPU */
     case MTFL_UNARY_TANH: return tanh(x);
     case MTFL_UNARY_SIGMOID: return 1.0f / (1.0f + exp(-x));
     case MTFL_UNARY_ADD_SCALAR: return x + a;
@@ -84,7 +84,7 @@ float mtfl_unary_apply(int op, float x, float a, float b)
     case MTFL_UNARY_RDIV_SCALAR: return a / x;
     case MTFL_UNARY_POW_SCALAR: return pow(x, a);
     case MTFL_UNARY_RPOW_SCALAR: return pow(a, x);
-    case MTFL_UNARY_CLAMP: return fmin(fmax(x, a), b);
+    case MTFL_UNARY_CLAMP: return isnan(x) ? x : fmin(fmax(x, a), b);
     case MTFL_UNARY_STEP: return x >= a ? b : 0.0f;
     case MTFL_UNARY_LEAKY_RELU: return x > 0.0f ? x : a * x;
     case MTFL_UNARY_ABS_TANH: return fabs(tanh(x));
@@ -107,10 +107,11 @@ float mtfl_binary_apply(int op, float x, float y, float a)
     case MTFL_BINARY_MUL: return x * y;
     case MTFL_BINARY_DIV: return x / y;
     case MTFL_BINARY_POW: return pow(x, y);
-    case MTFL_BINARY_MAX: return fmax(x, y);
-    case MTFL_BINARY_MIN: return fmin(x, y);
+    /* fmax and fmin skip a NaN; here it propagates, as on the CPU */
+    case MTFL_BINARY_MAX: return isnan(x) || isnan(y) ? x + y : fmax(x, y);
+    case MTFL_BINARY_MIN: return isnan(x) || isnan(y) ? x + y : fmin(x, y);
     /* activation gradients: x is dL/dy, y the activation's output */
-    case MTFL_BINARY_RELU_GRAD: return y > 0.0f ? x : 0.0f;
+    case MTFL_BINARY_RELU_GRAD: return y <= 0.0f ? 0.0f : x;
     case MTFL_BINARY_TANH_GRAD: return x * (1.0f - y * y);
     case MTFL_BINARY_SIGMOID_GRAD: return x * y * (1.0f - y);
     /* gradients from the activation's input: y is the input */

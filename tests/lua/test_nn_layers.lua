@@ -150,6 +150,26 @@ T.test("Residual and Concat: outputs and gradients are the branches' sums and sl
   T.truthy(mtfl.max_abs_diff(dx, want) < 1e-6, "dx sums the branches' gradients of their slices")
 end)
 
+T.test("an unknown or mistyped layer option is an error naming it, with the closest one", function()
+  T.raises(function() nn.Conv2d(3, 16, 3, {groups = 2, bogus = 1}) end, "Conv2d: unknown option '")
+  T.raises(function() nn.Conv2d(3, 16, 3, {strid = 2}) end,
+           "Conv2d: unknown option 'strid' (did you mean 'stride'? options: bias, device, init, padding, stride)")
+  T.raises(function() nn.Linear(3, 4, {bais = false}) end, "Linear: unknown option 'bais' (did you mean 'bias'?")
+  T.raises(function() nn.MaxPool2d(2, {stide = 1}) end, "MaxPool2d: unknown option 'stide' (did you mean 'stride'?")
+  T.raises(function() nn.MaxPool2d(2, {kernel = 3}) end, "MaxPool2d: option 'kernel' (3x3) differs from the kernel argument (2x2)")
+  T.raises(function() nn.AvgPool2d(2, {stride = 1, pading = 1}) end, "AvgPool2d: unknown option 'pading' (did you mean 'padding'?")
+  T.raises(function() nn.BatchNorm2d(4, {momentun = 0.1}) end, "BatchNorm2d: unknown option 'momentun' (did you mean 'momentum'?")
+  T.raises(function() nn.PReLU(4, 0.25, {devise = "cpu"}) end, "PReLU: unknown option 'devise' (did you mean 'device'?")
+  T.raises(function() nn.LandmarkLoss{knd = "wing"} end, "LandmarkLoss: unknown option 'knd' (did you mean 'kind'?")
+  T.raises(function() nn.Conv2d(3, 16, 3, {bias = "no"}) end, "Conv2d: option 'bias' must be a boolean, got \"no\"")
+  T.raises(function() nn.Conv2d(3, 16, 3, {1, 2}) end, "Conv2d: the options table has a positional value (key 1)")
+  T.raises(function() nn.Conv2d(3, 16) end, "Conv2d: the kernel size (the third argument) is missing")
+  T.raises(function() nn.Linear(3, 4, "fast") end, "Linear: the options must be a table, got \"fast\"")
+  -- and the known ones still work
+  T.eq(nn.Conv2d(3, 4, 3, {stride = 2, padding = "same", bias = false}).bias, nil, "bias = false")
+  T.eq(nn.MaxPool2d(2, {stride = 1, ceil = true}).stride_h, 1, "MaxPool2d's stride")
+end)
+
 T.test("bad arguments and shapes are errors naming the module and the shapes", function()
   T.raises(function() nn.LeakyReLU("steep") end, "LeakyReLU: slope must be a finite number, got steep")
   T.raises(function() nn.LeakyReLU(-0.1, true) end, "LeakyReLU: in place needs a slope >= 0")

@@ -186,6 +186,52 @@ T.test("free and to-be-closed variables release at once", function()
   T.eq(mtfl.memory("cpu").in_use, before, "released by free()")
 end)
 
+-- A NaN in an input or a weight must show in what comes out (IEEE and PyTorch): a ReLU,
+-- a max pool or a max that turned it into a plausible number hid a broken model.
+T.test("NaN propagates through relu, max pooling, max/min, clamp and maximum on every device", function()
+  local nn = require "mtfl.nn"
+  local nan = 0 / 0
+  local function is_nan(x) return x ~= x end
+  for _, dev in ipairs(T.devices()) do
+    local t = mtfl.tensor({1, nan, 3, -2}, {device = dev})
+    local r = flat(t:relu())
+    T.truthy(r[1] == 1 and is_nan(r[2]) and r[3] == 3 and r[4] == 0, dev .. ": relu keeps NaN, zeroes -2")
+    T.truthy(is_nan(t:max()) and is_nan(t:min()), dev .. ": max and min of a tensor with a NaN")
+    T.eq(t:argmax(), 2, dev .. ": argmax points at the NaN")
+    T.eq(t:argmin(), 2, dev .. ": argmin points at the NaN")
+    T.eq(mtfl.tensor({nan, 5, nan}, {device = dev}):argmax(), 1, dev .. ": the first NaN")
+    local all = mtfl.tensor({nan, nan, nan}, {device = dev})
+    T.truthy(is_nan(all:max()) and is_nan(all:min()), dev .. ": an all-NaN tensor's max is NaN, not -inf")
+    -- long enough for the CPU's parallel parts, NaN in the last part
+    local long = mtfl.arange(0, 100000, {device = dev})
+    long:narrow(1, 99990, 1):fill(nan)
+    T.truthy(is_nan(long:max()) and is_nan(long:min()), dev .. ": a long tensor's max and min")
+    T.eq(long:argmax(), 99990, dev .. ": a long tensor's argmax")
+    local m = mtfl.tensor({{1, 2, 3}, {4, nan, 0}}, {device = dev})
+    local rows = flat(m:max(2))
+    T.truthy(rows[1] == 3 and is_nan(rows[2]), dev .. ": max along a dimension")
+    T.eq(flat(m:argmax(2))[2], 2, dev .. ": argmax along a dimension")
+    local cols = flat(m:min(1))
+    T.truthy(cols[1] == 1 and is_nan(cols[2]) and cols[3] == 0, dev .. ": min along the other")
+    local c = flat(t:clamp(0, 2))
+    T.truthy(c[1] == 1 and is_nan(c[2]) and c[3] == 2 and c[4] == 0, dev .. ": clamp keeps NaN")
+    local zero = mtfl.zeros(4, {device = dev})
+    T.truthy(is_nan(flat(t:maximum(zero))[2]) and is_nan(flat(zero:minimum(t))[2]) and is_nan(flat(t:maximum(0))[2]),
+             dev .. ": maximum and minimum of two tensors")
+    -- every place in a window: the 2x2 fast path and the general 3x3 one
+    for _, k in ipairs{2, 3} do
+      for at = 1, k * k do
+        local x = mtfl.arange(1, k * k + 1, {device = "cpu"})
+        x:narrow(1, at, 1):fill(nan)
+        local y = nn.MaxPool2d(k):forward(x:reshape(1, 1, k, k):to(dev))
+        T.truthy(is_nan(y:item()), string.format("%s: %dx%d max pool with NaN at %d", dev, k, k, at))
+      end
+    end
+    local leaky = flat(nn.LeakyReLU(0.1):forward(mtfl.tensor({nan, -1}, {device = dev})))
+    T.truthy(is_nan(leaky[1]), dev .. ": leaky relu keeps NaN")
+  end
+end)
+
 T.test("argmax and argmin give Lua integers: a number for the whole tensor, an index tensor per dimension", function()
   local i = mtfl.tensor({1, 5, 2}, {device = "cpu"}):argmax()
   T.eq(i, 2, "argmax")

@@ -167,8 +167,8 @@ T.test("tcdcn: lambda follows the validation error's fall over tau epochs", func
   r:after_epoch(2, {pose = 0.99}, {pose = 1})   -- 1% fall of the training loss, rate 5%: 2 * 0.2
   T.near(r:weights().pose, 0.4, 1e-9, "training variant")
   T.raises(function() r:after_epoch(3, {}, {pose = 1}) end, "no training loss for task pose after epoch 3")
-  T.raises(function() weighting.new("tcdcn", {rate = 0}) end, "tcdcn: option rate must be > 0")
-  T.raises(function() weighting.new("tcdcn", {floor = 2}) end, "tcdcn: option floor must be >= 0 and <= 1")
+  T.raises(function() weighting.new("tcdcn", {rate = 0}) end, "tcdcn: option 'rate' must be > 0")
+  T.raises(function() weighting.new("tcdcn", {floor = 2}) end, "tcdcn: option 'floor' must be >= 0 and <= 1")
 end)
 
 -- ---- uncertainty ------------------------------------------------------------------------
@@ -215,8 +215,8 @@ T.test("uncertainty: s after one and two steps, SGD and Adam, by hand", function
   T.eq(r:log_variances().pose, d:log_variances().pose, "resumed s")
   T.eq(r:log_variances().landmarks, d:log_variances().landmarks, "resumed s (landmarks)")
   T.raises(function() started("uncertainty", nil, {landmarks = 1, pose = 0}) end, "task pose has lambda 0")
-  T.raises(function() weighting.new("uncertainty", {lr = -1}) end, "uncertainty: option lr must be > 0")
-  T.raises(function() weighting.new("uncertainty", {optimizer = "rmsprop"}) end, "option optimizer is \"rmsprop\"")
+  T.raises(function() weighting.new("uncertainty", {lr = -1}) end, "uncertainty: option 'lr' must be > 0")
+  T.raises(function() weighting.new("uncertainty", {optimizer = "rmsprop"}) end, "option 'optimizer' is \"rmsprop\"")
 end)
 
 -- ---- GradNorm --------------------------------------------------------------------------
@@ -297,25 +297,25 @@ T.test("gradnorm: the shared layer's gradient norms and the weight update, by ha
            "gradnorm: the model is no nn.Sequential ending in nn.Heads")
   T.raises(function() started("gradnorm", nil, {a = 1}, {model = nn.Sequential{nn.ReLU()}:add(nn.Heads{a = nn.Linear(2, 1)}, "heads")}) end,
            "no module with parameters before the heads")
-  T.raises(function() weighting.new("gradnorm", {every = 0}) end, "gradnorm: option every must be >= 1")
+  T.raises(function() weighting.new("gradnorm", {every = 0}) end, "gradnorm: option 'every' must be >= 1")
 end)
 
 -- ---- options and the run's config -------------------------------------------------------
 
 T.test("options: unknown, wrong type or out of range name the policy and the option", function()
   T.raises(function() weighting.new("tcdcnn") end, "no policy named tcdcnn", "tcdcn")
-  T.raises(function() weighting.new("early_stopping", {kk = 5}) end, "early_stopping", "unknown option \"kk\"", "k")
-  T.raises(function() weighting.new("early_stopping", {k = 1}) end, "early_stopping: option k must be >= 2, got 1")
-  T.raises(function() weighting.new("early_stopping", {k = "5"}) end, "option k must be an integer")
-  T.raises(function() weighting.new("early_stopping", {second_factor = "test"}) end, "second_factor is \"test\"")
+  T.raises(function() weighting.new("early_stopping", {kk = 5}) end, "early_stopping", "unknown option 'kk' (did you mean 'k'?")
+  T.raises(function() weighting.new("early_stopping", {k = 1}) end, "early_stopping: option 'k' must be >= 2, got 1")
+  T.raises(function() weighting.new("early_stopping", {k = "5"}) end, "option 'k' must be an integer, got \"5\"")
+  T.raises(function() weighting.new("early_stopping", {second_factor = "test"}) end, "option 'second_factor' is \"test\" (use \"validation\" or \"training\")")
   T.raises(function() weighting.get{lr = 1} end, "starts with the policy's name")
   T.raises(function() started("fixed", nil, {pose = function() return 1 end}) end,
            "task pose needs a number >= 0", "scheduled")
   T.eq(experiment.policy(spec_of{policy = "dynamic"}, {}).name, "tcdcn", "dynamic is tcdcn")
   T.raises(function() experiment.script(spec_of{policy = {"tcdcn", tau = 0}}, experiment.AS_SPEC) end,
-           "weighting policy tcdcn: option tau must be >= 1, got 0")
+           "weighting policy tcdcn: option 'tau' must be >= 1, got 0")
   T.raises(function() experiment.script(spec_of{policy = {"early_stopping", k = 0}}, experiment.AS_SPEC) end,
-           "weighting policy early_stopping: option k must be >= 2, got 0")
+           "weighting policy early_stopping: option 'k' must be >= 2, got 0")
   T.raises(function() experiment.script(spec_of{policy = "early_stopping", tasks = {landmarks = 1, pose = function() return 1 end}},
                                         experiment.AS_SPEC) end, "task pose needs a number >= 0", "scheduled")
   T.raises(function() started("early_stopping", nil, {landmarks = 1, pose = 0}) end, "task pose needs a positive lambda")

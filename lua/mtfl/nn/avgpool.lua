@@ -8,9 +8,12 @@ local mtfl = require "mtfl"
 local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 local window = require "mtfl.nn.window"
+local options_check = require("mtfl.options").check
 local shape = require "mtfl.nn.shape"
 
 local AvgPool2d = class("AvgPool2d", Module)
+
+local OPTIONS = {padding = {"any", 0}, ceil = {"boolean", false}}
 
 --- AvgPool2d(kernel [, stride = kernel [, {padding = 0, ceil = false}]]): kernel,
 --- stride and padding are a number or {h, w}; padding is at most half the kernel.
@@ -18,8 +21,12 @@ local AvgPool2d = class("AvgPool2d", Module)
 --- {stride =, padding =, ceil =}.
 function AvgPool2d:__init(kernel, stride, options)
   Module.__init(self)
-  if type(stride) == "table" and stride[1] == nil then stride, options = stride.stride, stride end
-  options = options or {}
+  if type(stride) == "table" and stride[1] == nil then
+    options = {}
+    for k, v in pairs(stride) do if k ~= "stride" then options[k] = v end end
+    stride = stride.stride
+  end
+  options = options_check(options, OPTIONS, "AvgPool2d")
   window.set_pooling(self, "AvgPool2d", kernel, stride, options.padding, options.ceil)
 end
 

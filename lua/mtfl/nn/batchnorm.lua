@@ -12,6 +12,7 @@ local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local options_check = require("mtfl.options").check
 
 local BatchNorm = class("BatchNorm", Module)
 
@@ -24,10 +25,7 @@ function BatchNorm:__init(channels, options)
   if math.type(channels) ~= "integer" or channels < 1 then
     errors.raisef("%s: channels must be a positive integer, got %s", who, tostring(channels))
   end
-  if options ~= nil and type(options) ~= "table" then
-    errors.raisef("%s: options must be a table, got a %s", who, type(options))
-  end
-  options = options or {}
+  options = options_check(options, {eps = {"any"}, momentum = {"any"}, affine = {"boolean", true}, device = {"string"}}, who)
   self.channels = channels
   self.eps = options.eps or DEFAULTS.eps
   self.momentum = options.momentum or DEFAULTS.momentum

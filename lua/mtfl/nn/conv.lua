@@ -6,8 +6,12 @@ local Module = require "mtfl.nn.module"
 local init = require "mtfl.nn.initializers"
 local window = require "mtfl.nn.window"
 local errors = require "mtfl.errors"
+local options_check = require("mtfl.options").check
 
 local Conv2d = class("Conv2d", Module)
+
+local OPTIONS = {stride = {"any", 1}, padding = {"any", 0}, bias = {"boolean", true}, init = {{"string", "function"}},
+                 device = {"string"}}
 
 --- Conv2d(in_channels, out_channels, kernel [, {stride = 1, padding = 0 | "same" |
 --- {ph, pw}, bias = true, init = "xavier_uniform", device = mtfl.device()}])
@@ -15,7 +19,8 @@ local Conv2d = class("Conv2d", Module)
 --- keeps H and W at stride 1 (odd kernels only: even ones would need uneven padding).
 function Conv2d:__init(in_channels, out_channels, kernel, options)
   Module.__init(self)
-  options = options or {}
+  options = options_check(options, OPTIONS, "Conv2d")
+  if kernel == nil then errors.raise("Conv2d: the kernel size (the third argument) is missing") end
   for what, n in pairs({in_channels = in_channels, out_channels = out_channels}) do
     if math.type(n) ~= "integer" or n < 1 then
       errors.raisef("Conv2d: %s must be a positive integer, got %s", what, tostring(n))
@@ -23,7 +28,7 @@ function Conv2d:__init(in_channels, out_channels, kernel, options)
   end
   self.in_channels, self.out_channels = in_channels, out_channels
   self.kernel_h, self.kernel_w = window.pair(kernel, "kernel", "Conv2d", 1)
-  self.stride_h, self.stride_w = window.pair(options.stride or 1, "stride", "Conv2d", 1)
+  self.stride_h, self.stride_w = window.pair(options.stride, "stride", "Conv2d", 1)
   if options.padding == "same" then
     if self.kernel_h % 2 == 0 or self.kernel_w % 2 == 0 then
       errors.raisef("Conv2d: padding \"same\" needs an odd kernel, got %dx%d",
@@ -31,14 +36,14 @@ function Conv2d:__init(in_channels, out_channels, kernel, options)
     end
     self.pad_h, self.pad_w = (self.kernel_h - 1) // 2, (self.kernel_w - 1) // 2
   else
-    self.pad_h, self.pad_w = window.pair(options.padding or 0, "padding", "Conv2d", 0)
+    self.pad_h, self.pad_w = window.pair(options.padding, "padding", "Conv2d", 0)
   end
   self.geometry = {stride = {self.stride_h, self.stride_w}, padding = {self.pad_h, self.pad_w}}
 
   local device = options.device or mtfl.device()
   self:register_parameter("weight", "gradWeight", mtfl.empty(
     out_channels, in_channels, self.kernel_h, self.kernel_w, {device = device}))
-  if options.bias ~= false then
+  if options.bias then
     self:register_parameter("bias", "gradBias", mtfl.zeros(out_channels, {device = device}))
   end
   self.initializer = init.resolve(options.init, "Conv2d")

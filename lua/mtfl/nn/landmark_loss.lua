@@ -46,12 +46,17 @@ local function check_positive(name, value)
   return value
 end
 
+local OPTIONS = {}
+for _, key in ipairs{"variant", "layout", "kind", "w", "epsilon", "beta", "normalize"} do OPTIONS[key] = {"any"} end
+
 --- LandmarkLoss([{variant = "least_squares" | "euclidean", layout = "mtfl" | "interleaved",
 --- kind = "l2" | "l1" | "smooth_l1" | "wing", w = 10, epsilon = 2, beta = 1,
 --- normalize = "iod" | nil}]): variant and kind are two ways of choosing the penalty
 --- (kind "l2" is variant "least_squares"); a kind or normalize uses the fused C op.
 function LandmarkLoss:__init(options)
   options = options or {}
+  if type(options) ~= "table" then errors.raisef("LandmarkLoss: the options must be a table, got a %s", type(options)) end
+  require("mtfl.options").check_keys(options, OPTIONS, "LandmarkLoss")
   self.options = options
   self.variant = options.variant or "least_squares"
   self.layout = options.layout or "mtfl"

@@ -6,6 +6,7 @@ local Module = require "mtfl.nn.module"
 local init = require "mtfl.nn.initializers"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local options_check = require("mtfl.options").check
 
 local Linear = class("Linear", Module)
 
@@ -15,17 +16,19 @@ local function check_size(n, what)
   end
 end
 
+local OPTIONS = {bias = {"boolean", true}, init = {{"string", "function"}}, device = {"string"}}
+
 --- Linear(in_features, out_features [, {bias = true, init = "xavier_uniform" |
 --- "xavier_normal" | function(w, fan_in, fan_out), device = mtfl.device()}])
 function Linear:__init(in_features, out_features, options)
   Module.__init(self)
   check_size(in_features, "in_features")
   check_size(out_features, "out_features")
-  options = options or {}
+  options = options_check(options, OPTIONS, "Linear")
   self.in_features, self.out_features = in_features, out_features
   local device = options.device or mtfl.device()
   self:register_parameter("weight", "gradWeight", mtfl.empty(out_features, in_features, {device = device}))
-  if options.bias ~= false then
+  if options.bias then
     self:register_parameter("bias", "gradBias", mtfl.zeros(out_features, {device = device}))
   end
   self.initializer = init.resolve(options.init, self:describe())

@@ -6,6 +6,7 @@ local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local options_check = require("mtfl.options").check
 
 local PReLU = class("PReLU", Module)
 
@@ -21,7 +22,7 @@ function PReLU:__init(channels, init, options)
     errors.raisef("PReLU: init must be a finite number, got %s", tostring(init))
   end
   self.channels, self.init = channels, init
-  local device = (options or {}).device or mtfl.device()
+  local device = options_check(options, {device = {"string"}}, "PReLU").device or mtfl.device()
   self:register_parameter("weight", "gradWeight", mtfl.full({channels}, init, {device = device}))
 end
 

@@ -8,6 +8,8 @@
 
 #include "cpu_internal.h"
 
+/* A NaN goes through every op (ReLU, clamp, max and min included) instead of turning
+ * into a plausible number: a broken input or weight must show in the result. */
 #define PARALLEL_FOR _Pragma("omp parallel for if (n >= MTFL_CPU_PARALLEL_MIN) schedule(static)")
 #define MAP(expr) do { PARALLEL_FOR for (size_t i = 0; i < n; i++) { float v = x[i]; d[i] = (expr); } } while (0)
 
@@ -22,7 +24,7 @@ mtfl_status mtfl_cpu_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtf
     case MTFL_UNARY_EXP: MAP(expf(v)); break;
     case MTFL_UNARY_LOG: MAP(logf(v)); break;
     case MTFL_UNARY_SQRT: MAP(sqrtf(v)); break;
-    case MTFL_UNARY_RELU: MAP(v > 0.0f ? v : 0.0f); break;
+    case MTFL_UNARY_RELU: MAP(v <= 0.0f ? 0.0f : v); break;   /* NaN stays NaN, as in IEEE max */
     case MTFL_UNARY_TANH: MAP(tanhf(v)); break;
     case MTFL_UNARY_SIGMOID: MAP(1.0f / (1.0f + expf(-v))); break;
     case MTFL_UNARY_ADD_SCALAR: MAP(v + a); break;
@@ -31,7 +33,7 @@ mtfl_status mtfl_cpu_unary(mtfl_device *dev, mtfl_unary_op op, mtfl_buf dst, mtf
     case MTFL_UNARY_RDIV_SCALAR: MAP(a / v); break;
     case MTFL_UNARY_POW_SCALAR: MAP(powf(v, a)); break;
     case MTFL_UNARY_RPOW_SCALAR: MAP(powf(a, v)); break;
-    case MTFL_UNARY_CLAMP: MAP(fminf(fmaxf(v, a), b)); break;
+    case MTFL_UNARY_CLAMP: MAP(v != v ? v : fminf(fmaxf(v, a), b)); break;
     case MTFL_UNARY_STEP: MAP(v >= a ? b : 0.0f); break;
     case MTFL_UNARY_LEAKY_RELU: MAP(v > 0.0f ? v : a * v); break;
     case MTFL_UNARY_ABS_TANH: MAP(fabsf(tanhf(v))); break;
@@ -53,9 +55,10 @@ mtfl_status mtfl_cpu_binary(mtfl_device *dev, mtfl_binary_op op, mtfl_buf dst, m
     case MTFL_BINARY_MUL: ZIP(u * v); break;
     case MTFL_BINARY_DIV: ZIP(u / v); break;
     case MTFL_BINARY_POW: ZIP(powf(u, v)); break;
-    case MTFL_BINARY_MAX: ZIP(fmaxf(u, v)); break;
-    case MTFL_BINARY_MIN: ZIP(fminf(u, v)); break;
-    case MTFL_BINARY_RELU_GRAD: ZIP(v > 0.0f ? u : 0.0f); break;
+    /* fmaxf and fminf skip a NaN; here it propagates (u + v is NaN then), as in PyTorch */
+    case MTFL_BINARY_MAX: ZIP(u != u || v != v ? u + v : fmaxf(u, v)); break;
+    case MTFL_BINARY_MIN: ZIP(u != u || v != v ? u + v : fminf(u, v)); break;
+    case MTFL_BINARY_RELU_GRAD: ZIP(v <= 0.0f ? 0.0f : u); break;
     case MTFL_BINARY_TANH_GRAD: ZIP(u * (1.0f - v * v)); break;
     case MTFL_BINARY_SIGMOID_GRAD: ZIP(u * v * (1.0f - v)); break;
     case MTFL_BINARY_LEAKY_RELU_GRAD: ZIP(v > 0.0f ? u : a * u); break;

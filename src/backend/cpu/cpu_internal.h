@@ -13,6 +13,12 @@
 
 static inline float *cpu_ptr(mtfl_buf b) { return (float *)b.handle + b.offset; }
 
+/* Whether v takes best's place in a maximum (a minimum): it is larger (smaller), or it is
+ * the first NaN, which then stays. A NaN shows in max, min, their args and max pooling,
+ * as in PyTorch, instead of the best of the other values. */
+static inline bool cpu_beats_max(float v, float best) { return v > best || (v != v && best == best); }
+static inline bool cpu_beats_min(float v, float best) { return v < best || (v != v && best == best); }
+
 /* The output columns [*lo, *hi) whose input column ow * stride + shift lies inside a row
  * of `width`; the others read padding. Settling this per row lets the inner loops run
  * without a bounds test per element (and as memcpy or a plain add when stride is 1). */

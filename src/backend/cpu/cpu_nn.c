@@ -88,13 +88,13 @@ static void maxpool_2x2(float *y, float *idx, const float *in, size_t height, si
             int c = 2 * ow;
             float best = a[c];
             int at = r0 * w + c;
-            bool t = a[c + 1] > best;
+            bool t = cpu_beats_max(a[c + 1], best);
             best = t ? a[c + 1] : best;
             at = t ? at + 1 : at;
-            t = b[c] > best;   /* b is a again in a last row alone: never greater */
+            t = cpu_beats_max(b[c], best);   /* b is a again in a last row alone: never beats it */
             best = t ? b[c] : best;
             at = t ? r1 * w + c : at;
-            t = b[c + 1] > best;
+            t = cpu_beats_max(b[c + 1], best);
             best = t ? b[c + 1] : best;
             at = t ? r1 * w + c + 1 : at;
             yo[ow] = best;
@@ -104,7 +104,7 @@ static void maxpool_2x2(float *y, float *idx, const float *in, size_t height, si
             int c = 2 * ow;
             float best = a[c];
             int at = r0 * w + c;
-            if (b[c] > best) best = b[c], at = r1 * w + c;
+            if (cpu_beats_max(b[c], best)) best = b[c], at = r1 * w + c;
             yo[ow] = best;
             io[ow] = (float)at;
         }
@@ -133,10 +133,10 @@ mtfl_status mtfl_cpu_maxpool_forward(mtfl_device *dev, mtfl_buf y_b, mtfl_buf id
                 long h0 = (long)oh * g->stride_h - g->pad_h, w0 = (long)ow * g->stride_w - g->pad_w;
                 float best = -INFINITY;
                 long at = -1;
-                /* rows then columns, strict >: the first maximum wins ties */
+                /* rows then columns, strict >: the first maximum wins ties, the first NaN all */
                 for (long h = h0 < 0 ? 0 : h0; h < h0 + g->kernel_h && h < (long)height; h++)
                     for (long w = w0 < 0 ? 0 : w0; w < w0 + g->kernel_w && w < (long)width; w++)
-                        if (in[h * (long)width + w] > best || at < 0) {
+                        if (cpu_beats_max(in[h * (long)width + w], best) || at < 0) {
                             best = in[h * (long)width + w];
                             at = h * (long)width + w;
                         }

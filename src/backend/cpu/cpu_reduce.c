@@ -35,19 +35,19 @@ static void reduce_block(mtfl_reduce_op op, const float *x, float *d, size_t len
             for (size_t j = 0; j < count; j++) acc[j] += row[j];
             break;
         case MTFL_REDUCE_MAX:
-            for (size_t j = 0; j < count; j++) best[j] = fmaxf(best[j], row[j]);
+            for (size_t j = 0; j < count; j++) best[j] = cpu_beats_max(row[j], best[j]) ? row[j] : best[j];
             break;
         case MTFL_REDUCE_MIN:
-            for (size_t j = 0; j < count; j++) best[j] = fminf(best[j], row[j]);
+            for (size_t j = 0; j < count; j++) best[j] = cpu_beats_min(row[j], best[j]) ? row[j] : best[j];
             break;
         case MTFL_REDUCE_ARGMAX:
             /* strict comparison: the first index wins ties */
             for (size_t j = 0; j < count; j++)
-                if (row[j] > best[j]) { best[j] = row[j]; arg[j] = l; }
+                if (cpu_beats_max(row[j], best[j])) { best[j] = row[j]; arg[j] = l; }
             break;
         case MTFL_REDUCE_ARGMIN:
             for (size_t j = 0; j < count; j++)
-                if (row[j] < best[j]) { best[j] = row[j]; arg[j] = l; }
+                if (cpu_beats_min(row[j], best[j])) { best[j] = row[j]; arg[j] = l; }
             break;
         default: break;
         }
@@ -81,14 +81,18 @@ static float reduce_run(mtfl_reduce_op op, const float *x, size_t len)
         return (float)(op == MTFL_REDUCE_MEAN ? sum / (double)len : sum);
     }
     if (op == MTFL_REDUCE_MAX || op == MTFL_REDUCE_MIN) {
-        float best = x[0];
-        if (op == MTFL_REDUCE_MAX) {
-#pragma omp parallel for reduction(max : best) if (len >= MTFL_CPU_PARALLEL_MIN) schedule(static)
-            for (size_t l = 0; l < len; l++) best = fmaxf(best, x[l]);
-        } else {
-#pragma omp parallel for reduction(min : best) if (len >= MTFL_CPU_PARALLEL_MIN) schedule(static)
-            for (size_t l = 0; l < len; l++) best = fminf(best, x[l]);
+        /* in parts, as the sum: OpenMP's own max reduction would drop a NaN */
+        bool (*beats)(float, float) = op == MTFL_REDUCE_MAX ? cpu_beats_max : cpu_beats_min;
+        float parts[SUM_PARTS];
+#pragma omp parallel for if (len >= MTFL_CPU_PARALLEL_MIN) schedule(static)
+        for (size_t part = 0; part < SUM_PARTS; part++) {
+            size_t l = part * len / SUM_PARTS, end = (part + 1) * len / SUM_PARTS;
+            float best = x[l < len ? l : 0];
+            for (; l < end; l++) best = beats(x[l], best) ? x[l] : best;
+            parts[part] = best;
         }
+        float best = parts[0];
+        for (size_t part = 1; part < SUM_PARTS; part++) best = beats(parts[part], best) ? parts[part] : best;
         return best;
     }
     float out;

@@ -10,56 +10,18 @@
 -- (unknown, wrong type, out of range: an error naming the policy and the option).
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local options = require "mtfl.options"
 
 local Policy = {}
 Policy.__index = Policy
 
--- A rule is {type, default, min =, max =, above =, values = {...}, unset =}: "above" is
--- a strict lower bound, "values" the strings allowed, "unset" what describe() says for
--- an option without a default that was not given.
-local function check_option(policy, key, value, rule)
-  local kind = rule[1]
-  local ok = (kind == "integer" and math.type(value) == "integer") or (kind == "number" and type(value) == "number")
-             or type(value) == kind
-  if not ok then
-    errors.raisef("weighting policy %s: option %s must be a%s %s, got %s", policy, key,
-                  kind == "integer" and "n" or "", kind, type(value) == "string" and string.format("%q", value) or tostring(value))
-  end
-  if type(value) == "number" then
-    if value ~= value or (rule.min and value < rule.min) or (rule.max and value > rule.max)
-       or (rule.above and not (value > rule.above)) then
-      local bounds = {}
-      if rule.min then bounds[#bounds + 1] = ">= " .. tostring(rule.min) end
-      if rule.above then bounds[#bounds + 1] = "> " .. tostring(rule.above) end
-      if rule.max then bounds[#bounds + 1] = "<= " .. tostring(rule.max) end
-      errors.raisef("weighting policy %s: option %s must be %s, got %s", policy, key, table.concat(bounds, " and "), tostring(value))
-    end
-  end
-  if rule.values then
-    for _, allowed in ipairs(rule.values) do if value == allowed then return end end
-    errors.raisef("weighting policy %s: option %s is %q (use %s)", policy, key, tostring(value),
-                  "\"" .. table.concat(rule.values, "\" or \"") .. "\"")
-  end
-end
+-- A rule is {type, default, min =, max =, above =, values = {...}, unset =} (mtfl.options;
+-- "unset" is what describe() says for an option without a default that was not given).
 
 --- The options with their defaults, each checked against its rule; an unknown one is
 --- an error naming the known ones.
 function Policy.check_options(policy, given, rules)
-  local resolved = {}
-  for key, value in pairs(given or {}) do
-    local rule = rules[key]
-    if not rule then
-      local known = shape.sorted_keys(rules)
-      errors.raisef("weighting policy %s: unknown option %q (options: %s)", policy, tostring(key),
-                    #known > 0 and table.concat(known, ", ") or "none")
-    end
-    check_option(policy, key, value, rule)
-    resolved[key] = value
-  end
-  for key, rule in pairs(rules) do
-    if resolved[key] == nil then resolved[key] = rule[2] end
-  end
-  return resolved
+  return options.check(given, rules, "weighting policy " .. policy)
 end
 
 --- A policy class named name with these option rules; Class.new(options) -> policy.
