@@ -107,10 +107,125 @@ T.test("files that are not model files say what they lack", function()
   local tensors, meta = safetensors.load(path)
   tensors["heads.pose.bias"] = nil
   safetensors.save(path, tensors, meta)
-  T.raises(function() return nn.load_model(path) end, "1 missing (heads.pose.bias)")
+  T.raises(function() return nn.load_model(path) end, "the file's tensors do not fit the network it describes",
+           "heads.pose.bias [5] is not in the file")
   T.raises(function() nn.save_model(path, m, {tasks = {}}) end, "the model card has no \"input\"")
   T.raises(function() nn.save_model(path, m, {input = {size = 0}, tasks = {}}) end, "input.size is 0")
   T.raises(function() return nn.load_model(nil) end, "the path is a nil")
+  os.remove(path)
+end)
+
+-- A model file rewritten: its tensors (changed by edit) and its metadata's JSON entries.
+local function rewritten(path, edit_tensors, edit_card, edit_arch)
+  local json = require "mtfl.json"
+  local tensors, meta = safetensors.load(path)
+  if edit_tensors then edit_tensors(tensors) end
+  local card, arch = json.decode(meta["mtfl.card"]), json.decode(meta["mtfl.architecture"])
+  if edit_card then edit_card(card) end
+  if edit_arch then edit_arch(arch) end
+  meta["mtfl.card"], meta["mtfl.architecture"] = json.encode(card), json.encode(arch)
+  local out = os.tmpname()
+  safetensors.save(out, tensors, meta)
+  return out
+end
+
+T.test("a declared layer is compared with the file's tensors before anything is built", function()
+  local path = os.tmpname()
+  nn.save_model(path, network(16), CARD)
+  -- the issue's case: a small file declaring Linear(30000, 30000), 3.6 GB of weights
+  local huge = rewritten(path, nil, nil, function(arch) arch.children[6].args[1] = 30000 arch.children[6].args[2] = 30000 end)
+  local before = mtfl.memory("cpu").peak
+  local t0 = mtfl.clock()
+  T.raises(function() return nn.load_model(huge) end, "(nothing was built)",
+           "6.weight is [30000x30000] in the architecture but [8x256] in the file")
+  T.truthy(mtfl.clock() - t0 < 2, "refused at once")
+  T.truthy(mtfl.memory("cpu").peak - before < 64 * 2^20, "without allocating the layer")
+  local extra = rewritten(path, function(t) t["7.weight"] = mtfl.ones(3) end)
+  T.raises(function() return nn.load_model(extra) end, "7.weight is in the file but no layer of the architecture has it")
+  local conv = rewritten(path, nil, nil, function(arch) arch.children[1].args[3] = {5, 5} end)
+  T.raises(function() return nn.load_model(conv) end, "1.weight is [4x3x5x5] in the architecture but [4x3x3x3] in the file")
+  for _, f in ipairs{path, huge, extra, conv} do os.remove(f) end
+end)
+
+T.test("every layer of mtfl.nn says the tensors its arguments make, exactly those it makes", function()
+  local shape = require "mtfl.nn.shape"
+  local examples = {
+    Linear = {{5, 3}, {5, 3, {bias = false}}}, Conv2d = {{3, 4, 3}, {2, 6, {5, 3}, {bias = false, stride = 2}}},
+    BatchNorm2d = {{4}, {4, {affine = false}}}, BatchNorm1d = {{7}}, PReLU = {{}, {6}, {3, 0.1}},
+    ReLU = {{}}, Tanh = {{true}}, Sigmoid = {{}}, LeakyReLU = {{0.2}}, AbsTanh = {{}}, Dropout = {{0.3}},
+    Flatten = {{}}, MaxPool2d = {{2}, {{3, 2}, {stride = 1, ceil = true}}}, AvgPool2d = {{2}}, GlobalAvgPool2d = {{}},
+  }
+  local seen = 0
+  for name, cls in pairs(nn) do
+    if type(cls) == "table" and cls._class_name == name and name ~= "Module" and nn.is_module(cls) == false
+       and require("mtfl.nn.class").is_instance(setmetatable({}, cls), nn.Module) and not cls.from_parts then
+      T.truthy(cls.tensor_shapes, name .. " has tensor_shapes")
+      T.truthy(examples[name], name .. " has an example here")
+      for _, args in ipairs(examples[name]) do
+        local built = nn.build({type = name, args = args})
+        local made = {}
+        for k, t in pairs(built:state_dict()) do made[k] = t:size() end
+        local said = cls.tensor_shapes(table.unpack(args))
+        for k, sz in pairs(made) do T.truthy(said[k] and shape.equal(said[k], sz), name .. ": " .. k .. " declared as made") end
+        for k in pairs(said) do T.truthy(made[k], name .. ": " .. k .. " made as declared") end
+      end
+      seen = seen + 1
+    end
+  end
+  T.truthy(seen >= 15, "every layer class checked (" .. seen .. ")")
+end)
+
+T.test("weights or statistics that are NaN or infinite are refused, naming the tensor", function()
+  local m = nn.Sequential{nn.Conv2d(3, 4, 3, {padding = "same"}), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 16 * 16, 8)}:add(heads.linear(8, {landmarks = 10, pose = 5, smile = 2}), "heads")
+  local path = os.tmpname()
+  nn.save_model(path, m, CARD)
+  T.truthy(nn.load_model(path), "the file as saved loads")
+  local cases = {
+    {"1.weight", function(t) t["1.weight"]:narrow(1, 2, 1):fill(0 / 0) end, "tensor 1.weight [4x3x3x3] holds 27 values that are not finite (the first, element 28, is nan)"},
+    {"2.running_var", function(t) t["2.running_var"]:narrow(1, 3, 1):fill(0 / 0) end, "tensor 2.running_var [4] holds 1 value that is not finite (the first, element 3, is nan)"},
+    {"heads.pose.bias", function(t) t["heads.pose.bias"]:narrow(1, 1, 1):fill(math.huge) end, "tensor heads.pose.bias [5] holds 1 value that is not finite"},
+  }
+  for _, case in ipairs(cases) do
+    local bad = rewritten(path, case[2])
+    T.raises(function() return nn.load_model(bad) end, case[3], "meaningless")
+    T.raises(function() return predictor.load(bad) end, case[1], "not finite")
+    os.remove(bad)
+  end
+  os.remove(path)
+end)
+
+T.test("every field of a model card is checked, naming it and what is allowed", function()
+  local path = os.tmpname()
+  nn.save_model(path, network(16), CARD)
+  local cases = {
+    {function(c) c.tasks.landmarks.reference_size = -150 end, "tasks.landmarks.reference_size is -150, not a positive number"},
+    {function(c) c.tasks.landmarks.reference_size = 0 end, "tasks.landmarks.reference_size is 0, not a positive number"},
+    {function(c) c.tasks.landmarks.reference_size = "150" end, "reference_size is \"150\""},
+    {function(c) c.tasks.landmarks.outputs = 9 end, "tasks.landmarks.outputs is 9, not an even number"},
+    {function(c) c.tasks.pose.classes = 1.5 end, "tasks.pose.classes is 1.5, not a number of classes"},
+    {function(c) c.tasks.pose.names = 3 end, "tasks.pose.names is 3, not a list of 5 class names"},
+    {function(c) c.tasks.pose.names = {"a", "b", "c", "d", 5} end, "tasks.pose.names[5] is 5, not a string"},
+    {function(c) c.tasks = 3 end, "the model card's tasks is 3, not a table of tasks"},
+    {function(c) c.input = 5 end, "the model card's input is 5, not a table"},
+    {function(c) c.input.size = 1e9 end, "input.size is 1000000000, not an integer from 1 to 4096"},
+    {function(c) c.input.channels = 1 end, "input.channels is 1, not 3"},
+    {function(c) c.protocol = "crop" end, "the model card's protocol is \"crop\", not a table"},
+    {function(c) c.protocol.eye_mouth = 7 end, "protocol.eye_mouth is 7, not a share of the side in (0, 1]"},
+    {function(c) c.name = 12 end, "the model card's name is 12, not a string"},
+    -- the card against the network: a task it lacks, one it adds, another width
+    {function(c) c.tasks.landmarks = nil end, "the network outputs landmarks, which the model card does not describe"},
+    {function(c) c.tasks.gender = {classes = 2} end, "the model card lists the task gender, which the network does not output"},
+    {function(c) c.tasks.smile.classes = 3 end, "the network's smile output is [1x2] per image, the card says 3"},
+    {function(c) c.input.size = 20 end, "the network does not take the card's input [1x3x20x20]"},
+  }
+  for _, case in ipairs(cases) do
+    local bad = rewritten(path, nil, case[1])
+    T.raises(function() return nn.load_model(bad) end, "nn.load_model " .. bad, case[2])
+    os.remove(bad)
+  end
+  T.raises(function() nn.save_model(path, network(16), {input = {size = 16}, tasks = {landmarks = {outputs = 10, reference_size = -1}}}) end,
+           "nn.save_model", "reference_size is -1")
   os.remove(path)
 end)
 

@@ -150,6 +150,18 @@ T.test("Residual and Concat: outputs and gradients are the branches' sums and sl
   T.truthy(mtfl.max_abs_diff(dx, want) < 1e-6, "dx sums the branches' gradients of their slices")
 end)
 
+T.test("a Sequential of 200,000 children builds in linear time, names still unique", function()
+  local t0 = mtfl.clock()
+  local s = nn.Sequential()
+  local relu = nn.ReLU()
+  for _ = 1, 200000 do s:add(relu) end
+  T.truthy(mtfl.clock() - t0 < 5, string.format("200,000 adds took %.1f s", mtfl.clock() - t0))
+  T.eq(s:size(), 200000, "all there")
+  T.eq(s:get("199999"), relu, "by name")
+  T.eq(s:get("nope"), nil, "an unknown name")
+  T.raises(function() s:add(relu, "17") end, "a module named \"17\" already exists")
+end)
+
 T.test("an unknown or mistyped layer option is an error naming it, with the closest one", function()
   T.raises(function() nn.Conv2d(3, 16, 3, {groups = 2, bogus = 1}) end, "Conv2d: unknown option '")
   T.raises(function() nn.Conv2d(3, 16, 3, {strid = 2}) end,

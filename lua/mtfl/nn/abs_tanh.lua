@@ -6,6 +6,7 @@ local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 
 local AbsTanh = class("AbsTanh", Module)
+AbsTanh.tensor_shapes = Module.no_tensors
 
 --- AbsTanh()
 function AbsTanh:__init() Module.__init(self) end

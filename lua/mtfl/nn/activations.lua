@@ -6,6 +6,7 @@ local Module = require "mtfl.nn.module"
 
 local function activation(name, apply, apply_in_place, derivative)
   local cls = class(name, Module)
+  cls.tensor_shapes = Module.no_tensors
 
   --- name([in_place]): in place overwrites the input with the output (saves memory;
   --- the module before must not need its own output in backward).

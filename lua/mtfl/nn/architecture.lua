@@ -97,6 +97,36 @@ local function build(node, path)
   return module
 end
 
+--- declared_tensors(architecture) -> {name = shape}, {prefix, ...}: the parameters and
+--- buffers the description's layers would make (each class's tensor_shapes, from its
+--- arguments alone), by state_dict name, and the prefixes of the layers whose class
+--- cannot say (their tensors are known only once built). What nn.load_model compares a
+--- file's tensors with before it builds anything.
+function M.declared_tensors(node)
+  local shapes, open = {}, {}
+  local function walk(n, prefix, depth)
+    if depth > 200 then errors.raisef("nn.build: %s is nested more than 200 deep", prefix) end
+    if type(n) ~= "table" then return end   -- build names what is wrong with it
+    if type(n.children) == "table" then
+      for _, child in ipairs(n.children) do
+        walk(child, prefix .. tostring(type(child) == "table" and child.name) .. ".", depth + 1)
+      end
+      return
+    end
+    local cls = type(n.type) == "string" and find_class(n.type)
+    local args = type(n.args) == "table" and n.args or {}
+    local ok, own = false, nil
+    if cls and cls.tensor_shapes then ok, own = pcall(cls.tensor_shapes, table.unpack(args, 1, args.n or #args)) end
+    if not (ok and type(own) == "table") then
+      open[#open + 1] = prefix
+      return
+    end
+    for name, s in pairs(own) do shapes[prefix .. name] = s end
+  end
+  walk(node, "", 0)
+  return shapes, open
+end
+
 --- build(architecture) -> a module with that structure. Its weights are freshly
 --- initialised (a model file then loads its own), drawn without moving the caller's
 --- random stream.

@@ -12,6 +12,7 @@ local options_check = require("mtfl.options").check
 local shape = require "mtfl.nn.shape"
 
 local AvgPool2d = class("AvgPool2d", Module)
+AvgPool2d.tensor_shapes = Module.no_tensors
 
 local OPTIONS = {padding = {"any", 0}, ceil = {"boolean", false}}
 
@@ -54,6 +55,7 @@ function AvgPool2d:updateGradInput(input, gradOutput)
 end
 
 local GlobalAvgPool2d = class("GlobalAvgPool2d", Module)
+GlobalAvgPool2d.tensor_shapes = Module.no_tensors
 
 --- GlobalAvgPool2d(): the mean of each H x W plane, [N, C, H, W] -> [N, C].
 function GlobalAvgPool2d:__init()

@@ -45,6 +45,17 @@ function BatchNorm:__init(channels, options)
   self:register_buffer("running_var", mtfl.ones(channels, {device = device}))
 end
 
+--- BatchNorm.tensor_shapes(channels [, options]) -> weight and bias (when affine),
+--- running_mean and running_var, each {channels}: known without making them.
+function BatchNorm.tensor_shapes(channels, options)
+  if math.type(channels) ~= "integer" then return nil end
+  local shapes = {running_mean = {channels}, running_var = {channels}}
+  if not (type(options) == "table" and options.affine == false) then
+    shapes.weight, shapes.bias = {channels}, {channels}
+  end
+  return shapes
+end
+
 --- The constructor's arguments, for the model file.
 function BatchNorm:arguments()
   return {self.channels, {eps = self.eps, momentum = self.momentum, affine = self.affine}}

@@ -50,6 +50,18 @@ function Conv2d:__init(in_channels, out_channels, kernel, options)
   self:reset()
 end
 
+--- Conv2d.tensor_shapes(in_channels, out_channels, kernel [, options]) -> {weight = {out,
+--- in, kh, kw}, bias = {out}}: what these arguments make, known without making it; nil
+--- for arguments the constructor would refuse.
+function Conv2d.tensor_shapes(in_channels, out_channels, kernel, options)
+  if math.type(in_channels) ~= "integer" or math.type(out_channels) ~= "integer" then return nil end
+  local ok, kh, kw = pcall(window.pair, kernel, "kernel", "Conv2d", 1)
+  if not ok then return nil end
+  local shapes = {weight = {out_channels, in_channels, kh, kw}}
+  if not (type(options) == "table" and options.bias == false) then shapes.bias = {out_channels} end
+  return shapes
+end
+
 --- The constructor's arguments, for the model file (mtfl.nn.architecture).
 function Conv2d:arguments()
   return {self.in_channels, self.out_channels, {self.kernel_h, self.kernel_w},

@@ -8,6 +8,7 @@ local Module = require "mtfl.nn.module"
 local errors = require "mtfl.errors"
 
 local Dropout = class("Dropout", Module)
+Dropout.tensor_shapes = Module.no_tensors
 
 --- Dropout([p = 0.5])
 function Dropout:__init(p)

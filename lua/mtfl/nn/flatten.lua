@@ -5,6 +5,7 @@ local Module = require "mtfl.nn.module"
 local shape = require "mtfl.nn.shape"
 
 local Flatten = class("Flatten", Module)
+Flatten.tensor_shapes = Module.no_tensors
 
 function Flatten:__init() Module.__init(self) end
 

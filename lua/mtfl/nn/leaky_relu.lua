@@ -7,6 +7,7 @@ local Module = require "mtfl.nn.module"
 local errors = require "mtfl.errors"
 
 local LeakyReLU = class("LeakyReLU", Module)
+LeakyReLU.tensor_shapes = Module.no_tensors
 
 --- LeakyReLU([slope = 0.01 [, in_place]]): in place overwrites the input with the
 --- output (needs slope >= 0).

@@ -35,6 +35,17 @@ function Linear:__init(in_features, out_features, options)
   self:reset()
 end
 
+--- Linear.tensor_shapes(in_features, out_features [, options]) -> {weight = {out, in},
+--- bias = {out}}: the tensors these arguments make, known without making them (a model
+--- file's shapes are compared with them before anything is built); nil for arguments the
+--- constructor would refuse.
+function Linear.tensor_shapes(in_features, out_features, options)
+  if math.type(in_features) ~= "integer" or math.type(out_features) ~= "integer" then return nil end
+  local shapes = {weight = {out_features, in_features}}
+  if not (type(options) == "table" and options.bias == false) then shapes.bias = {out_features} end
+  return shapes
+end
+
 --- The constructor's arguments, for the model file (mtfl.nn.architecture).
 function Linear:arguments()
   return {self.in_features, self.out_features, {bias = self.bias ~= nil}}

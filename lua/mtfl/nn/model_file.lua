@@ -19,6 +19,7 @@ local json = require "mtfl.json"
 local safetensors = require "mtfl.safetensors"
 local architecture = require "mtfl.nn.architecture"
 local errors = require "mtfl.errors"
+local shape = require "mtfl.nn.shape"
 
 local M = {}
 
@@ -27,17 +28,149 @@ M.FORMAT = "mtfl-model 1"
 -- what a card must say for the network to be used
 local REQUIRED = {"input", "tasks"}
 
+-- The largest input side a card may ask for: far beyond any face network, small enough
+-- that one image of it fits in memory.
+M.MAX_INPUT_SIZE = 4096
+
+local function is_finite(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
+
+local function show(v) return require("mtfl.options").show(v) end
+
+-- Every field of the card a program reads, checked once, here: where names the file.
 local function check_card(card, where)
   if type(card) ~= "table" then errors.raisef("%s: the model card is a %s, not a table", where, type(card)) end
   for _, key in ipairs(REQUIRED) do
     if card[key] == nil then errors.raisef("%s: the model card has no %q", where, key) end
   end
-  if math.type(card.input.size) ~= "integer" or card.input.size < 1 then
-    errors.raisef("%s: the model card's input.size is %s, not a positive integer", where, tostring(card.input.size))
+  local function bad(field, value, want)
+    errors.raisef("%s: the model card's %s is %s, %s", where, field, show(value), want)
   end
+  if type(card.input) ~= "table" then bad("input", card.input, "not a table {size = N}") end
+  local size = card.input.size
+  if math.type(size) ~= "integer" or size < 1 or size > M.MAX_INPUT_SIZE then
+    bad("input.size", size, "not an integer from 1 to " .. M.MAX_INPUT_SIZE)
+  end
+  if card.input.channels ~= nil and card.input.channels ~= 3 then
+    bad("input.channels", card.input.channels, "not 3 (the networks here take RGB images)")
+  end
+  if type(card.tasks) ~= "table" or next(card.tasks) == nil then bad("tasks", card.tasks, "not a table of tasks") end
   for task, t in pairs(card.tasks) do
+    local name = "tasks." .. tostring(task)
+    if type(task) ~= "string" then bad("tasks", card.tasks, "not a table keyed by task names") end
     if type(t) ~= "table" or not (t.outputs or t.classes) then
       errors.raisef("%s: task %s in the model card has neither outputs nor classes", where, tostring(task))
+    end
+    if task == "landmarks" then
+      if math.type(t.outputs) ~= "integer" or t.outputs < 2 or t.outputs % 2 ~= 0 then
+        bad(name .. ".outputs", t.outputs, "not an even number of coordinates (10: x1..x5 y1..y5)")
+      end
+      if t.reference_size ~= nil and not (is_finite(t.reference_size) and t.reference_size > 0) then
+        bad(name .. ".reference_size", t.reference_size, "not a positive number of pixels")
+      end
+    else
+      if math.type(t.classes) ~= "integer" or t.classes < 2 or t.classes > 100000 then
+        bad(name .. ".classes", t.classes, "not a number of classes (an integer >= 2)")
+      end
+      if t.names ~= nil then
+        if type(t.names) ~= "table" or #t.names ~= t.classes then
+          bad(name .. ".names", t.names, string.format("not a list of %d class names", t.classes))
+        end
+        for i, n in ipairs(t.names) do
+          if type(n) ~= "string" then bad(string.format("%s.names[%d]", name, i), n, "not a string") end
+        end
+      end
+    end
+  end
+  local protocol = card.protocol
+  if protocol ~= nil then
+    if type(protocol) ~= "table" then bad("protocol", protocol, "not a table {name =, eye_mouth =}") end
+    if protocol.name ~= nil and type(protocol.name) ~= "string" then bad("protocol.name", protocol.name, "not a string") end
+    if protocol.eye_mouth ~= nil and not (is_finite(protocol.eye_mouth) and protocol.eye_mouth > 0 and protocol.eye_mouth <= 1) then
+      bad("protocol.eye_mouth", protocol.eye_mouth, "not a share of the side in (0, 1]")
+    end
+  end
+  for _, key in ipairs{"name", "title"} do
+    if card[key] ~= nil and type(card[key]) ~= "string" then bad(key, card[key], "not a string") end
+  end
+end
+
+M.check_card = check_card
+
+-- The file's tensors against those the architecture declares, before anything is built:
+-- a small file declaring a huge layer is refused without allocating it.
+local function check_declared(arch, tensors, where)
+  local declared, open = architecture.declared_tensors(arch)
+  local function is_open(name)
+    for _, prefix in ipairs(open) do if name:sub(1, #prefix) == prefix then return true end end
+    return false
+  end
+  local problems = {}
+  for _, name in ipairs(shape.sorted_keys(declared)) do
+    local t = tensors[name]
+    if t == nil then
+      problems[#problems + 1] = string.format("%s %s is not in the file", name, shape.str(declared[name]))
+    elseif not shape.equal(t:size(), declared[name]) then
+      problems[#problems + 1] = string.format("%s is %s in the architecture but %s in the file", name,
+                                              shape.str(declared[name]), shape.str(t))
+    end
+  end
+  for _, name in ipairs(shape.sorted_keys(tensors)) do
+    if declared[name] == nil and not is_open(name) then
+      problems[#problems + 1] = string.format("%s is in the file but no layer of the architecture has it", name)
+    end
+  end
+  if #problems > 0 then
+    local shown = {table.unpack(problems, 1, math.min(#problems, 5))}
+    errors.raisef("%s: the file's tensors do not fit the network it describes (nothing was built): %s%s", where,
+                  table.concat(shown, "; "), #problems > 5 and string.format("; and %d more", #problems - 5) or "")
+  end
+end
+
+-- A weight or statistic that is NaN or infinite makes every prediction meaningless.
+local function check_finite(tensors, where)
+  for _, name in ipairs(shape.sorted_keys(tensors)) do
+    local t = tensors[name]
+    if t:numel() > 0 and t:mul(0):sum() ~= 0 then   -- inf * 0 and nan * 0 are nan
+      local values, count, first = t:contiguous():reshape(t:numel()):to("cpu"):totable(), 0, nil
+      for i, v in ipairs(values) do
+        if v ~= v or v == math.huge or v == -math.huge then
+          count = count + 1
+          first = first or {i, v}
+        end
+      end
+      errors.raisef("%s: tensor %s %s holds %d value%s that %s not finite (the first, element %d, is %s): " ..
+                    "the network would predict meaningless numbers", where, name, shape.str(t), count,
+                    count == 1 and "" or "s", count == 1 and "is" or "are", first[1], show(first[2]))
+    end
+  end
+end
+
+-- The network's outputs against the card's tasks, on one blank image: a task the card
+-- lists must come out of the network with its width, and nothing else may.
+local function check_outputs(model, card, device, where)
+  local size = card.input.size
+  local ok, out = pcall(model.forward, model, mtfl.zeros(1, 3, size, size, {device = device}))
+  if not ok then
+    errors.raisef("%s: the network does not take the card's input [1x3x%dx%d]: %s", where, size, size,
+                  tostring(out):gsub("^[^:]*:%d+: ", ""))
+  end
+  if mtfl.is_tensor(out) then
+    errors.raisef("%s: the network gives one tensor %s, not a table of the card's tasks", where, shape.str(out))
+  end
+  for task, t in pairs(card.tasks) do
+    local width = t.outputs or t.classes
+    local o = out[task]
+    if not mtfl.is_tensor(o) then
+      errors.raisef("%s: the model card lists the task %s, which the network does not output", where, task)
+    end
+    if o:dim() ~= 2 or o:size(2) ~= width then
+      errors.raisef("%s: the network's %s output is %s per image, the card says %d", where, task,
+                    shape.str(o), width)
+    end
+  end
+  for task in pairs(out) do
+    if not card.tasks[task] then
+      errors.raisef("%s: the network outputs %s, which the model card does not describe", where, tostring(task))
     end
   end
 end
@@ -97,13 +230,17 @@ function M.load_model(path, options)
   ok, card = pcall(json.decode, meta["mtfl.card"])
   if not ok then errors.raisef("%s: its model card is not JSON: %s", where, tostring(card)) end
   check_card(card, where)
+  check_finite(tensors, where)
+  check_declared(arch, tensors, where)
   local built
   ok, built = pcall(architecture.build, arch)
   if not ok then errors.raise(where .. ": " .. tostring(built):gsub("^[^:]*:%d+: ", "")) end
   built:to(device)
   ok, built = pcall(built.load_state_dict, built, tensors)
   if not ok then errors.raise(where .. ": " .. tostring(built):gsub("^.-load_state_dict: ", "")) end
-  return built:evaluate(), card
+  built:evaluate()
+  check_outputs(built, card, device, where)
+  return built, card
 end
 
 return M

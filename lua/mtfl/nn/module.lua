@@ -46,6 +46,12 @@ end
 
 function Module:describe() return self._class_name end
 
+--- Module.no_tensors() -> {}: the tensor_shapes of a layer without parameters or buffers.
+--- A layer class says what tensors its arguments make (Class.tensor_shapes(args...) ->
+--- {name = shape}) so that a model file is checked before its network is built; one
+--- without tensor_shapes is built before its tensors can be compared.
+function Module.no_tensors() return {} end
+
 --- The modules inside this one and their names (empty for a layer).
 function Module:children() return {}, {} end
 

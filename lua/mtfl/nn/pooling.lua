@@ -8,6 +8,7 @@ local errors = require "mtfl.errors"
 local options_check = require("mtfl.options").check
 
 local MaxPool2d = class("MaxPool2d", Module)
+MaxPool2d.tensor_shapes = Module.no_tensors
 
 -- kernel: the geometry arguments() gives back repeats the first argument (it must agree);
 -- kept so that the network's description, which identifies a run, stays what it was

@@ -28,6 +28,12 @@ end
 
 function PReLU:arguments() return {self.channels, self.init} end
 
+--- PReLU.tensor_shapes([channels = 1]) -> {weight = {channels}}, known without making it.
+function PReLU.tensor_shapes(channels)
+  if channels ~= nil and math.type(channels) ~= "integer" then return nil end
+  return {weight = {channels or 1}}
+end
+
 --- Puts every slope back to its initial value.
 function PReLU:reset()
   self.weight:fill(self.init)

@@ -11,6 +11,7 @@ local Sequential = class("Sequential", Module)
 function Sequential:__init(modules)
   Module.__init(self)
   self.modules, self.names = {}, {}
+  self.position = {}   -- name -> index: adding the n-th child must not scan the n - 1 before it
   for _, m in ipairs(modules or {}) do self:add(m) end
 end
 
@@ -24,20 +25,18 @@ function Sequential:add(module, name)
   if name:find(".", 1, true) or name == "" then
     errors.raisef("Sequential:add: name %q must be non-empty and without dots", name)
   end
-  for _, existing in ipairs(self.names) do
-    if existing == name then errors.raisef("Sequential:add: a module named %q already exists", name) end
-  end
+  if self.position[name] then errors.raisef("Sequential:add: a module named %q already exists", name) end
   self.modules[#self.modules + 1] = module
   self.names[#self.names + 1] = name
+  self.position[name] = #self.names
   return self
 end
 
 --- The child at a position or with a name.
 function Sequential:get(key)
   if type(key) == "number" then return self.modules[key] end
-  for i, name in ipairs(self.names) do
-    if name == key then return self.modules[i] end
-  end
+  local i = self.position[key]
+  if i then return self.modules[i] end
   return nil
 end
 
