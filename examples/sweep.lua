@@ -10,7 +10,7 @@
 -- lr, batch, epochs, epoch_size, size, clip, optimizer, landmark_loss. Runs are kept
 -- under <out>/<protocol>[-quick]/runs/<experiment>@<setting=value,...>/seed<k>/ (out:
 -- out/sweep by default) and resume like the grid's; the table, CSV and figures go to
--- <out>/<protocol>[-quick]/sweeps/<experiment>@<settings>/; --jobs N trains N at once, and
+-- <out>/<protocol>[-quick]/sweeps/<experiment>@<key=values;...>[ vs <baseline>]/; --jobs N trains N at once, and
 -- under mpirun the ranks share them. --help lists every option.
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 require("mtfl.train.sweep").main(arg, here)

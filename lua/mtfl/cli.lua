@@ -14,42 +14,69 @@ local M = {}
 -- what each kind's value looks like in the help text
 local ARGNAME = {int = "N", number = "X", string = "VALUE", list = "A,B"}
 
---- The converter argparse calls for option `name` of kind spec[1]: value -> typed
---- value, or nil and the message (which names the option). Kinds: int (an integer >=
---- spec.min, default 1), number (> 0, or >= spec.min), string, list (comma-separated,
---- at least one item), choice (one of spec.choices).
-function M.converter(name, spec)
+local function is_finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+
+--- check_value(spec, value) -> value, or nil and what it should have been ("a positive
+--- integer"): the one rule of an option of kind spec[1], for a value already typed. The
+--- command line's converter applies it after reading the text; a sweep, an experiment
+--- table and any program setting a run's options directly apply it too
+--- (mtfl.train.options.check). Kinds: int (an integer >= spec.min, default 1), number
+--- (finite, > 0, or >= spec.min), string, list (a table of at least one item), choice
+--- (one of spec.choices), flag (a boolean).
+function M.check_value(spec, value)
   local kind = spec[1]
-  local function bad(fmt, ...) return nil, string.format("option --%s " .. fmt, name, ...) end
   if kind == "int" then
     local min = spec.min or 1
-    return function(value)
-      local n = math.tointeger(tonumber(value))
-      if n and n >= min then return n end
-      return bad(min == 1 and "wants a positive integer, got %q" or "wants an integer >= " .. min .. ", got %q", value)
-    end
+    if math.type(value) == "integer" and value >= min then return value end
+    return nil, min == 1 and "a positive integer" or "an integer >= " .. min
   elseif kind == "number" then
-    return function(value)
-      local x = tonumber(value)
-      if x and x == x and (spec.min and x >= spec.min or not spec.min and x > 0) then return x end
-      return bad(spec.min and "wants a number >= " .. spec.min .. ", got %q" or "wants a positive number, got %q", value)
+    if type(value) == "number" and is_finite(value) and (spec.min and value >= spec.min or not spec.min and value > 0) then
+      return value
     end
-  elseif kind == "list" then
-    return function(value)
-      local items = {}
-      for item in value:gmatch("[^,%s]+") do items[#items + 1] = item end
-      if #items > 0 then return items end
-      return bad("wants a comma-separated list, got %q", value)
-    end
+    return nil, spec.min and "a number >= " .. spec.min or "a positive number"
   elseif kind == "choice" then
-    return function(value)
-      for _, c in ipairs(spec.choices) do if c == value then return value end end
-      return bad("is %q (use %s)", value, table.concat(spec.choices, " or "))
-    end
+    for _, c in ipairs(spec.choices) do if c == value then return value end end
+    return nil, "one of " .. table.concat(spec.choices, ", ")
   elseif kind == "string" then
-    return function(value) return value end
+    if type(value) == "string" then return value end
+    return nil, "a string"
+  elseif kind == "list" then
+    if type(value) == "table" and #value > 0 then return value end
+    return nil, "a list of at least one item"
+  elseif kind == "flag" then
+    if type(value) == "boolean" then return value end
+    return nil, "true or false"
   end
-  errors.raisef("cli: option --%s has an unknown kind %s", name, tostring(kind))
+  errors.raisef("cli: an option has an unknown kind %s", tostring(kind))
+end
+
+--- The converter argparse calls for option `name` of kind spec[1]: value -> typed
+--- value, or nil and the message (which names the option); the rule is check_value's.
+function M.converter(name, spec)
+  local kind = spec[1]
+  if not (kind == "int" or kind == "number" or kind == "list" or kind == "choice" or kind == "string") then
+    errors.raisef("cli: option --%s has an unknown kind %s", name, tostring(kind))
+  end
+  return function(text)
+    local value = text
+    if kind == "int" then
+      local n = tonumber(text)
+      value = n and math.tointeger(n) or n
+    elseif kind == "number" then
+      value = tonumber(text)
+    elseif kind == "list" then
+      value = {}
+      for item in text:gmatch("[^,%s]+") do value[#value + 1] = item end
+    end
+    local ok, want = M.check_value(spec, value)
+    if ok ~= nil then return ok end
+    if kind == "choice" then
+      return nil, string.format("option --%s is %q (use %s)", name, text, table.concat(spec.choices, " or "))
+    elseif kind == "list" then
+      return nil, string.format("option --%s wants a comma-separated list, got %q", name, text)
+    end
+    return nil, string.format("option --%s wants %s, got %q", name, want, text)
+  end
 end
 
 local function load_argparse()

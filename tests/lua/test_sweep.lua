@@ -30,6 +30,8 @@ T.test("settings: key=values, numbers where they are numbers, bad keys and value
   T.raises(function() sweep.axes{"lr"} end, "is not key=value")
   T.raises(function() sweep.axes{"lr=1", "lr=2"} end, "lr is given twice")
   T.raises(function() sweep.axes{"lr="} end, "lr has no values")
+  T.raises(function() sweep.axes{"lambda.pose=1,1"} end, "sweep: lambda.pose lists 1 twice")
+  T.raises(function() sweep.axes{"lambda.pose=1,1.0"} end, "lists 1 twice")
   local from_table = sweep.axes{epsilon = {5, 15}, ["lambda.glasses"] = 3}
   T.eq(from_table[1].key, "epsilon", "a table's keys sorted")
   same(from_table[2].values, {3}, "a single value")
@@ -68,6 +70,17 @@ T.test("apply: weights, eq. (4)'s settings, policies and run settings; the base 
   T.raises(function() sweep.apply(base, sweep.points(oaxes)[1], oaxes) end, "policy.OPTION needs a policy")
   local bad = sweep.axes{"lambda.pose=0"}
   T.raises(function() sweep.apply(base, sweep.points(bad)[1], bad) end, "a weight must be a positive number")
+  -- a run setting gets the command line's own check
+  for _, case in ipairs{{"epochs=0", "sweep: epochs must be a positive integer, got 0"},
+                        {"epochs=-1", "epochs must be a positive integer, got -1"},
+                        {"epoch_size=0", "epoch_size must be a positive integer, got 0"},
+                        {"batch=1.5", "batch must be a positive integer, got 1.5"},
+                        {"batch=-3", "batch must be a positive integer, got -3"},
+                        {"size=big", "size must be a positive integer, got \"big\""},
+                        {"lr=0", "lr must be a positive number, got 0"}} do
+    local a = sweep.axes{case[1]}
+    T.raises(function() sweep.apply(base, sweep.points(a)[1], a) end, case[2])
+  end
 end)
 
 T.test("the paired t-test: Student's t table and hand-computed differences", function()
@@ -92,7 +105,7 @@ T.test("a tiny sweep end to end: every point and seed, the table, the CSV and th
   local rc, text = T.run(string.format("%s %s --quick --synthetic --limit 40 --size 24 --epoch-size 80 --epochs 2 "
     .. "--device cpu --seeds 2 --sweep lambda.pose=1,6 --baseline single_task_landmarks --out %s", HOST, SWEEP, out))
   T.eq(rc, 0, "sweep\n" .. text)
-  local dir = out .. "/seed-quick/sweeps/multitask@lambda.pose"
+  local dir = out .. "/seed-quick/sweeps/multitask@lambda.pose=1,6 vs single_task_landmarks"
   local result = json.decode(H.read(dir .. "/sweep.json"))
   T.eq(#result.runs, 6, "(baseline + 2 points) x 2 seeds")
   T.eq(#result.points, 2, "two points")
@@ -121,6 +134,17 @@ T.test("a tiny sweep end to end: every point and seed, the table, the CSV and th
   T.truthy(not text:find("epoch 1/2", 1, true), "nothing trained twice\n" .. text)
   rc, text = T.run(string.format("%s %s --quick --synthetic --out %s", HOST, SWEEP, out))
   T.truthy(rc ~= 0 and text:find("give the settings", 1, true), "no settings is an error\n" .. text)
+  -- the same key over other values, into the same folder: a table of its own, the first kept
+  rc, text = T.run(string.format("%s %s --quick --synthetic --limit 40 --size 24 --epoch-size 80 --epochs 2 "
+    .. "--device cpu --seeds 2 --sweep lambda.pose=6,12 --baseline single_task_landmarks --out %s", HOST, SWEEP, out))
+  T.eq(rc, 0, "another sweep of lambda.pose\n" .. text)
+  local other = json.decode(H.read(out .. "/seed-quick/sweeps/multitask@lambda.pose=6,12 vs single_task_landmarks/sweep.json"))
+  T.eq(other.axes[1].values[2], 12, "its own table")
+  T.eq(json.decode(H.read(dir .. "/sweep.json")).axes[1].values[1], 1, "the first sweep's table is still there")
+  T.truthy(text:find("finished before", 1, true), "the shared point and the baseline were not trained again\n" .. text)
+  -- a bad value stops the sweep before anything trains, with the command line's words
+  rc, text = T.run(string.format("%s %s --quick --synthetic --limit 40 --seeds 1 --sweep epochs=0 --out %s", HOST, SWEEP, out))
+  T.truthy(rc ~= 0 and text:find("sweep: epochs must be a positive integer, got 0", 1, true), "epochs=0\n" .. text)
 end)
 
 T.run_all()

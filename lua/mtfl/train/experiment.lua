@@ -145,6 +145,10 @@ local function check(spec)
   return spec
 end
 
+--- check(spec) -> spec: an experiment table's fields, its policy's options and its
+--- lambdas checked before any training (an error names the field).
+M.check = check
+
 --- The file `name` beside the script calling this, run and its value returned: how an
 --- experiment script picks up a network written in another script, and how any script
 --- gets an experiment's table (the file is given AS_SPEC, so it does not train).

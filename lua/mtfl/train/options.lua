@@ -8,6 +8,7 @@
 -- Adam 1e-4, 150x150); --quick swaps in a profile sized for a 2-core CPU. An option
 -- given on the command line beats both the profile and an experiment's own settings.
 local cli = require "mtfl.cli"
+local errors = require "mtfl.errors"
 
 local M = {}
 
@@ -57,17 +58,35 @@ function M.parse(args, allowed, about)
   return cli.parse(args, {script = args and args[0], about = about, options = M.SPEC, allowed = allowed})
 end
 
+--- check(key, value, where) -> value: the one check of a run's setting (epochs,
+--- epoch_size, batch, lr, size, ...), whoever gives it: the command line (its converter
+--- applies the same rule, mtfl.cli.check_value), a sweep, an experiment table's settings
+--- or a program. A key that is not an option of M.SPEC is returned as it is.
+function M.check(key, value, where)
+  local spec = M.SPEC[(tostring(key):gsub("_", "-"))]
+  if not spec then return value end
+  local ok, want = cli.check_value(spec, value)
+  if ok == nil then
+    errors.raisef("%s: %s must be %s, got %s", where, key, want, require("mtfl.options").show(value))
+  end
+  return ok
+end
+
 --- The settings of a run: the profile, then an experiment's own settings for that
---- profile (experiment.settings.quick or .full), then what the command line gave. An
---- experiment with an input_size of its own keeps it: its architecture depends on it.
+--- profile (experiment.settings.quick or .full), then what the command line gave, each
+--- value checked (M.check). An experiment with an input_size of its own keeps it: its
+--- architecture depends on it.
 function M.resolve(given, experiment)
   local profile = given.quick and "quick" or "full"
   local s = {profile = profile, protocol = "seed", out = "out", es_factor = "validation"}
   for k, v in pairs(M.PROFILES[profile]) do s[k] = v end
   local own = experiment and experiment.settings and experiment.settings[profile] or {}
-  for k, v in pairs(own) do s[k] = v end
-  for k, v in pairs(given) do s[k] = v end
-  if experiment and experiment.input_size then s.size = experiment.input_size end
+  local name = experiment and experiment.name or "experiment"
+  for k, v in pairs(own) do s[k] = M.check(k, v, string.format("experiment %s: settings.%s", name, profile)) end
+  for k, v in pairs(given) do s[k] = M.check(k, v, "option --" .. tostring(k):gsub("_", "-")) end
+  if experiment and experiment.input_size then
+    s.size = M.check("size", experiment.input_size, string.format("experiment %s: input_size", name))
+  end
   return s
 end
 

@@ -68,6 +68,11 @@ function M.axes(given)
     check_key(key)
     if seen[key] then errors.raisef("sweep: %s is given twice", key) end
     if #values == 0 then errors.raisef("sweep: %s has no values", key) end
+    local listed = {}
+    for _, v in ipairs(values) do
+      if listed[v] then errors.raisef("sweep: %s lists %s twice (each value is one run per seed)", key, tostring(v)) end
+      listed[v] = true
+    end
     seen[key] = true
     out[#out + 1] = {key = key, values = values}
   end
@@ -145,7 +150,7 @@ function M.apply(spec, point, axes)
     elseif key:match("^policy%.") then
       policy_options[key:sub(8)] = v
     elseif M.RUN_SETTINGS[key] then
-      overrides[key] = v
+      overrides[key] = options.check(key, v, "sweep")
     else
       s[key] = v
     end
@@ -209,6 +214,7 @@ function M.plan(given, here)
   local plan = {experiment = base, axes = axes, points = {}}
   for _, values in ipairs(M.points(axes)) do
     local spec, overrides = M.apply(base, values, axes)
+    experiment.check(spec)   -- every point's table before any run trains
     plan.points[#plan.points + 1] = {values = values, spec = spec, overrides = overrides, label = M.label(axes, values)}
   end
   local baseline = given.baseline or file.baseline
@@ -372,6 +378,13 @@ end
 --- figures into dir; prints the table. Returns the summary rows.
 function M.write(plan, runs, dir)
   files.mkdir(dir)
+  -- one writer at a time: the same sweep run twice at once (the same runs, the same
+  -- table) leaves the table to whichever process got there first
+  local lock <close>, _, holder = files.lock(dir .. "/lock", "the sweep's table in " .. dir, {try = true})
+  if not lock then
+    print(string.format("the sweep's table in %s is being written by process %s, from the same runs", dir, tostring(holder)))
+    return (summarize(plan, runs))
+  end
   local rows, base_stats = summarize(plan, runs)
   local axes_out = {}
   for i, axis in ipairs(plan.axes) do axes_out[i] = {key = axis.key, values = axis.values} end
@@ -421,14 +434,24 @@ function M.write(plan, runs, dir)
   return rows
 end
 
---- Where a sweep's tables and figures go: <results>/sweeps/<experiment>@<keys>/. Its runs
---- are the results folder's (runs/), shared with every sweep and grid writing there: a
---- baseline or a point two sweeps have in common is trained once.
+--- Where a sweep's tables and figures go: <results>/sweeps/<experiment>@<key=v1,v2;...>
+--- [vs <baseline>]/, named by what was swept, so that two sweeps of one key over other
+--- values (or against another baseline) keep a table each; a name past 120 characters
+--- becomes the keys and a hash of the values. Its runs are the results folder's (runs/),
+--- shared with every sweep and grid writing there: a baseline or a point two sweeps have
+--- in common is trained once.
 function M.dir(plan, given)
-  local keys = {}
-  for _, axis in ipairs(plan.axes) do keys[#keys + 1] = axis.key end
-  return string.format("%s/sweeps/%s@%s", experiment.results_dir(options.resolve(given)), plan.experiment.name,
-                       table.concat(keys, ","))
+  local keys, parts = {}, {}
+  for _, axis in ipairs(plan.axes) do
+    local values = {}
+    for i, v in ipairs(axis.values) do values[i] = tostring(v) end
+    keys[#keys + 1] = axis.key
+    parts[#parts + 1] = axis.key .. "=" .. table.concat(values, ",")
+  end
+  local name = table.concat(parts, ";") .. (plan.baseline and " vs " .. plan.baseline.name or "")
+  name = name:gsub("[/%c]", "_")
+  if #name > 120 then name = table.concat(keys, ",") .. "#" .. require("mtfl.data").hash(name):sub(1, 12) end
+  return string.format("%s/sweeps/%s@%s", experiment.results_dir(options.resolve(given)), plan.experiment.name, name)
 end
 
 --- The whole command (examples/sweep.lua): parse, train every point and seed, write.
