@@ -79,6 +79,19 @@ function M.lock(path, what, options)
   errors.raise(message)
 end
 
+--- Removes the temporary files (NAME.tmp.PID.XXXXXX, see write_atomic) that processes
+--- no longer running left in dir when they were killed mid-write; returns their count.
+--- Call it holding the folder's lock: a live writer's file is left alone in any case.
+function M.remove_stale_temporaries(dir)
+  if M.kind(dir) ~= "directory" or M.kind("/proc/self") ~= "directory" then return 0 end
+  local removed = 0
+  for _, name in ipairs(M.list(dir)) do
+    local pid = name:match("%.tmp%.(%d+)%.[%w_]+$")
+    if pid and M.kind("/proc/" .. pid) == nil and os.remove(dir .. "/" .. name) then removed = removed + 1 end
+  end
+  return removed
+end
+
 --- A string as one word of a POSIX shell command: in single quotes, its own quotes escaped.
 function M.shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 

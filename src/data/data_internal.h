@@ -15,6 +15,10 @@ const char *mtfl_problems_first(const mtfl_problems *p);
 
 /* dir + "/" + rel into out (rel as is when absolute). false when it does not fit. */
 bool mtfl_path_join(char *out, size_t size, const char *dir, const char *rel);
+/* An annotated image's path, dir + "/" + rel, into out: MTFL_ERR_IO naming it when it does
+ * not fit, or when a symbolic link on the way takes it out of dir (the annotation
+ * reader already refused absolute paths and ".."). */
+mtfl_status mtfl_image_path(char *out, size_t size, const char *dir, const char *rel);
 /* The whole of a regular file of at most max_bytes, NUL-terminated, in *data (free
  * it); MTFL_ERR_IO naming the path when it is missing, not a file, or too large. */
 mtfl_status mtfl_read_file(const char *path, size_t max_bytes, char **data, size_t *len);

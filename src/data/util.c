@@ -41,6 +41,23 @@ bool mtfl_path_join(char *out, size_t size, const char *dir, const char *rel)
     return n >= 0 && (size_t)n < size;
 }
 
+mtfl_status mtfl_image_path(char *out, size_t size, const char *dir, const char *rel)
+{
+    if (!mtfl_path_join(out, size, dir, rel)) return mtfl_fail(MTFL_ERR_IO, "image %s: path too long", rel);
+    if (!dir || !dir[0]) return MTFL_OK;
+    /* a missing file is the image reader's to report, with its own words */
+    char *real_dir = realpath(dir, NULL), *real = realpath(out, NULL);
+    mtfl_status s = MTFL_OK;
+    size_t n = real_dir ? strlen(real_dir) : 0;
+    if (real_dir && real &&
+        !(strncmp(real, real_dir, n) == 0 && (real[n] == '/' || (n == 1 && real_dir[0] == '/'))))
+        s = mtfl_fail(MTFL_ERR_IO, "image %s: a symbolic link takes it out of the data folder %s (to %s)", out,
+                      dir, real);
+    free(real_dir);
+    free(real);
+    return s;
+}
+
 char *mtfl_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;

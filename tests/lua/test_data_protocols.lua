@@ -151,6 +151,21 @@ T.test("image paths stay inside the data folder", function()
   end
   T.eq(#data.parse_annotations("a/..b/c..d/x.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3", "t").faces, 1, "dots inside names are fine")
   H.remove(dir)
+  -- a symbolic link inside the folder that points out of it
+  dir = H.synthetic_mtfl{train = 3, test = 3, size = 32}
+  local outside = H.temp_dir("outside")
+  local first = data.read_annotations(dir .. "/training.txt").faces[1].path
+  os.execute(string.format("cp '%s/%s' '%s/face.png' && ln -s '%s' '%s/escape'", dir, first, outside, outside, dir))
+  set_field(dir .. "/training.txt", 2, 1, "escape/face.png")
+  T.raises(function() local ds = data.load{dir = dir, cache = false} return ds end,
+           "escape/face.png: a symbolic link takes it out of the data folder")
+  T.eq(#data.load{dir = dir, cache = false, on_error = "skip"}.train, 2, "the linked image skipped")
+  -- a link that stays inside is fine
+  os.execute(string.format("ln -s '%s' '%s/inside.png'", first, dir))
+  set_field(dir .. "/training.txt", 2, 1, "inside.png")
+  T.eq(#data.load{dir = dir, cache = false}.train, 3, "a link within the folder")
+  H.remove(dir)
+  H.remove(outside)
 end)
 
 T.test("annotation files: a missing one named once, a folder, a FIFO or a huge file refused", function()

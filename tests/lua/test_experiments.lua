@@ -22,8 +22,8 @@ local REPRODUCE = "../../examples/reproduce.lua"
 -- every experiment, tiny: 24x24 faces (the TCDCN-like one keeps its 40x40), 40 of each part
 local TINY = "--quick --synthetic --limit 40 --size 24 --epoch-size 80 --device cpu"
 
-local function grid(args, out)
-  return T.run(string.format("%s %s %s --out %s", HOST, REPRODUCE, args, out))
+local function grid(args, out, env)
+  return T.run(string.format("%s%s %s %s --out %s", env and env .. " " or "", HOST, REPRODUCE, args, out))
 end
 
 local function read_json(path) return json.decode(H.read(path)) end
@@ -226,11 +226,11 @@ T.test("--jobs 2 trains two runs at once to the same results, and resumes when i
   local rc, text = grid(args, one)
   T.eq(rc, 0, "one process\n" .. text)
   -- each job stops after its first epoch: nothing is complete, the command exits with 3
-  rc, text = grid(args .. " --jobs 2 --stop-after-epochs 1", two)
+  rc, text = grid(args .. " --jobs 2 --stop-after-epochs 1", two, "OMP_NUM_THREADS=2")
   T.eq(rc, 3, "stopped jobs exit with 3\n" .. text)
   T.truthy(text:find("2 jobs at once, 1 thread each", 1, true), "the cores are split\n" .. text)
   T.truthy(not exists(two .. "/seed-quick/results.json"), "no grid results yet")
-  rc, text = grid(args .. " --jobs 2", two)
+  rc, text = grid(args .. " --jobs 2", two, "OMP_NUM_THREADS=2")
   T.eq(rc, 0, "resumed jobs\n" .. text)
   T.truthy(text:find("resuming after epoch 1 of 2", 1, true), "runs resumed from their checkpoints\n" .. text)
   local a, b = read_json(one .. "/seed-quick/results.json"), read_json(two .. "/seed-quick/results.json")
@@ -253,6 +253,21 @@ T.test("--jobs 2 trains two runs at once to the same results, and resumes when i
   T.truthy(p.commit == nil or p.commit:match("^%x+$") and #p.commit == 40, "the commit when in a checkout: " .. tostring(p.commit))
   rc, text = grid(args .. " --jobs 0", two)
   T.truthy(rc ~= 0 and text:find("--jobs", 1, true), "--jobs 0 is refused\n" .. text)
+end)
+
+T.test("--jobs starts no more workers than there are runs or cores, and says so", function()
+  local workers = require "mtfl.train.workers"
+  T.eq(workers.job_count(1000, 4, 2), 2, "the cores")
+  T.eq(workers.job_count(8, 3, 16), 3, "the runs")
+  T.eq(workers.job_count(2, 4, 2), 2, "as asked")
+  T.eq(workers.job_count(4, 0, 2), 1, "at least one")
+  local out = H.temp_dir("jobs")
+  local rc, text = grid(TINY .. " --epochs 1 --seeds 1 --experiments single_task_landmarks,single_task_pose --jobs 1000", out,
+                        "OMP_NUM_THREADS=2")
+  T.eq(rc, 0, "--jobs 1000\n" .. text)
+  T.truthy(text:find("--jobs 1000: 2 runs on 2 cores, so 2 jobs", 1, true), "the cut is said\n" .. text)
+  T.truthy(text:find("2 jobs at once, 1 thread each", 1, true), "two started\n" .. text)
+  H.remove(out)
 end)
 
 T.test("an interrupted grid resumes: finished runs are kept, the rest picks up, same results", function()
@@ -382,6 +397,38 @@ T.test("a diverging run stops, naming the task, and writes no result", function(
   T.truthy(text:find("multitask s1: training diverged in epoch %d+, batch %d+: the %a+ loss ") and
            text:find("lower the learning rate (--lr)", 1, true), "the message\n" .. text)
   T.truthy(not exists(out .. "/seed-quick/runs/multitask/seed1/result.json"), "no result.json")
+  H.remove(out)
+end)
+
+T.test("a run removes the temporary files a killed process left in its folder", function()
+  local out = H.temp_dir("stale")
+  local dir = out .. "/seed-quick/runs/multitask/seed1"
+  os.execute("mkdir -p '" .. dir .. "'")
+  -- a pid no process has: a shell's, after it ended
+  local p = io.popen("sh -c 'echo $$'")
+  local dead = p:read("l")
+  p:close()
+  local stale = string.format("%s/checkpoint.safetensors.tmp.%s.AbC123", dir, dead)
+  H.write(stale, "half a checkpoint")
+  local rc, text = script(MULTITASK, "--quick --synthetic --limit 40 --size 24 --epoch-size 40 --epochs 1 --device cpu --out " .. out)
+  T.eq(rc, 0, "the run\n" .. text)
+  T.truthy(not exists(stale), "the dead process's temporary file is gone")
+  H.remove(out)
+end)
+
+T.test("a run whose task weights all went to 0 stops, and writes no result", function()
+  local spec = assert(loadfile("../../examples/multitask.lua"))(experiment.AS_SPEC)
+  local out = H.temp_dir("lambda0")
+  local copy = {}
+  for k, v in pairs(spec) do copy[k] = v end
+  -- the issue's case: exp(-s) with s stepped by 1e30 is 0 for every task
+  copy.name, copy.policy = "multitask_uncertain", {"uncertainty", lr = 1e30}
+  local s = options.resolve(options.parse({"--quick", "--synthetic", "--limit", "40", "--size", "24", "--epoch-size", "40",
+                                           "--epochs", "3", "--device", "cpu", "--out", out}), copy)
+  s.seed = 1
+  T.raises(function() experiment.run(copy, s, {quiet = true}) end,
+           "multitask_uncertain s1: the policy uncertainty set every task's weight to 0", "nothing would learn")
+  T.truthy(not exists(out .. "/seed-quick/runs/multitask_uncertain/seed1/result.json"), "no result.json")
   H.remove(out)
 end)
 

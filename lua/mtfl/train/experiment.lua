@@ -348,6 +348,7 @@ local function prepare_folder(spec, s, dir, config, o)
   files.mkdir(dir)
   local lock = files.lock(dir .. "/lock", string.format("the run %s seed %d (%s)", spec.name, s.seed, dir), {try = o.claim})
   if not lock then return nil, "taken" end
+  files.remove_stale_temporaries(dir)   -- what a process killed mid-write left (kill -9)
   if s.fresh then
     for _, name in ipairs(RUN_FILES) do os.remove(dir .. "/" .. name) end
   end

@@ -102,9 +102,26 @@ function Trainer.new(o)
   return self
 end
 
---- The policy's lambdas into the criterion.
+--- The policy's lambdas into the criterion. A lambda that is not a finite number >= 0,
+--- or all of them 0, stops the run: nothing would learn, yet it would write a result.
 function Trainer:apply_weights()
-  for task, lambda in pairs(self.policy:weights()) do self.criterion:set_weight(task, lambda) end
+  local weights, any = self.policy:weights(), false
+  for _, task in ipairs(self.tasks) do
+    local lambda = weights[task]
+    if lambda ~= nil then
+      if type(lambda) ~= "number" or lambda ~= lambda or lambda < 0 or lambda == math.huge then
+        errors.raisef("%s: the policy %s gave the %s task the weight %s in epoch %d: a weight must be a finite " ..
+                      "number >= 0 (lower the policy's rate)", self.label, self.policy.name, task, tostring(lambda),
+                      self.epoch + 1)
+      end
+      any = any or lambda > 0
+    end
+  end
+  if next(weights) ~= nil and not any then
+    errors.raisef("%s: the policy %s set every task's weight to 0 in epoch %d: nothing would learn (lower the " ..
+                  "policy's rate, or check its options)", self.label, self.policy.name, self.epoch + 1)
+  end
+  for task, lambda in pairs(weights) do self.criterion:set_weight(task, lambda) end
 end
 
 local PARALLEL_FUNCTIONS = {"rank", "size", "broadcast", "allreduce", "allreduce_numbers"}

@@ -74,7 +74,12 @@ local function run_jobs(n, args)
   for k = 1, n do
     -- "w": the worker writes to this process's stdout and stderr directly
     local env = string.format("MTFL_WORKER=%d/%d OMP_NUM_THREADS=%d ", k, n, threads)
-    children[k] = assert(io.popen(env .. "exec " .. command, "w"))
+    local child, err = io.popen(env .. "exec " .. command, "w")
+    if not child then
+      for j = 1, k - 1 do children[j]:close() end
+      errors.raisef("option --jobs: could not start job %d of %d (%s)", k, n, tostring(err))
+    end
+    children[k] = child
   end
   local failed, stopped = {}, false
   for k, child in ipairs(children) do
@@ -217,8 +222,9 @@ function M.run_all(items, o)
     if not work(items, o, true) then return nil, "stopped" end
     return nil, "worker"
   end
-  if o.jobs and o.jobs > 1 then
-    local failed, stopped = run_jobs(o.jobs, args)
+  local jobs = o.jobs and M.job_count(o.jobs, #items, M.cores())
+  if jobs and jobs > 1 then
+    local failed, stopped = run_jobs(jobs, args)
     if stopped then return nil, "stopped" end
     local why = {}
     for k, code in pairs(failed) do why[#why + 1] = string.format("job %d exited with %s", k, tostring(code)) end
@@ -228,6 +234,18 @@ function M.run_all(items, o)
   end
   if not work(items, o, false) then return nil, "stopped" end
   return collect(items, o)
+end
+
+--- job_count(asked, runs, cores) -> how many workers --jobs asked starts: no more than
+--- there are runs (one would have nothing to do) or cores (each needs a thread of its own);
+--- a cut is said.
+function M.job_count(asked, runs, cores)
+  local n = math.max(1, math.min(asked, runs, cores))
+  if n < asked then
+    print(string.format("== --jobs %d: %d run%s on %d core%s, so %d job%s", asked, runs, runs == 1 and "" or "s",
+                        cores, cores == 1 and "" or "s", n, n == 1 and "" or "s"))
+  end
+  return n
 end
 
 return M
