@@ -15,6 +15,7 @@
 local mtfl = require "mtfl"
 local data = require "mtfl.data"
 local train = require "mtfl.train"
+local commands = require "mtfl.commands"
 
 local OPTIONS = {data = true, out = true, epochs = true, device = true, synthetic = true, fresh = true}
 local given = train.options.parse(arg, OPTIONS, "trains the recipe of examples/best.lua, shrunk, on MTFL " ..
@@ -69,15 +70,14 @@ print("\n" .. sheet .. ": test faces, the points joined to the truth (white ring
 
 -- the network is a file: what to do with it next
 local model = out .. "/run/model.safetensors"
-local list, after = (ds.info.dir or "") .. "/testing.txt", " --after-line 1000"
+local list, after = (ds.info.dir or "") .. "/testing.txt", 1000
 if result.config.source ~= "MTFL" then
   -- synthetic faces live in memory: their test part goes to disk for the commands below
-  list, after = out .. "/synthetic-test/testing.txt", ""
+  list, after = out .. "/synthetic-test/testing.txt", nil
   data.write_mtfl(out .. "/synthetic-test", {test = ds.test}, {format = "png"})
 end
 print("\nthe trained network: " .. model .. " (nn.load_model reads it without this script)")
-print("  measure it on the test faces:   build/mtfl-lua scripts/evaluate.lua " .. model .. " " .. list .. after)
-print("  annotate your own face images:  build/mtfl-lua scripts/predict.lua " .. model .. " IMAGE_OR_FOLDER... --out out/predict")
+for _, line in ipairs(commands.next_steps(model, arg[0], {list = list, after_line = after})) do print(line) end
 
 local ok, why = data.plot.available()
 if not ok then print("plots skipped: " .. why) return end

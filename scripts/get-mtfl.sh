@@ -4,13 +4,29 @@
 # annotations and every image they name.
 #
 #   bash scripts/get-mtfl.sh [DEST]       # default: data/MTFL in the repository
+#   mtfl-get-mtfl [DEST]                  # installed: data/MTFL in the current folder
 #
 # Needs curl or wget, and unzip (apt-get install curl unzip).
 set -euo pipefail
 
 URL="http://mmlab.ie.cuhk.edu.hk/projects/TCDCN/data/MTFL.zip"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-DEST="${1:-$ROOT/data/MTFL}"
+# In a checkout, beside the code; installed (share/mtfl-lua/scripts), not into the
+# installed tree but into the current folder's data/MTFL, the first place every command
+# looks for the data.
+if [ -f "$ROOT/CMakeLists.txt" ]; then DEFAULT="$ROOT/data/MTFL"; else DEFAULT="$PWD/data/MTFL"; fi
+case "${1:-}" in
+  -h|--help)
+    echo "Usage: ${MTFL_COMMAND:-bash scripts/get-mtfl.sh} [DEST]"
+    echo
+    echo "Downloads MTFL from its official page into DEST (default: $DEFAULT) and checks it"
+    echo "is complete: 10,000 training and 2,995 testing faces and every image they name."
+    echo "An existing DEST is only checked. Needs curl or wget, and unzip."
+    exit 0 ;;
+  -*) echo "get-mtfl: unknown option $1 (--help shows the usage)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "get-mtfl: takes one folder at most, got $# arguments (--help shows the usage)" >&2; exit 2; }
+DEST="${1:-$DEFAULT}"
 
 fail() { echo "get-mtfl: $*" >&2; exit 1; }
 

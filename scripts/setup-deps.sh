@@ -24,6 +24,8 @@ packages=(
   gnuplot-nox                                # plots
   valgrind libc6-dbg                         # the host test runs mtfl-lua under valgrind (glibc's symbols)
   curl unzip ca-certificates                 # scripts/get-mtfl.sh
+  python3-opencv python3-numpy python3-onnx  # the ONNX export's test: OpenCV's dnn runs the file, ONNX's checker checks it
+  mandoc bsdextrautils                       # the install test's check of the man page (mandoc -T lint; col)
   libopenmpi-dev openmpi-bin                 # many processes and machines (mtfl.mpi, mpirun)
 )
 for group in "$@"; do

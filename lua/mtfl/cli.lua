@@ -100,7 +100,8 @@ end
 function M.parser(command)
   local argparse = load_argparse()
   local script = command.script or "script.lua"
-  local parser = argparse("mtfl-lua " .. script, command.about, command.epilog)
+  -- "mtfl-lua scripts/x.lua", or "mtfl-x" when its installed command started it
+  local parser = argparse(require("mtfl.commands").usage_name(script), command.about, command.epilog)
   -- argparse's own --help action exits the process; ours only marks the result
   parser:add_help(false)
   parser:flag("-h --help", "Show this help and return.")

@@ -92,6 +92,14 @@ function M.remove_stale_temporaries(dir)
   return removed
 end
 
+--- The absolute path of an existing file or folder, without symbolic links, "." or
+--- "..": a path that works from any folder. A path that does not exist is an error.
+function M.real_path(path)
+  local real, message = C.real_path(path)
+  if not real then errors.raisef("cannot resolve %s", message) end
+  return real
+end
+
 --- A string as one word of a POSIX shell command: in single quotes, its own quotes escaped.
 function M.shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 

@@ -19,6 +19,14 @@ local Predictor = {}
 Predictor.__index = Predictor
 M.Predictor = Predictor   -- the methods of what load returns
 
+--- landmark_scale(card) -> the landmark head's units per input pixel: its outputs are
+--- in the pixels of a reference_size image (the card's tasks.landmarks), divided by
+--- this to give the input's pixels (1 without a landmark task or a reference size).
+function M.landmark_scale(card)
+  local t = card.tasks and card.tasks.landmarks
+  return (t and t.reference_size or card.input.size) / card.input.size
+end
+
 --- load(path [, {device, batch = 100, mirror = false}]) -> a predictor: p.model, p.card,
 --- p.size, the sorted p.attributes and p.has_landmarks. mirror: every face is also
 --- seen mirrored and the two answers averaged (test-time augmentation).
@@ -28,11 +36,10 @@ function M.load(path, options)
   local p = setmetatable({path = path, model = model, card = card, size = card.input.size,
                           batch = options.batch or 100, device = options.device or model:device(),
                           mirror = options.mirror or false, attributes = {}}, Predictor)
+  p.landmark_scale = M.landmark_scale(card)
   for task, t in pairs(card.tasks) do
     if task == "landmarks" then
       p.has_landmarks = true
-      -- outputs in the pixels of a reference_size image: back to the input's pixels
-      p.landmark_scale = (t.reference_size or p.size) / p.size
     elseif t.classes then
       p.attributes[#p.attributes + 1] = task
     end

@@ -197,6 +197,7 @@ mtfl_status mtfl_annotations_parse(mtfl_annotations *a, const char *name, const 
     const char *p = text, *end = text + len;
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* a BOM some editors add */
     int cap = 0;
+    a->confined = true;   /* parse_face refuses paths that leave the folder */
     line_ctx c = {.file = name, .line = 0};
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -55,7 +55,8 @@ static void scan_worker(int i, void *ctx)
     scan_job *job = ctx;
     mtfl_header *h = &job->h[i];
     char path[4200];
-    h->ok = mtfl_image_path(path, sizeof path, job->dir, job->a->faces[i].path) == MTFL_OK &&
+    h->ok = (job->a->confined ? mtfl_image_path(path, sizeof path, job->dir, job->a->faces[i].path) == MTFL_OK
+                              : mtfl_path_join(path, sizeof path, job->dir, job->a->faces[i].path)) &&
             mtfl_image_info(path, &h->width, &h->height, &h->channels) == MTFL_OK;
     if (!h->ok)
         snprintf(h->problem, sizeof h->problem, "%s:%d: %s", job->a->file, job->a->faces[i].line,

@@ -109,6 +109,8 @@ typedef struct {
     mtfl_face *faces;
     int count;
     mtfl_problems skipped;      /* malformed lines skipped */
+    bool confined;              /* read from a file: every image stays inside its folder (no
+                                   absolute path, no "..", no symbolic link out of it) */
 } mtfl_annotations;
 
 /* Parses an annotation file as distributed: CRLF or LF, leading blanks, blank lines,

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -112,9 +113,25 @@ static int l_list(lua_State *L)
     return 1;
 }
 
+/* real_path(path) -> the absolute path with no symbolic link, "." or ".." in it (path
+ * must exist), or nil and the message: what a command printed for another folder needs */
+static int l_real_path(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char *real = realpath(path, NULL);
+    if (!real) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    lua_pushstring(L, real);
+    free(real);
+    return 1;
+}
+
 static const luaL_Reg files_functions[] = {
     {"create", l_create}, {"lock", l_lock}, {"kind", l_kind}, {"mkdirs", l_mkdirs},
-    {"list", l_list}, {NULL, NULL}};
+    {"list", l_list}, {"real_path", l_real_path}, {NULL, NULL}};
 
 void lmtfl_open_files(lua_State *L)
 {

@@ -104,7 +104,7 @@ function data.open(options)
   local explicit = options.dir or locate.data_argument(options.args) or os.getenv("MTFL_DATA")
   if explicit and explicit ~= "" then errors.raise(tostring(dir):gsub("^[^:]*:%d+: ", "")) end
   local ds = data.synthetic_dataset(options.synthetic or {size = options.size, seed = options.seed})
-  ds.info.note = "no MTFL data found: using synthetic faces (scripts/get-mtfl.sh fetches the real data)"
+  ds.info.note = "no MTFL data found: using synthetic faces (scripts/get-mtfl.sh, installed mtfl-get-mtfl, fetches the real data)"
   return ds
 end
 

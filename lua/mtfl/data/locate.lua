@@ -69,8 +69,9 @@ function M.find(options)
     if M.is_data_dir(dir) then return dir, "found" end
     tried[#tried + 1] = dir
   end
-  errors.raisef("no MTFL data found (tried --data, MTFL_DATA, %s); get it with scripts/get-mtfl.sh, " ..
-                "or write a synthetic set with scripts/make-synthetic.lua and pass --data", table.concat(tried, ", "))
+  errors.raisef("no MTFL data found (tried --data, MTFL_DATA, %s); get it with scripts/get-mtfl.sh (installed: " ..
+                "mtfl-get-mtfl), or write a synthetic set with scripts/make-synthetic.lua (mtfl-make-synthetic) " ..
+                "and pass --data", table.concat(tried, ", "))
 end
 
 --- The cache folder: an explicit string, false (no cache), else $MTFL_CACHE, else

@@ -1,5 +1,5 @@
 -- mtfl.help.index: what is documented, found by walking the public tables (mtfl, Tensor
--- methods, mtfl.nn, .optim, .data, .train, .predictor, .mpi) and matched to the comments of the embedded
+-- methods, mtfl.nn, .optim, .data, .train, .predictor, .onnx, .mpi) and matched to the comments of the embedded
 -- library (mtfl._lua_sources) by the values themselves, so that a function exported
 -- under another name (nn.flatten_parameters) or a class made by a factory (nn.ReLU)
 -- finds its comment, and a new layer exported from mtfl/nn/init.lua appears unlisted.
@@ -20,9 +20,10 @@ M.GROUPS = {
   {key = "data", title = "mtfl.data: the MTFL data pipeline"},
   {key = "train", title = "mtfl.train: training runs and experiments"},
   {key = "predictor", title = "mtfl.predictor: a model file used on faces"},
+  {key = "onnx", title = "mtfl.onnx: a model file's network as ONNX, for other runtimes"},
   {key = "mpi", title = "mtfl.mpi: processes of one mpirun working as one"},
 }
-local NAMESPACES = {"nn", "optim", "data", "train", "predictor", "mpi"}
+local NAMESPACES = {"nn", "optim", "data", "train", "predictor", "onnx", "mpi"}
 
 -- The parameters of a Lua function, from the function itself: "(a, b, options)".
 local function lua_args(fn, drop_self)

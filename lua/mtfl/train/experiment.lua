@@ -48,6 +48,7 @@ local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
 local provenance = require "mtfl.train.provenance"
 local mpi = require "mtfl.mpi"
+local commands = require "mtfl.commands"
 
 local M = {}
 
@@ -545,6 +546,17 @@ function M.print_metrics(result)
   end
 end
 
+-- The annotation file of a run's test faces, for the command that measures its model
+-- again: MTFL's testing.txt after its 1,000 validation lines (the protocols' default);
+-- none for synthetic faces, which live in memory.
+local function test_list(spec, s, script)
+  local augment = spec.augment
+  if type(augment) == "function" then augment = augment(s.size) end
+  local ds = datasets.get(s, script, augment)   -- the run's own, loaded once
+  if ds.info.synthetic then return nil end
+  return {list = (ds.info.real_dir or ds.info.dir) .. "/testing.txt", after_line = 1000}
+end
+
 --- What an experiment script returns: its table for reproduce.lua, or (run from the
 --- command line) one training run of it.
 function M.script(spec, ...)
@@ -567,6 +579,11 @@ function M.script(spec, ...)
   if mpi.rank() ~= 0 then return result end   -- rank 0 prints for the data-parallel run
   if result.test then M.print_metrics(result) end
   print("results: " .. M.run_dir(spec, s) .. "/result.json")
+  local model = M.run_dir(spec, s) .. "/model.safetensors"
+  if files.exists(model) then
+    print("the trained network: " .. model .. " (nn.load_model reads it without this script)")
+    for _, line in ipairs(commands.next_steps(model, arg[0], test_list(spec, s, arg[0]))) do print(line) end
+  end
   return result
 end
 
