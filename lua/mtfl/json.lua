@@ -47,29 +47,30 @@ end
 
 local encode_value
 
-local function encode_table(t, seen)
-  if seen[t] then error("json.encode: a table contains itself", 0) end
+-- path: where the value sits ("result.history.val_loss[3]"), for the errors
+local function encode_table(t, seen, path)
+  if seen[t] then error("json.encode: " .. path .. " contains itself", 0) end
   seen[t] = true
   local parts = {}
   if is_array(t) then
-    for i = 1, #t do parts[i] = encode_value(t[i], seen) end
+    for i = 1, #t do parts[i] = encode_value(t[i], seen, path .. "[" .. i .. "]") end
     seen[t] = nil
     return "[" .. table.concat(parts, ",") .. "]"
   end
   local keys = {}
   for k in pairs(t) do
     if type(k) ~= "string" then
-      error("json.encode: object keys must be strings, got a " .. type(k), 0)
+      error(string.format("json.encode: %s has a key that is a %s (%s), not a string", path, type(k), tostring(k)), 0)
     end
     keys[#keys + 1] = k
   end
   table.sort(keys)
-  for i, k in ipairs(keys) do parts[i] = encode_string(k) .. ":" .. encode_value(t[k], seen) end
+  for i, k in ipairs(keys) do parts[i] = encode_string(k) .. ":" .. encode_value(t[k], seen, path .. "." .. k) end
   seen[t] = nil
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
-function encode_value(v, seen)
+function encode_value(v, seen, path)
   local kind = type(v)
   if kind == "string" then return encode_string(v) end
   if kind == "boolean" then return tostring(v) end
@@ -77,17 +78,20 @@ function encode_value(v, seen)
   if kind == "number" then
     if math.type(v) == "integer" then return string.format("%d", v) end
     if v ~= v or v == math.huge or v == -math.huge then
-      error("json.encode: " .. tostring(v) .. " has no JSON form", 0)
+      error(string.format("json.encode: %s is %s, which JSON cannot hold (only finite numbers)", path,
+                          v ~= v and "NaN" or tostring(v)), 0)
     end
     return string.format("%.17g", v)
   end
-  if kind == "table" then return encode_table(v, seen) end
-  error("json.encode: cannot encode a " .. kind, 0)
+  if kind == "table" then return encode_table(v, seen, path) end
+  error(string.format("json.encode: %s is a %s, which JSON cannot hold", path, kind), 0)
 end
 
---- The JSON text of a value (tables, strings, numbers, booleans, json.null).
+--- The JSON text of a value (tables, strings, numbers, booleans, json.null). A value
+--- JSON cannot hold (NaN, an infinity, a function) is an error naming where it sits:
+--- "json.encode: value.history.loss[3] is NaN, ...".
 function json.encode(value)
-  return encode_value(value, {})
+  return encode_value(value, {}, "value")
 end
 
 -- ---- decoding ---------------------------------------------------------------------------

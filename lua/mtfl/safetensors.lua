@@ -134,7 +134,9 @@ function M.load(path, options)
   if file_size < 8 then fail("file is %d bytes, too short for a header", file_size) end
   local header_size = string.unpack("<I8", f:read(8))
   if header_size < 2 or header_size > HEADER_LIMIT or header_size > file_size - 8 then
-    fail("header length %d does not fit a file of %d bytes", header_size, file_size)
+    -- the 8 bytes are unsigned: 2^63 and above read as negative Lua integers
+    fail("header length %s does not fit a file of %d bytes", header_size < 0 and
+         string.format("0x%x (2^63 or more)", header_size) or tostring(header_size), file_size)
   end
   local ok, header = pcall(json.decode, f:read(header_size))
   if not ok then fail("header is not valid JSON: %s", header) end

@@ -119,12 +119,17 @@ mtfl_status mtfl_list_load(mtfl_list *out, const char *file, const mtfl_list_opt
     mtfl_annotations a = {0};
     if (!s) s = mtfl_annotations_read(&a, file, o->on_error);
     if (s) return s;
-    int kept = 0;
+    int kept = 0, read = a.count, last_line = a.count > 0 ? a.faces[a.count - 1].line : 0;
     for (int i = 0; i < a.count; i++) {
         if (a.faces[i].line > o->after_line) a.faces[kept++] = a.faces[i];
         else free(a.faces[i].path);
     }
     a.count = kept;
+    if (read > 0 && kept == 0) {
+        mtfl_annotations_free(&a);
+        return mtfl_fail(MTFL_ERR_ARG, "%s: no faces after line %d: its %d faces end at line %d (after_line counts "
+                         "the lines to skip)", file, o->after_line, read, last_line);
+    }
     while (o->limit > 0 && a.count > o->limit) free(a.faces[--a.count].path);
     out->lines = a.count;
     for (int k = 0; k < a.skipped.kept; k++) mtfl_problems_add(&out->bad_lines, "%s", a.skipped.message[k]);

@@ -35,18 +35,25 @@ bool ldata_has_field(lua_State *L, int opts, const char *key)
 double ldata_opt_number(lua_State *L, int opts, const char *key, double def)
 {
     if (!ldata_has_field(L, opts, key)) return def;
-    if (!lua_isnumber(L, -1)) lmtfl_error(L, "option '%s' must be a number, got %s", key, luaL_typename(L, -1));
+    /* a string that reads as a number is refused too: "48" is a typo for 48 somewhere */
+    if (lua_type(L, -1) != LUA_TNUMBER) {
+        if (lua_type(L, -1) == LUA_TSTRING)
+            lmtfl_error(L, "option '%s' must be a number, got the string \"%s\"", key, lua_tostring(L, -1));
+        lmtfl_error(L, "option '%s' must be a number, got a %s", key, luaL_typename(L, -1));
+    }
     double v = lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (!isfinite(v)) lmtfl_error(L, "option '%s' must be finite", key);
+    if (!isfinite(v)) lmtfl_error(L, "option '%s' must be a finite number, got %g", key, v);
     return v;
 }
 
 int ldata_opt_int(lua_State *L, int opts, const char *key, int def)
 {
     double v = ldata_opt_number(L, opts, key, def);
-    if (v != floor(v) || v < -2147483647.0 || v > 2147483647.0)
-        lmtfl_error(L, "option '%s' must be an integer, got %g", key, v);
+    /* in full: %g would show 4294967300 as 4.29497e+09 */
+    if (v != floor(v)) lmtfl_error(L, "option '%s' must be an integer, got %.17g", key, v);
+    if (v < -2147483647.0 || v > 2147483647.0)
+        lmtfl_error(L, "option '%s' is %.0f, out of range (far beyond any size or count it can be)", key, v);
     return (int)v;
 }
 

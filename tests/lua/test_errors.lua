@@ -60,6 +60,33 @@ T.test("out-of-range views and sizes are errors, never wrapped arithmetic", func
   T.raises(function() return t:reshape(setmetatable({}, {__len = function() return 2^32 + 1 end})) end, "dimensions (at most 8)")
 end)
 
+T.test("messages say what was wrong, where, and what is allowed (strings quoted, numbers whole)", function()
+  local nn = require "mtfl.nn"
+  local data = require "mtfl.data"
+  T.raises(function() return nn.Conv2d(3, nil, 3) end, "Conv2d: out_channels must be a positive integer, got nil")
+  T.raises(function() return nn.Linear("3", 4) end, "Linear: in_features must be a positive integer, got \"3\"")
+  -- a data option: a string that reads as a number, and a size past 2^32 shown in full
+  T.raises(function() return data.load{dir = "/nonexistent", size = "16"} end,
+           "option 'size' must be a number, got the string \"16\"")
+  T.raises(function() return data.load_list("/nonexistent", {size = 4294967300}) end, "option 'size' is 4294967300, out of range")
+  -- a safetensors header length of 2^64 - 1
+  local path = os.tmpname()
+  local f = io.open(path, "wb")
+  f:write(string.pack("<I8", -1), "{}")
+  f:close()
+  T.raises(function() return require("mtfl.safetensors").load(path) end,
+           "header length 0xffffffffffffffff (2^63 or more) does not fit a file of 10 bytes")
+  -- a list's after_line at or past its last face
+  local list = os.tmpname()
+  f = io.open(list, "wb")
+  f:write("a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3\nb.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3\n")
+  f:close()
+  T.raises(function() return data.load_list(list, {size = 16, after_line = 2}) end,
+           "no faces after line 2: its 2 faces end at line 2")
+  os.remove(path)
+  os.remove(list)
+end)
+
 T.test("unknown devices", function()
   T.raises(function() mtfl.set_device("tpu:3") end, "device 'tpu:3' not found", "cpu")
   T.raises(function() return mtfl.zeros(2, {device = "opencl:42"}) end, "device 'opencl:42' not found")

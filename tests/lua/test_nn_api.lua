@@ -129,8 +129,11 @@ T.test("json: round trips, escapes, arrays, and clear errors", function()
   T.eq(json.decode("null"), json.null, "null")
   T.raises(function() json.decode('{"a":1,}') end, "bad JSON at byte 8: expected a string key")
   T.raises(function() json.decode('[1 2]') end, "bad JSON at byte 4: expected ',' or ']'")
-  T.raises(function() json.encode({[{}] = 1}) end, "object keys must be strings")
-  T.raises(function() json.encode(0 / 0) end, "has no JSON form")
+  T.raises(function() json.encode({[{}] = 1}) end, "json.encode: value has a key that is a table")
+  T.raises(function() json.encode(0 / 0) end, "json.encode: value is NaN, which JSON cannot hold")
+  T.raises(function() json.encode({history = {loss = {1, 2, math.huge}}}) end,
+           "json.encode: value.history.loss[3] is inf, which JSON cannot hold (only finite numbers)")
+  T.raises(function() json.encode({f = print}) end, "json.encode: value.f is a function")
 end)
 
 T.test("profile: a row per module of the tree, containers including their children, nothing left changed", function()

@@ -183,11 +183,11 @@ T.test("an unknown or mistyped layer option is an error naming it, with the clos
 end)
 
 T.test("bad arguments and shapes are errors naming the module and the shapes", function()
-  T.raises(function() nn.LeakyReLU("steep") end, "LeakyReLU: slope must be a finite number, got steep")
+  T.raises(function() nn.LeakyReLU("steep") end, "LeakyReLU: slope must be a finite number, got \"steep\"")
   T.raises(function() nn.LeakyReLU(-0.1, true) end, "LeakyReLU: in place needs a slope >= 0")
   T.raises(function() nn.PReLU(0) end, "PReLU: channels must be a positive integer, got 0")
   T.raises(function() nn.PReLU(2.5) end, "PReLU: channels must be a positive integer, got 2.5")
-  T.raises(function() nn.PReLU(2, "a") end, "PReLU: init must be a finite number, got a")
+  T.raises(function() nn.PReLU(2, "a") end, "PReLU: init must be a finite number, got \"a\"")
   T.raises(function() nn.PReLU(3):forward(mtfl.zeros(2, 4, 5)) end,
            "PReLU(3 channels): input [2x4x5] does not have 3 channels in dimension 2")
   T.raises(function() nn.PReLU(3):summary({2, 4}) end, "PReLU(3 channels): input [2x4]")

@@ -12,6 +12,7 @@ local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 local options_check = require("mtfl.options").check
 
 local BatchNorm = class("BatchNorm", Module)
@@ -23,17 +24,17 @@ function BatchNorm:__init(channels, options)
   Module.__init(self)
   local who = self._class_name
   if math.type(channels) ~= "integer" or channels < 1 then
-    errors.raisef("%s: channels must be a positive integer, got %s", who, tostring(channels))
+    errors.raisef("%s: channels must be a positive integer, got %s", who, show(channels))
   end
   options = options_check(options, {eps = {"any"}, momentum = {"any"}, affine = {"boolean", true}, device = {"string"}}, who)
   self.channels = channels
   self.eps = options.eps or DEFAULTS.eps
   self.momentum = options.momentum or DEFAULTS.momentum
   if type(self.eps) ~= "number" or not (self.eps > 0) then
-    errors.raisef("%s: eps must be a positive number, got %s", who, tostring(self.eps))
+    errors.raisef("%s: eps must be a positive number, got %s", who, show(self.eps))
   end
   if type(self.momentum) ~= "number" or not (self.momentum >= 0 and self.momentum <= 1) then
-    errors.raisef("%s: momentum must be a number in [0, 1], got %s", who, tostring(self.momentum))
+    errors.raisef("%s: momentum must be a number in [0, 1], got %s", who, show(self.momentum))
   end
   self.affine = options.affine ~= false
   local device = options.device or mtfl.device()

@@ -7,6 +7,7 @@ local mtfl = require "mtfl"
 local Module = require "mtfl.nn.module"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 
 local Concat = class("Concat", Module)
 
@@ -15,7 +16,7 @@ local Concat = class("Concat", Module)
 function Concat:__init(dim, modules)
   Module.__init(self)
   if math.type(dim) ~= "integer" or dim < 1 then
-    errors.raisef("Concat: dim must be a positive integer, got %s", tostring(dim))
+    errors.raisef("Concat: dim must be a positive integer, got %s", show(dim))
   end
   if type(modules) ~= "table" or #modules == 0 then
     errors.raisef("Concat: expects a non-empty list of modules, got %s",

@@ -6,6 +6,7 @@ local Module = require "mtfl.nn.module"
 local init = require "mtfl.nn.initializers"
 local window = require "mtfl.nn.window"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 local options_check = require("mtfl.options").check
 
 local Conv2d = class("Conv2d", Module)
@@ -21,9 +22,10 @@ function Conv2d:__init(in_channels, out_channels, kernel, options)
   Module.__init(self)
   options = options_check(options, OPTIONS, "Conv2d")
   if kernel == nil then errors.raise("Conv2d: the kernel size (the third argument) is missing") end
-  for what, n in pairs({in_channels = in_channels, out_channels = out_channels}) do
-    if math.type(n) ~= "integer" or n < 1 then
-      errors.raisef("Conv2d: %s must be a positive integer, got %s", what, tostring(n))
+  -- in order, and each even when nil (a table would skip a missing one)
+  for _, arg in ipairs{{"in_channels", in_channels}, {"out_channels", out_channels}} do
+    if math.type(arg[2]) ~= "integer" or arg[2] < 1 then
+      errors.raisef("Conv2d: %s must be a positive integer, got %s", arg[1], show(arg[2]))
     end
   end
   self.in_channels, self.out_channels = in_channels, out_channels

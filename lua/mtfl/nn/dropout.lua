@@ -6,6 +6,7 @@ local mtfl = require "mtfl"
 local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 
 local Dropout = class("Dropout", Module)
 Dropout.tensor_shapes = Module.no_tensors
@@ -15,7 +16,7 @@ function Dropout:__init(p)
   Module.__init(self)
   p = p or 0.5
   if type(p) ~= "number" or p < 0 or p >= 1 then
-    errors.raisef("Dropout: p must be in [0, 1), got %s", tostring(p))
+    errors.raisef("Dropout: p must be in [0, 1), got %s", show(p))
   end
   self.p = p
 end

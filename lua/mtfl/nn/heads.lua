@@ -9,6 +9,7 @@ local mtfl = require "mtfl"
 local Module = require "mtfl.nn.module"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 
 local Heads = class("Heads", Module)
 
@@ -21,7 +22,7 @@ end
 
 function Heads:add(name, module)
   if type(name) ~= "string" or name == "" or name:find(".", 1, true) then
-    errors.raisef("Heads: head names must be non-empty strings without dots, got %s", tostring(name))
+    errors.raisef("Heads: head names must be non-empty strings without dots, got %s", show(name))
   end
   if not is_instance(module, Module) then
     errors.raisef("Heads: head %q is a %s, not an nn module", name, type(module))

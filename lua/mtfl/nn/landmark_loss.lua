@@ -27,6 +27,7 @@ local class = require("mtfl.nn.class").class
 local Criterion = require "mtfl.nn.criterion"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 
 local LandmarkLoss = class("LandmarkLoss", Criterion)
 
@@ -41,7 +42,7 @@ local IOD_FLOOR = 1e-6
 
 local function check_positive(name, value)
   if type(value) ~= "number" or not (value > 0) or value == math.huge then
-    errors.raisef("LandmarkLoss: %s must be a positive number, got %s", name, tostring(value))
+    errors.raisef("LandmarkLoss: %s must be a positive number, got %s", name, show(value))
   end
   return value
 end

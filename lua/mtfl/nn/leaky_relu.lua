@@ -5,6 +5,7 @@ local mtfl = require "mtfl"
 local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 
 local LeakyReLU = class("LeakyReLU", Module)
 LeakyReLU.tensor_shapes = Module.no_tensors
@@ -15,7 +16,7 @@ function LeakyReLU:__init(slope, in_place)
   Module.__init(self)
   if slope == nil then slope = 0.01 end
   if type(slope) ~= "number" or slope ~= slope or math.abs(slope) == math.huge then
-    errors.raisef("LeakyReLU: slope must be a finite number, got %s", tostring(slope))
+    errors.raisef("LeakyReLU: slope must be a finite number, got %s", show(slope))
   end
   if in_place and slope < 0 then
     errors.raisef("LeakyReLU: in place needs a slope >= 0 (backward then finds the input's "

@@ -6,13 +6,14 @@ local Module = require "mtfl.nn.module"
 local init = require "mtfl.nn.initializers"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 local options_check = require("mtfl.options").check
 
 local Linear = class("Linear", Module)
 
 local function check_size(n, what)
   if math.type(n) ~= "integer" or n < 1 then
-    errors.raisef("Linear: %s must be a positive integer, got %s", what, tostring(n))
+    errors.raisef("Linear: %s must be a positive integer, got %s", what, show(n))
   end
 end
 

@@ -9,12 +9,13 @@ local is_instance = require("mtfl.nn.class").is_instance
 local Criterion = require "mtfl.nn.criterion"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 
 local MultiTask = class("MultiTask", Criterion)
 
 local function check_weight(task, weight)
   if type(weight) ~= "number" or weight < 0 or weight ~= weight then
-    errors.raisef("MultiTask: the weight of task %q must be a number >= 0, got %s", task, tostring(weight))
+    errors.raisef("MultiTask: the weight of task %q must be a number >= 0, got %s", task, show(weight))
   end
 end
 

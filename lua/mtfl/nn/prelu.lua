@@ -6,6 +6,7 @@ local class = require("mtfl.nn.class").class
 local Module = require "mtfl.nn.module"
 local shape = require "mtfl.nn.shape"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 local options_check = require("mtfl.options").check
 
 local PReLU = class("PReLU", Module)
@@ -16,10 +17,10 @@ function PReLU:__init(channels, init, options)
   Module.__init(self)
   channels, init = channels or 1, init or 0.25
   if math.type(channels) ~= "integer" or channels < 1 then
-    errors.raisef("PReLU: channels must be a positive integer, got %s", tostring(channels))
+    errors.raisef("PReLU: channels must be a positive integer, got %s", show(channels))
   end
   if type(init) ~= "number" or init ~= init or math.abs(init) == math.huge then
-    errors.raisef("PReLU: init must be a finite number, got %s", tostring(init))
+    errors.raisef("PReLU: init must be a finite number, got %s", show(init))
   end
   self.channels, self.init = channels, init
   local device = options_check(options, {device = {"string"}}, "PReLU").device or mtfl.device()

@@ -13,6 +13,7 @@
 -- module's own work, queue included; the figures are medians over the timed steps.
 local mtfl = require "mtfl"
 local errors = require "mtfl.errors"
+local show = require("mtfl.options").show
 
 local M = {}
 
@@ -111,7 +112,7 @@ function M.profile(module, input, options)
   options = options or {}
   local steps = options.steps or 3
   if math.type(steps) ~= "integer" or steps < 1 then
-    errors.raise("profile: steps must be a positive integer, got " .. tostring(options.steps))
+    errors.raise("profile: steps must be a positive integer, got " .. show(options.steps))
   end
   local first = first_tensor(input)
   if not first then errors.raise("profile: the input holds no tensor") end

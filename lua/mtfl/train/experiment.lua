@@ -492,11 +492,30 @@ function M.finish(spec, s, ds, dir, trainer, model, config)
     end
     result.sheet = {size = s.size, faces = faces, landmarks = rows}
   end
+  local where, value = M.first_non_finite(result, "result")
+  if where then
+    errors.raisef("%s seed %d: %s is %s: the network's test predictions are not finite numbers, so no result is " ..
+                  "written (lower the learning rate, or look at the data)", spec.name, s.seed, where, tostring(value))
+  end
   nn.save_model(dir .. "/model.safetensors", model:clearState(), M.model_card(spec, s, ds, result))
   files.write_atomic(result_file, json.encode(result))
   os.remove(dir .. "/checkpoint.safetensors")   -- the optimizer's state is no longer needed
   result.test = test                           -- for the caller's printout, not saved
   return result
+end
+
+--- The first number in a table of results that is NaN or infinite: its path and value,
+--- or nil (what JSON could not hold, found before anything is written).
+function M.first_non_finite(value, path)
+  if type(value) == "number" then
+    if value ~= value or value == math.huge or value == -math.huge then return path, value end
+  elseif type(value) == "table" and not mtfl.is_tensor(value) then
+    for _, k in ipairs(shape.sorted_keys(value)) do
+      local where, v = M.first_non_finite(value[k], math.type(k) == "integer" and path .. "[" .. k .. "]" or path .. "." .. tostring(k))
+      if where then return where, v end
+    end
+  end
+  return nil
 end
 
 --- What the model file says about a run's network (mtfl.nn.model_file): its input,
