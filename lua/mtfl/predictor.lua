@@ -121,7 +121,7 @@ function Predictor:predict(set, indices, images)
   return out
 end
 
--- Softmax of each row of an [N, K] tensor of scores: a new CPU tensor of probabilities.
+--- Softmax of each row of an [N, K] tensor of scores: a new CPU tensor of probabilities.
 function M.softmax_rows(scores)
   local rows = scores:to("cpu"):totable()
   for _, row in ipairs(rows) do

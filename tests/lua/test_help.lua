@@ -90,6 +90,20 @@ T.test("every C function, Tensor method and exported class is documented", funct
   end
 end)
 
+T.test("nothing public shows \"(no documentation)\": functions, classes and every method", function()
+  local missing = {}
+  for _, e in ipairs(help.index().list) do
+    if e.kind ~= "module" and not ((e.doc or "") ~= "" or (e.kind == "class" and (e.header or "") ~= "")) then
+      missing[#missing + 1] = e.name
+    end
+  end
+  T.eq(table.concat(missing, ", "), "", "entries without a comment of their own or their ancestor's")
+  local text = printed(nn.Conv2d)
+  T.truthy(not text:find("(no documentation)", 1, true), "help(nn.Conv2d) documents every method:\n" .. text)
+  -- a method a layer overrides without a comment says what its ancestor's says
+  T.truthy(printed("nn.Linear:updateOutput"):find("called by forward", 1, true), "inherited from Module")
+end)
+
 T.test("docs/api.md holds the same entries, examples as code", function()
   local md = help.markdown()
   has(md, "### `nn.Linear(in_features, out_features, options)`", "a class heading")

@@ -34,9 +34,15 @@ data.plot = require "mtfl.data.plot"
 data.sheet = require "mtfl.data.sheet"
 data.write_mtfl = require "mtfl.data.writer"
 
---- Annotation files: {file, count, faces = {{path, line, points, gender, smile,
---- glasses, pose}, ...}, skipped = {count = n, messages...}}.
+--- read_annotations(path [, {on_error = "stop" | "skip"}]) -> an annotation file's
+--- faces: {file, count, faces = {{path, line, points, gender, smile, glasses, pose}, ...},
+--- skipped = {count = n, messages...}}.
+---   local a = data.read_annotations("../shared/MTFL/testing.txt")
 function data.read_annotations(path, options) return call(C.read_annotations, path, options) end
+
+--- parse_annotations(text, name [, options]) -> the same as read_annotations, from the
+--- text of a file (name: what messages call it).
+---   data.parse_annotations("a.jpg 1 2 3 4 5 6 7 8 9 10 1 1 1 3", "mine.txt").faces[1].pose
 function data.parse_annotations(text, name, options) return call(C.parse_annotations, text, name, options) end
 
 -- Counts of a set's samples by the folder of their path (lfw_5590, net_7876, AFLW).
@@ -172,21 +178,34 @@ function data.describe(ds)
   return table.concat(lines, "\n")
 end
 
---- Images: data.image(w, h [, colour]), data.image_load(path), data.image_from_tensor(t).
+--- image(w, h [, colour]) -> a new RGB image w x h, filled with colour ({r, g, b}, 0..255;
+--- black by default), to draw on and save.
+---   local img = data.image(64, 64, {255, 255, 255})
 function data.image(w, h, color) return call(C.image, w, h, color) end
+
+--- image_load(path) -> the JPEG, PNG or BMP file as an RGB image (img.width, img.height).
+---   local img = data.image_load("face.jpg")
 function data.image_load(path) return call(C.image_load, path) end
+
+--- image_from_tensor(t) -> an image of a [3, H, W] tensor of values in [0, 1] (a
+--- network's input as the network sees it).
+---   data.image_from_tensor(batch.images[1]):save("seen.png")
 function data.image_from_tensor(t) return call(C.image_from_tensor, t) end
 
---- The landmarks mirrored in an image `width` wide, left and right swapped; and the
---- pose under a mirror (1 <-> 5, 2 <-> 4).
+--- mirror_points(points, width) -> the ten coordinates mirrored in an image `width` wide,
+--- the left and right eye (and mouth corner) swapped.
 function data.mirror_points(points, width) return call(C.mirror_points, points, width) end
+
+--- mirror_pose(pose) -> the head pose class under a mirror (1 <-> 5, 2 <-> 4, 3 stays).
 function data.mirror_pose(pose) return call(C.mirror_pose, pose) end
 
-data.cpu_count = C.cpu_count
+--- cpu_count() -> the number of online CPU cores.
+function data.cpu_count() return C.cpu_count() end
 --- check_augment(table) -> the loader's augment table with every field filled in (its
 --- defaults), or an error naming the bad field.
 function data.check_augment(augment) return call(C.check_augment, augment) end
 --- hash(text) -> 16 hex digits (64-bit FNV-1a): a fingerprint of settings, not a secret.
-data.hash = C.hash
+---   print(data.hash("lr=0.001"))
+function data.hash(text) return C.hash(text) end
 
 return data

@@ -40,8 +40,17 @@ function M.parse(text)
         sep = "."
       end
       local block = {doc = doc, args = args}
+      -- a module that returns one function: "local function new(...)" ... "return new",
+      -- or "return function(...)" itself
+      local fn_name, fn_args = def:match("^local%s+function%s+([%w_]+)%s*(%b())")
+      if not owner and not fn_name then
+        fn_args = def:match("^return%s+function%s*(%b())")
+        fn_name = fn_args and "<returned>"
+      end
       if owner then
         file.blocks[owner .. sep .. member] = block
+      elseif fn_name then
+        file.blocks[fn_name] = {doc = doc, args = fn_args}
       elseif not def:match("^%s*local%s") then
         -- blocks that name what they document, one after the other (core_docs.lua): a line
         -- "mtfl.matmul(a, b [, options]) -> ..." starts one, the lines below it belong to it

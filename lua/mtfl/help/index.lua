@@ -62,11 +62,17 @@ local function function_docs(files)
   local docs = {}
   for _, name in ipairs(loaded_modules(files)) do
     local file, value = files[name], package.loaded[name]
-    if type(value) == "table" then
+    if type(value) == "function" then
+      -- the module is one function (mtfl.data.loader): the block above it
+      local block = file.blocks[file.returned or ""] or file.blocks["<returned>"]
+      if block then docs[value] = {block = block, sep = ".", module = name} end
+    elseif type(value) == "table" then
       for key, block in pairs(file.blocks) do
         local owner, sep, member = key:match("^([%w_]+)([.:])([%w_]+)$")
         local target = (owner == file.returned and value) or (owner == "mtfl" and name == "mtfl" and mtfl)
-          or (owner == "Tensor" and name == "mtfl" and mtfl.Tensor.methods) or nil
+          or (owner == "Tensor" and name == "mtfl" and mtfl.Tensor.methods)
+          -- a class the module hands out as a field (predictor.Predictor)
+          or (type(rawget(value, owner)) == "table" and rawget(value, owner)) or nil
         local fn = target and rawget(target, member)
         if type(fn) == "function" then docs[fn] = {block = block, sep = sep, module = name} end
       end
@@ -194,6 +200,31 @@ local function build()
             -- Trainer's functions documented as Trainer:fit are methods of what Trainer.new makes
             local sep = docs[v[k2]] and docs[v[k2]].sep or "."
             add_function(name .. sep .. k2, v[k2], ns, sep)
+          end
+        end
+      end
+    end
+  end
+  -- a method a class overrides without a comment of its own does what the ancestor's
+  -- documented one says (Linear:updateOutput is Module:updateOutput's protocol)
+  for _, entry in ipairs(ix.list) do
+    if entry.kind == "class" then
+      for _, m in ipairs(entry.methods) do
+        if not (m.doc and m.doc ~= "") then
+          local key = m.name:match(":(.*)$")
+          local c = entry.parent
+          while c and not (m.doc and m.doc ~= "") do
+            local owner = ix.by_value[c]
+            local inherited = owner and ix.entries[owner.name .. ":" .. key]
+            local protocol = named[tostring(rawget(c, "_class_name")) .. ":" .. key]   -- documented, not defined
+            if inherited and inherited.doc and inherited.doc ~= "" then
+              m.doc, m.args = inherited.doc, m.args or inherited.args
+              m.inherited = inherited.name
+            elseif protocol then
+              m.doc, m.args = text_of(protocol.doc), m.args or protocol.args
+              m.inherited = tostring(rawget(c, "_class_name")) .. ":" .. key
+            end
+            c = rawget(c, "_parent")
           end
         end
       end

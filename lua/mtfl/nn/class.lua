@@ -6,7 +6,15 @@
 --
 -- Metamethods (__tostring) are copied down at definition time, because Lua looks
 -- them up in the instance's metatable itself, never through __index.
-local function class(name, parent)
+local M = {}
+
+--- nn.class(name [, parent]) -> a class: calling it makes an instance and runs its
+--- __init; methods of parent are inherited. How a layer of your own starts (register it
+--- with nn.register to save it in a model file).
+---   local Scale = nn.class("Scale", nn.Module)
+---   function Scale:__init(k) nn.Module.__init(self) self.k = k end
+---   function Scale:updateOutput(x) return x:mul(self.k) end
+function M.class(name, parent)
   local cls = {__name = name, _class_name = name, _parent = parent}
   cls.__index = cls
   if parent then
@@ -22,8 +30,9 @@ local function class(name, parent)
   })
 end
 
---- True when object is an instance of cls or of a class derived from it.
-local function is_instance(object, cls)
+--- is_instance(object, cls) -> true when object is an instance of cls or of a class
+--- derived from it.
+function M.is_instance(object, cls)
   if type(object) ~= "table" then return false end
   local c = getmetatable(object)
   while c do
@@ -33,4 +42,4 @@ local function is_instance(object, cls)
   return false
 end
 
-return {class = class, is_instance = is_instance}
+return M

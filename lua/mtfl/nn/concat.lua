@@ -40,7 +40,7 @@ function Concat:children() return self.modules, self.names end
 
 function Concat:describe() return string.format("Concat(dim %d)", self.dim) end
 
--- The joined shape, or an error naming the branch that does not fit.
+--- The joined shape, or an error naming the branch that does not fit.
 function Concat:joined_shape(shapes)
   local first = shapes[1]
   if #first < self.dim then

@@ -103,7 +103,7 @@ function Conv2d:updateOutput(input)
   return self:call(mtfl.conv2d, input, self.weight, self.bias, self.geometry)
 end
 
--- One C call for whichever of dx, dW, db are wanted (they share the unfolded input).
+--- One C call for whichever of dx, dW, db are wanted (they share the unfolded input).
 function Conv2d:gradients(input, gradOutput, want_dx, want_params)
   self:check_grad_output(input, gradOutput)
   if not (want_dx or want_params) then return nil end

@@ -17,13 +17,18 @@ local Criterion = class("Criterion")
 
 function Criterion:__init() end
 
+--- c:describe() -> the criterion's name for messages ("LandmarkLoss(wing, w 10, epsilon 2)").
 function Criterion:describe() return self._class_name end
 
 function Criterion:__tostring() return self:describe() end
 
 local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
-Criterion.finite = finite
 
+--- Criterion.finite(x) -> whether the number x is neither NaN nor infinite.
+function Criterion.finite(x) return finite(x) end
+
+--- c:updateOutput(input, target) -> the loss as a Lua number, called by forward; by
+--- default read from loss(input, target), a one-element tensor on the device.
 function Criterion:updateOutput(input, target)
   if not self.loss then self:fail("defines neither updateOutput nor loss") end
   return self:value_of(self:loss(input, target):item(), input, target)
@@ -39,16 +44,26 @@ end
 --- the trainer reports a diverged run).
 function Criterion:explain(input, target) end
 
+--- c:forward(input, target) -> the loss (a Lua number), also kept as c.output.
+---   local loss = nn.CrossEntropy():forward(scores, labels)
 function Criterion:forward(input, target)
   self.output = self:updateOutput(input, target)
   return self.output
 end
 
+--- c:backward(input, target) -> dLoss/dInput, a new tensor shaped like input (the
+--- caller may scale it in place), from updateGradInput.
+---   model:backward(x, criterion:backward(model.output, y))
 function Criterion:backward(input, target)
   self.gradInput = self:updateGradInput(input, target)
   return self.gradInput
 end
 
+--- Criterion:updateGradInput(input, target) -> dLoss/dInput, called by backward; a
+--- criterion of your own defines it beside updateOutput or loss.
+---   function MyLoss:updateGradInput(x, y) return x:sub(y):mul(2 / x:numel()) end
+
+--- c:fail(fmt, ...): raises "<describe()>: <message>" at the user's line.
 function Criterion:fail(fmt, ...)
   errors.raise(self:describe() .. ": " .. string.format(fmt, ...))
 end

@@ -10,7 +10,7 @@ local CrossEntropy = class("CrossEntropy", Criterion)
 
 function CrossEntropy:__init() end
 
--- Labels as a [N] tensor on the logits' device (a Lua list of numbers also works).
+--- Labels as a [N] tensor on the logits' device (a Lua list of numbers also works).
 function CrossEntropy:labels(input, target)
   self:check_input(input, 2, "[N x K] logits")
   local labels = self:target_tensor(target, input)
@@ -21,11 +21,11 @@ function CrossEntropy:labels(input, target)
   return labels
 end
 
--- The loss makes the gradient too, from the same softmax; backward with that same input
--- and target takes it instead of computing both again. The contract is Torch7's:
--- backward follows the forward of its input, and a tensor changed in place in between
--- must go through forward again. The labels are never read: a label that is not a
--- class number turns the loss into NaN, and explain names the sample.
+--- The loss makes the gradient too, from the same softmax; backward with that same input
+--- and target takes it instead of computing both again. The contract is Torch7's:
+--- backward follows the forward of its input, and a tensor changed in place in between
+--- must go through forward again. The labels are never read: a label that is not a
+--- class number turns the loss into NaN, and explain names the sample.
 function CrossEntropy:loss(input, target)
   local per_sample, grad = self:call(mtfl.cross_entropy, input, self:labels(input, target),
                                      {grad = true, scale = 1 / input:size(1)})
@@ -37,6 +37,8 @@ function CrossEntropy:explain(input, target)
   self:call(mtfl.check_labels, self:labels(input, target), input:size(2))
 end
 
+--- ce:updateGradInput(input, target) -> dLoss/dScores: the one loss() made for this same
+--- input and target (handed out once), else computed afresh.
 function CrossEntropy:updateGradInput(input, target)
   local made = self.cache
   self.cache = nil   -- handed out once: the caller may scale it in place

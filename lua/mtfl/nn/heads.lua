@@ -20,6 +20,8 @@ function Heads:__init(heads)
   for _, name in ipairs(shape.sorted_keys(heads or {})) do self:add(name, heads[name]) end
 end
 
+--- h:add(name, module) -> h: one more head (a name without dots, not yet taken).
+---   heads:add("smile", nn.Linear(256, 2))
 function Heads:add(name, module)
   if type(name) ~= "string" or name == "" or name:find(".", 1, true) then
     errors.raisef("Heads: head names must be non-empty strings without dots, got %s", show(name))
@@ -37,6 +39,7 @@ function Heads:add(name, module)
   return self
 end
 
+--- h:get(name) -> the head of that name, or nil.
 function Heads:get(name)
   for i, existing in ipairs(self.names) do
     if existing == name then return self.modules[i] end
@@ -55,6 +58,7 @@ function Heads.from_parts(_, modules, names)
   return h
 end
 
+--- h:head(name) -> the head of that name; an error listing the heads when there is none.
 function Heads:head(name)
   local m = self:get(name)
   if not m then
@@ -70,11 +74,13 @@ function Heads:freeze(name)
   return self:head(name):freeze()
 end
 
+--- unfreeze(name): undoes freeze(name) (unfreeze() for all); returns its parameters.
 function Heads:unfreeze(name)
   if name == nil then return Module.unfreeze(self) end
   return self:head(name):unfreeze()
 end
 
+--- h:is_frozen(name) -> whether that head is frozen (early stopping stopped its task).
 function Heads:is_frozen(name) return self:head(name).frozen == true end
 
 function Heads:updateOutput(input)

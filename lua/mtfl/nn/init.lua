@@ -48,7 +48,7 @@ return {
   -- for layers of your own: local Scale = nn.class("Scale", nn.Module)
   class = require("mtfl.nn.class").class,
   flatten_parameters = require("mtfl.nn.flat_parameters").flatten,
-  is_module = function(x) return require("mtfl.nn.class").is_instance(x, require "mtfl.nn.module") end,
+  is_module = require("mtfl.nn.module").is_module,
   save = checkpoint.save,
   load = checkpoint.load,
   -- a trained network as a file that says how to use it (model_file.lua)

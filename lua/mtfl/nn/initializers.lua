@@ -35,6 +35,8 @@ function init.xavier_normal(t, fan_in, fan_out, gain)
   return t:normal(0, (gain or 1) * math.sqrt(2 / (fan_in + fan_out)))
 end
 
+--- All zeros (an initialiser for a bias, or a head that starts silent).
+---   nn.Linear(8, 2, {init = nn.init.zeros})
 function init.zeros(t) return t:zero() end
 
 --- The initialiser a layer option names: nil or "xavier_uniform", "xavier_normal",

@@ -103,7 +103,7 @@ function LandmarkLoss:describe()
   return string.format("LandmarkLoss(euclidean, %s layout)", self.layout)
 end
 
--- The target as a tensor on the input's device, both checked: [N, 2K] each.
+--- The target as a tensor on the input's device, both checked: [N, 2K] each.
 function LandmarkLoss:checked_target(input, target)
   self:check_input(input, 2, "[N x 2K] (K points)")
   target = self:target_tensor(target, input)
@@ -116,13 +116,13 @@ function LandmarkLoss:checked_target(input, target)
   return target
 end
 
--- prediction - target, checked.
+--- prediction - target, checked.
 function LandmarkLoss:difference(input, target)
   return input - self:checked_target(input, target)
 end
 
--- The difference as points, and each point's distance (a size-1 coordinate dimension,
--- so that it broadcasts back over the coordinates).
+--- The difference as points, and each point's distance (a size-1 coordinate dimension,
+--- so that it broadcasts back over the coordinates).
 function LandmarkLoss:points(d)
   local n, k = d:size(1), d:size(2) // 2
   local points = self.layout == "mtfl" and d:reshape(n, 2, k) or d:reshape(n, k, 2)
@@ -148,7 +148,7 @@ function LandmarkLoss:face_weights(target)
   return iod:reshape(target:size(1)):pow_(-1)
 end
 
--- The fused op's per-face losses and gradient (scaled by 1/N: the mean's).
+--- The fused op's per-face losses and gradient (scaled by 1/N: the mean's).
 function LandmarkLoss:fused_loss(input, target)
   local y = self:checked_target(input, target)
   if self.normalize and input:size(2) < 4 then
@@ -159,8 +159,8 @@ function LandmarkLoss:fused_loss(input, target)
     beta = self.beta, weight = weight, scale = 1 / input:size(1)})
 end
 
--- The loss makes the gradient too; backward with the same input and target takes it
--- (Torch7's contract, as in CrossEntropy: forward, then backward of that same input).
+--- The loss makes the gradient too; backward with the same input and target takes it
+--- (Torch7's contract, as in CrossEntropy: forward, then backward of that same input).
 function LandmarkLoss:loss(input, target)
   if self.fused then
     local per_face, grad = self:fused_loss(input, target)
@@ -174,6 +174,8 @@ function LandmarkLoss:loss(input, target)
   return total(distance):mul_(1 / n)
 end
 
+--- ll:updateGradInput(input, target) -> dLoss/dPrediction: the fused op's gradient made by
+--- loss() for this same input and target, else computed from the difference.
 function LandmarkLoss:updateGradInput(input, target)
   if self.fused then
     local made = self.cache

@@ -27,6 +27,11 @@ function Module:__init()
   self.buffer_slots = {}      -- {"running_mean", ...}
 end
 
+--- nn.is_module(x) -> true when x is a layer or container (an instance of nn.Module or
+--- of a class derived from it).
+---   assert(nn.is_module(nn.ReLU()))
+function Module.is_module(x) return require("mtfl.nn.class").is_instance(x, Module) end
+
 --- self[param_name] = tensor, with a zero gradient of the same shape in self[grad_name].
 function Module:register_parameter(param_name, grad_name, tensor)
   self[param_name] = tensor
@@ -44,7 +49,15 @@ function Module:register_buffer(name, tensor)
   table.insert(self.buffer_slots, name)
 end
 
+--- m:describe() -> a one-line name of the module for messages and printed trees
+--- ("Linear(1024 -> 10)"); the class name unless the class says more.
+---   print(nn.Conv2d(3, 16, 5):describe())   -- Conv2d(3 -> 16, 5x5)
 function Module:describe() return self._class_name end
+
+--- Module:arguments() -> the constructor's arguments as plain data (numbers, strings,
+--- booleans, tables of them), so that nn.architecture can describe the module and
+--- nn.build / nn.load_model make it again. A layer of your own defines it to be saved.
+---   function Scale:arguments() return {self.k} end
 
 --- Module.no_tensors() -> {}: the tensor_shapes of a layer without parameters or buffers.
 --- A layer class says what tensors its arguments make (Class.tensor_shapes(args...) ->
@@ -64,6 +77,9 @@ local function shape_of(output)
   return shapes
 end
 
+--- m:forward(input) -> output (a tensor, or a table of tensors for Heads): computes the
+--- output with updateOutput and keeps it as m.output for backward.
+---   local y = nn.Linear(4, 2):forward(mtfl.randn(8, 4))   -- [8x2]
 function Module:forward(input)
   self.output = self:updateOutput(input)
   self.output_shape = shape_of(self.output)
@@ -82,14 +98,24 @@ function Module:backward(input, gradOutput)
   return self.gradInput
 end
 
+--- m:updateOutput(input) -> output: the layer's computation, called by forward. A layer
+--- of your own defines it (and updateGradInput, and accGradParameters when it has
+--- parameters); callers use forward.
+---   function Scale:updateOutput(x) return x:mul(self.k) end
 function Module:updateOutput(input)
   self:fail("updateOutput is not implemented")
 end
 
+--- m:updateGradInput(input, gradOutput) -> dLoss/dInput, called by backward (for the input
+--- forward last saw).
+---   function Scale:updateGradInput(x, dy) return dy:mul(self.k) end
 function Module:updateGradInput(input, gradOutput)
   self:fail("backward is not implemented")
 end
 
+--- m:accGradParameters(input, gradOutput): adds dLoss/dParameters into the gradient
+--- tensors (gradWeight, gradBias, ...), called by backward unless the module is frozen.
+--- Nothing for a layer without parameters.
 function Module:accGradParameters(input, gradOutput) end
 
 --- The output shape for an input shape, without computing anything; raises the same
@@ -198,6 +224,9 @@ function Module:parameter_count()
   return n
 end
 
+--- m:zeroGrad() -> m: every parameter gradient set to 0 (one fill when the model is
+--- flattened). Also m:zeroGradParameters(), Torch7's name.
+---   model:zeroGrad(); model:backward(x, criterion:backward(model:forward(x), y))
 function Module:zeroGrad()
   if self._flat then
     self._flat.grads:zero()      -- one fill for the whole network
@@ -206,7 +235,8 @@ function Module:zeroGrad()
   end
   return self
 end
-Module.zeroGradParameters = Module.zeroGrad   -- Torch7's name
+--- m:zeroGradParameters() -> m: zeroGrad under Torch7's name.
+function Module:zeroGradParameters() return self:zeroGrad() end
 
 --- Stops this module's parameter gradients (and, inside Heads, its whole backward).
 --- Returns its parameter tensors, for optimizer:freeze.
@@ -215,6 +245,7 @@ function Module:freeze()
   return (self:parameters())
 end
 
+--- m:unfreeze() -> its parameter tensors: undoes freeze (for optimizer:unfreeze).
 function Module:unfreeze()
   self:each_module(function(m) m.frozen = nil end)
   return (self:parameters())
@@ -222,11 +253,16 @@ end
 
 -- ---- modes, devices, copies ------------------------------------------------------------
 
+--- m:training() -> m: training mode for it and every module inside (dropout drops,
+--- batch norm uses the batch's statistics and updates its running ones).
 function Module:training()
   self:each_module(function(m) m.train = true end)
   return self
 end
 
+--- m:evaluate() -> m: evaluation mode (dropout is the identity, batch norm uses its
+--- running statistics, so one face gives the same output alone or in a batch).
+---   local out = model:evaluate():forward(images)
 function Module:evaluate()
   self:each_module(function(m) m.train = false end)
   return self
@@ -317,10 +353,18 @@ function Module:profile(input, options)
   return require("mtfl.nn.profile").profile(self, input, options)
 end
 
+--- m:state_dict() -> {name = tensor}: every parameter and buffer under its dotted name
+--- ("1.weight", "heads.pose.bias", "3.running_mean"); the module's own tensors, not copies.
+---   for name, t in pairs(model:state_dict()) do print(name, t:shape_string()) end
 function Module:state_dict()
   return require("mtfl.nn.state_dict").state_dict(self)
 end
 
+--- m:load_state_dict(tensors [, {strict = true}]) -> m: copies {name = tensor} into the
+--- parameters and buffers (across devices); nothing is copied unless all fit, and the
+--- error lists the names missing, unexpected and of another shape. strict = false
+--- tolerates missing and unexpected names.
+---   model:load_state_dict(other:state_dict())
 function Module:load_state_dict(tensors, options)
   return require("mtfl.nn.state_dict").load_state_dict(self, tensors, options)
 end

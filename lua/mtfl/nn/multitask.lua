@@ -47,14 +47,18 @@ function MultiTask:describe()
   return "MultiTask{" .. table.concat(parts, ", ") .. "}"
 end
 
+--- mt:task_names() -> the tasks, sorted ({"glasses", "landmarks", "pose"}).
 function MultiTask:task_names() return table.move(self.tasks, 1, #self.tasks, 1, {}) end
 
+--- mt:check_task(task): raises, listing the tasks, unless task is one of them.
 function MultiTask:check_task(task)
   if not self.criteria[task] then
     self:fail("no task %q (tasks: %s)", tostring(task), table.concat(self.tasks, ", "))
   end
 end
 
+--- mt:weight(task) -> its lambda now.
+---   print(criterion:weight("pose"))   -- 6
 function MultiTask:weight(task)
   self:check_task(task)
   return self.weights[task]
@@ -68,7 +72,7 @@ function MultiTask:set_weight(task, lambda)
   return self
 end
 
--- The output and target of a task; nil when a stopped task has no target.
+--- The output and target of a task; nil when a stopped task has no target.
 function MultiTask:pair(outputs, targets, task)
   if type(outputs) ~= "table" or mtfl.is_tensor(outputs) then
     self:fail("outputs must be a table {task = tensor}, got a %s", mtfl.is_tensor(outputs) and "tensor" or type(outputs))

@@ -40,6 +40,7 @@ function Sequential:get(key)
   return nil
 end
 
+--- s:size() -> the number of children.
 function Sequential:size() return #self.modules end
 
 function Sequential:children() return self.modules, self.names end

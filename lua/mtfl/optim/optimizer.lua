@@ -58,12 +58,19 @@ function Optimizer:__init(params, grads, config, defaults, buffer_names)
   self.frozen_views = {}     -- {index =, offset =, numel =, saved = scratch copy}
 end
 
+--- o:set_lr(lr) -> o: the learning rate of the next steps (schedules call it).
+---   adam:set_lr(1e-4)
 function Optimizer:set_lr(lr) self.config.lr = lr return self end
 
+--- o:zeroGrad() -> o: every gradient the optimizer reads set to 0.
 function Optimizer:zeroGrad()
   for _, g in ipairs(self.grads) do g:zero() end
   return self
 end
+
+--- Optimizer:update(i): one parameter's update (Adam's, SGD's), called by step for
+--- every parameter that is not frozen; an optimizer of your own defines it.
+---   function MySGD:update(i) self.params[i]:axpy(-self.config.lr, self.grads[i]) end
 
 --- One update of every parameter that is not frozen.
 function Optimizer:step()
@@ -86,6 +93,9 @@ local function index_of(list, t)
   return nil
 end
 
+--- o:each_buffer_part(index, offset, numel, fn): fn(part) for each optimizer buffer (m,
+--- v, velocity) of parameter index, narrowed to [offset, offset + numel) when offset is
+--- given (a view inside a flat buffer).
 function Optimizer:each_buffer_part(index, offset, numel, fn)
   for _, list in pairs(self.buffers) do
     local b = list[index]
@@ -93,11 +103,13 @@ function Optimizer:each_buffer_part(index, offset, numel, fn)
   end
 end
 
--- A frozen view's part of its flat parameter buffer.
+--- o:view_of(f) -> a frozen view's part of its flat parameter buffer.
 function Optimizer:view_of(f)
   return self.params[f.index]:narrow(1, f.offset + 1, f.numel)
 end
 
+--- o:add_frozen_view(index, offset, numel): from now on that part of flat parameter
+--- index is put back after every step (freeze does this for a view).
 function Optimizer:add_frozen_view(index, offset, numel)
   local f = {index = index, offset = offset, numel = numel}
   f.saved = mtfl.empty(numel, {device = self.params[index]:device()})

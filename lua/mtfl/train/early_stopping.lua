@@ -37,6 +37,9 @@ local function last(values, k)
   return out
 end
 
+--- EarlyStopping.new{tasks = {task = lambda}, k = 5, epsilon_factor = 15, second_factor =
+--- "validation" | "training"} -> eq. (4)'s rule over those auxiliary tasks.
+---   local es = EarlyStopping.new{tasks = {pose = 6, glasses = 3}, k = 5}
 function EarlyStopping.new(opts)
   assert(type(opts) == "table" and type(opts.tasks) == "table",
          "EarlyStopping.new{tasks = {name = lambda, ...}, k = 5}")
@@ -104,6 +107,7 @@ function EarlyStopping:state()
   return {epoch = self.epoch, train = self.train, val = self.val, values = self.values, stopped = self.stopped}
 end
 
+--- es:load_state(s): the histories of state() put back (a resumed run).
 function EarlyStopping:load_state(s)
   self.epoch, self.train, self.val, self.values, self.stopped = s.epoch, s.train, s.val, s.values, s.stopped
 end

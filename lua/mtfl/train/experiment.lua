@@ -148,7 +148,7 @@ end
 
 --- check(spec) -> spec: an experiment table's fields, its policy's options and its
 --- lambdas checked before any training (an error names the field).
-M.check = check
+function M.check(spec) return check(spec) end
 
 --- The file `name` beside the script calling this, run and its value returned: how an
 --- experiment script picks up a network written in another script, and how any script
@@ -285,11 +285,12 @@ function M.results_dir(s)
   return s.out .. "/" .. s.protocol .. (s.profile == "quick" and "-quick" or "")
 end
 
+--- run_dir(spec, settings) -> the folder of one run: <results>/runs/<experiment>/seed<k>.
 function M.run_dir(spec, s)
   return string.format("%s/runs/%s/seed%d", M.results_dir(s), spec.name, s.seed)
 end
 
--- Test faces for the sheet: evenly spread, the same for every run of a grid.
+--- Test faces for the sheet: evenly spread, the same for every run of a grid.
 function M.sheet_faces(n)
   local faces = {}
   for i = 1, math.min(M.SHEET_FACES, n) do faces[i] = 1 + (i - 1) * n // M.SHEET_FACES end
@@ -471,7 +472,7 @@ function M.run(spec, s, o)
   return result
 end
 
--- After training (rank 0): the test set's metrics, the model file and result.json.
+--- After training (rank 0): the test set's metrics, the model file and result.json.
 function M.finish(spec, s, ds, dir, trainer, model, config)
   local result_file = dir .. "/result.json"
   local test = trainer:evaluate(ds.test)

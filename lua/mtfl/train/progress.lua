@@ -46,6 +46,8 @@ local function bar(fraction, width)
   return "[" .. string.rep("#", full) .. string.rep("-", width - full) .. "]"
 end
 
+--- p:line(batch, losses) -> the progress line after that batch: epoch, batch, bar, each
+--- task's running loss, img/s and the time left.
 function Progress:line(batch, losses)
   local elapsed = mtfl.clock() - self.started
   local rate = self.images / math.max(elapsed, 1e-9)

@@ -55,6 +55,11 @@ Trainer.__index = Trainer
 
 local REQUIRED = {"model", "criterion", "optimizer", "loader", "val", "size", "epochs"}
 
+--- Trainer.new{model, criterion, optimizer, loader, val, size, epochs [, label, epoch_size,
+--- batch, lr_at, schedule, clip, policy, tasks, checkpoint, parallel, ...]} -> a trainer
+--- of one run (the options: the top of this file).
+---   local trainer = Trainer.new{model = m, criterion = c, optimizer = adam, loader = loader,
+---                               val = ds.val, size = 48, epochs = 10}
 function Trainer.new(o)
   for _, key in ipairs(REQUIRED) do
     if o[key] == nil then errors.raisef("Trainer.new: option %q is missing", key) end
@@ -126,6 +131,8 @@ end
 
 local PARALLEL_FUNCTIONS = {"rank", "size", "broadcast", "allreduce", "allreduce_numbers"}
 
+--- trainer:set_parallel(o): checks o.parallel (mtfl.mpi or a table like it) and the flat
+--- buffers a data-parallel run exchanges; called by Trainer.new.
 function Trainer:set_parallel(o)
   local p = o.parallel
   if type(p) ~= "table" then errors.raisef("Trainer.new: parallel must be mtfl.mpi or a table like it, got a %s", type(p)) end
@@ -142,8 +149,8 @@ function Trainer:set_parallel(o)
   self.parallel, self.rank, self.world = p, p.rank(), p.size()
 end
 
--- Every task's number summed over the ranks, each rank's given as values[task] * scale
--- (nil on every rank stays nil): the same table on every rank.
+--- Every task's number summed over the ranks, each rank's given as values[task] * scale
+--- (nil on every rank stays nil): the same table on every rank.
 function Trainer:sum_over_ranks(values, scale)
   local packed = {}
   for i, task in ipairs(self.tasks) do
@@ -158,7 +165,7 @@ function Trainer:sum_over_ranks(values, scale)
   return out
 end
 
--- Rank 0's value of every task's number, on every rank.
+--- Rank 0's value of every task's number, on every rank.
 function Trainer:from_rank0(values)
   return self:sum_over_ranks(self.rank == 0 and values or {}, 1)
 end
@@ -179,6 +186,8 @@ function Trainer:resume()
   return epoch
 end
 
+--- trainer:resume_own() -> the epochs done: this process's checkpoint read back (model,
+--- optimizer, history, the policy's state), or 0 without one.
 function Trainer:resume_own()
   if not (self.checkpoint and run_state.exists(self.checkpoint)) then return 0 end
   local record = run_state.load(self.checkpoint, self.model, self.optimizer)
@@ -204,6 +213,8 @@ function Trainer:resume_own()
   return self.epoch
 end
 
+--- trainer:save_checkpoint(): model, optimizer, history and the policy's state written
+--- atomically to the checkpoint (rank 0 only).
 function Trainer:save_checkpoint()
   if not self.checkpoint or self.rank ~= 0 then return end
   local weights = {}
@@ -239,8 +250,8 @@ local function non_finite(model)
   return found
 end
 
--- Stops the run when a task's loss is not finite or has grown DIVERGENCE_FACTOR times
--- past its first value: training on would only write meaningless numbers.
+--- Stops the run when a task's loss is not finite or has grown DIVERGENCE_FACTOR times
+--- past its first value: training on would only write meaningless numbers.
 function Trainer:check_losses(losses, index)
   local first = self.history.first_loss
   for _, task in ipairs(self.tasks) do
@@ -303,7 +314,7 @@ function Trainer:step(batch, index)
   return losses
 end
 
--- One pass over the training set; returns the mean loss of every task.
+--- One pass over the training set; returns the mean loss of every task.
 function Trainer:train_epoch(progress)
   self.model:training()
   local sums, seen = {}, 0
@@ -322,8 +333,8 @@ function Trainer:train_epoch(progress)
   return means
 end
 
--- The policy's decisions after an epoch: new lambdas for the next one; the tasks it
--- stopped (early stopping: lambda 0, head frozen, also in the optimizer) come back.
+--- The policy's decisions after an epoch: new lambdas for the next one; the tasks it
+--- stopped (early stopping: lambda 0, head frozen, also in the optimizer) come back.
 function Trainer:apply_policy(train_losses, val_losses)
   local changes = self.policy:after_epoch(self.epoch, train_losses, val_losses) or {}
   self:apply_weights()
